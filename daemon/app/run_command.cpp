@@ -1,0 +1,178 @@
+#include "app/commands.h"
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "jobs/sniff.h"
+#include "plugins/in_process_executor.h"
+#include "plugins/plugin_host.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace fs = std::filesystem;
+
+namespace pixelmill {
+namespace {
+
+// The scheduler's part for a single foreground job: outputs go to files,
+// progress to a bar on a terminal, parallel work to a few local threads.
+class LocalControl final : public JobControl {
+public:
+    LocalControl(fs::path outDir, double timeoutSeconds)
+        : outDir_(std::move(outDir)), deadline_(monotonicSeconds() + timeoutSeconds), tty_(::isatty(2)) {}
+
+    bool shouldStop() const override { return monotonicSeconds() > deadline_; }
+
+    bool addOutput(uint32_t index, const std::string& name, const std::string&, std::span<const unsigned char> bytes,
+                   int32_t, int32_t) override {
+        // Output names come from plugins: keep them inside the folder.
+        std::string safe = fs::path(name).filename().string();
+        if (safe.empty() || safe == "." || safe == "..") safe = "output-" + std::to_string(index);
+        fs::path target = outDir_ / safe;
+        fs::path temp = outDir_ / ("." + safe + ".part");
+        {
+            std::ofstream out(temp, std::ios::binary);
+            out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+            if (!out) return false;
+        }
+        std::error_code ec;
+        fs::rename(temp, target, ec);
+        if (ec) return false;
+        std::lock_guard lock(mutex_);
+        written_[index] = target.string();
+        return true;
+    }
+
+    void progress(uint32_t done, uint32_t total) override {
+        if (!tty_ || total == 0) return;
+        std::lock_guard lock(mutex_);
+        int width = 30;
+        int filled = static_cast<int>(static_cast<double>(done) / total * width);
+        std::cerr << "\r[" << std::string(static_cast<size_t>(filled), '#')
+                  << std::string(static_cast<size_t>(width - filled), ' ') << "] " << done << "/" << total
+                  << std::flush;
+        if (done == total) std::cerr << "\n";
+    }
+
+    void log(int level, const std::string& message) override {
+        if (level >= 2) std::cerr << "plugin: " << message << "\n";
+    }
+
+    void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) override {
+        unsigned threads = std::min<unsigned>(count, std::max(1u, std::thread::hardware_concurrency()));
+        std::atomic<uint32_t> next{0};
+        auto work = [&] {
+            for (uint32_t i; (i = next.fetch_add(1)) < count;) fn(user, i);
+        };
+        std::vector<std::thread> pool;
+        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+    }
+
+    std::map<uint32_t, std::string> written() const {
+        std::lock_guard lock(mutex_);
+        return written_;
+    }
+
+private:
+    fs::path outDir_;
+    double deadline_;
+    bool tty_;
+    mutable std::mutex mutex_;
+    std::map<uint32_t, std::string> written_;
+};
+
+}  // namespace
+
+int runOnce(const std::string& pluginDir, const std::string& pluginName, const std::string& input,
+            const std::vector<std::string>& params, const std::string& outDir, const Config& config) {
+    log::init(log::Level::Warn);
+    initImageLibrary("pixelmill", static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    PluginHost host(resolvePluginDir(pluginDir), PluginLimits{config.maxPixels, config.maxPages});
+    host.scan();
+    auto plugin = host.find(pluginName, {});
+    if (!plugin) {
+        std::cerr << "pixelmill: no plugin named '" << pluginName << "' in " << host.folder().string() << "\n";
+        return 2;
+    }
+
+    fs::path source = input;
+    fs::path stdinCopy;
+    if (input == "-") {
+        stdinCopy = fs::temp_directory_path() / ("pixelmill-stdin-" + std::to_string(::getpid()));
+        std::ofstream out(stdinCopy, std::ios::binary);
+        out << std::cin.rdbuf();
+        source = stdinCopy;
+    }
+    struct Cleanup {
+        fs::path p;
+        ~Cleanup() {
+            std::error_code ec;
+            if (!p.empty()) fs::remove(p, ec);
+        }
+    } cleanup{stdinCopy};
+
+    try {
+        std::map<std::string, std::string> raw;
+        for (const std::string& kv : params) {
+            auto eq = kv.find('=');
+            if (eq == std::string::npos || eq == 0) throw ApiError::invalidParam(kv, "-p takes key=value, got '" + kv + "'");
+            raw[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+        nlohmann::json canonical = plugin->params.validate(raw);
+
+        std::ifstream in(source, std::ios::binary);
+        if (!in) {
+            std::cerr << "pixelmill: cannot read " << source.string() << "\n";
+            return 2;
+        }
+        std::string head(4096, '\0');
+        in.read(head.data(), static_cast<std::streamsize>(head.size()));
+        head.resize(static_cast<size_t>(in.gcount()));
+        std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+        if (!plugin->acceptsType(mediaType)) {
+            std::string accepts;
+            for (const auto& a : plugin->accepts) accepts += (accepts.empty() ? "" : ", ") + a;
+            throw ApiError::unsupportedMediaType("file is " + mediaType + "; plugin '" + plugin->name + "' accepts " +
+                                                 accepts);
+        }
+        SourceInfo info;
+        if (plugin->canProbe) info = host.probe(*plugin, source.string(), mediaType);
+        if (info.width && info.height &&
+            static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height) > config.maxPixels)
+            throw ApiError::unprocessable("the image is " + std::to_string(*info.width) + "x" +
+                                          std::to_string(*info.height) + "; the limit is " +
+                                          std::to_string(config.maxPixels) + " pixels");
+
+        fs::create_directories(outDir);
+        LocalControl control(outDir, config.jobTimeoutSeconds);
+        InProcessExecutor executor(host);
+        ExecRequest request;
+        request.plugin = plugin->name;
+        request.pluginVersion = plugin->version;
+        request.params = ParamSchema::toText(canonical);
+        request.inputPath = fs::absolute(source).string();
+        request.mediaType = mediaType;
+        ExecResult result = executor.execute(request, control);
+        if (result.status != ExecResult::Status::Ok) {
+            std::cerr << "pixelmill: " << plugin->name << " failed: "
+                      << (result.message.empty() ? "no message" : result.message) << "\n";
+            return 1;
+        }
+        for (const auto& [index, path] : control.written()) std::cout << path << "\n";
+        return 0;
+    } catch (const ApiError& e) {
+        std::cerr << "pixelmill: " << e.code() << ": " << e.what() << "\n";
+        return e.status() == 415 || e.status() == 400 ? 2 : 1;
+    }
+}
+
+}  // namespace pixelmill

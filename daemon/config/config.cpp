@@ -1,0 +1,247 @@
+#include "config/config.h"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+namespace pixelmill {
+
+struct ConfigOptions::Option {
+    std::string name;  // flag name without dashes: "max-upload-bytes"
+    std::string help;
+    bool isFlag = false;
+    std::function<void(Config&, const std::string&)> apply;
+    std::string cliValue;
+    bool cliFlag = false;
+    CLI::Option* cli = nullptr;
+};
+
+namespace {
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+    return s;
+}
+
+std::string envName(const std::string& flag) {
+    std::string out = "PIXELMILL_";
+    for (char c : flag) out.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+    return out;
+}
+
+long long parseInteger(const std::string& text, long long min, long long max) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+        v = std::stoll(text, &used);
+    } catch (const std::exception&) {
+        throw std::invalid_argument("'" + text + "' is not an integer");
+    }
+    if (used != text.size()) throw std::invalid_argument("'" + text + "' is not an integer");
+    if (v < min || v > max)
+        throw std::invalid_argument("'" + text + "' is outside " + std::to_string(min) + ".." + std::to_string(max));
+    return v;
+}
+
+std::string tomlValueToString(const toml::node& node) {
+    if (auto s = node.as_string()) return s->get();
+    if (auto i = node.as_integer()) return std::to_string(i->get());
+    if (auto f = node.as_floating_point()) {
+        std::ostringstream os;
+        os << f->get();
+        return os.str();
+    }
+    if (auto b = node.as_boolean()) return b->get() ? "true" : "false";
+    throw std::invalid_argument("unsupported value type");
+}
+
+}  // namespace
+
+uint64_t parseBytes(const std::string& text) {
+    std::string t = lower(text);
+    size_t i = 0;
+    while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
+    if (i == 0) throw std::invalid_argument("'" + text + "' is not a size");
+    double number = std::stod(t.substr(0, i));
+    std::string unit = t.substr(i);
+    while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+    double mult = 1;
+    if (unit.empty() || unit == "b") mult = 1;
+    else if (unit == "k" || unit == "kb") mult = 1e3;
+    else if (unit == "m" || unit == "mb") mult = 1e6;
+    else if (unit == "g" || unit == "gb") mult = 1e9;
+    else if (unit == "t" || unit == "tb") mult = 1e12;
+    else if (unit == "kib") mult = 1024.0;
+    else if (unit == "mib") mult = 1024.0 * 1024;
+    else if (unit == "gib") mult = 1024.0 * 1024 * 1024;
+    else if (unit == "tib") mult = 1024.0 * 1024 * 1024 * 1024;
+    else throw std::invalid_argument("'" + text + "' has an unknown unit");
+    return static_cast<uint64_t>(number * mult);
+}
+
+double parseSeconds(const std::string& text) {
+    std::string t = lower(text);
+    size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(t, &used);
+    } catch (const std::exception&) {
+        throw std::invalid_argument("'" + text + "' is not a duration");
+    }
+    std::string unit = t.substr(used);
+    if (unit.empty() || unit == "s") return v;
+    if (unit == "ms") return v / 1000;
+    if (unit == "m" || unit == "min") return v * 60;
+    if (unit == "h") return v * 3600;
+    throw std::invalid_argument("'" + text + "' has an unknown unit");
+}
+
+bool parseBool(const std::string& text) {
+    std::string t = lower(text);
+    if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
+    if (t == "0" || t == "false" || t == "no" || t == "off" || t.empty()) return false;
+    throw std::invalid_argument("'" + text + "' is not a boolean");
+}
+
+void splitListen(const std::string& listen, std::string& host, uint16_t& port) {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) throw std::invalid_argument("'" + listen + "' is not host:port");
+    host = listen.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    port = static_cast<uint16_t>(parseInteger(listen.substr(colon + 1), 0, 65535));
+}
+
+ConfigOptions::ConfigOptions(CLI::App& app) {
+    auto add = [&](std::string name, std::string help, std::function<void(Config&, const std::string&)> apply,
+                   bool isFlag = false) {
+        options_.push_back(Option{std::move(name), std::move(help), isFlag, std::move(apply), {}, false, nullptr});
+    };
+    add("listen", "address to serve on, host:port", [](Config& c, const std::string& v) {
+        std::string h;
+        uint16_t p;
+        splitListen(v, h, p);
+        c.listen = v;
+    });
+    add("data-dir", "folder for the database and blobs", [](Config& c, const std::string& v) { c.dataDir = v; });
+    add("plugin-dir", "folder of plugin .so files (default: ../plugins next to the binary)",
+        [](Config& c, const std::string& v) { c.pluginDir = v; });
+    add("workers", "worker threads (default: one per core)",
+        [](Config& c, const std::string& v) { c.workers = static_cast<int>(parseInteger(v, 0, 1024)); });
+    add("max-upload-bytes", "largest accepted upload (256MiB)",
+        [](Config& c, const std::string& v) { c.maxUploadBytes = parseBytes(v); });
+    add("max-storage-bytes", "quota for stored blobs; 0 is none",
+        [](Config& c, const std::string& v) { c.maxStorageBytes = parseBytes(v); });
+    add("allow-private-network", "let source_url and callback_url reach private and loopback addresses",
+        [](Config& c, const std::string& v) { c.allowPrivateNetwork = parseBool(v); }, true);
+    add("webhook-secret", "HMAC-SHA256 key for X-Pixelmill-Signature",
+        [](Config& c, const std::string& v) { c.webhookSecret = v; });
+    add("smtp-url", "SMTP server for callback_email, smtp://host:port",
+        [](Config& c, const std::string& v) { c.smtpUrl = v; });
+    add("token-file", "file of API tokens", [](Config& c, const std::string& v) { c.tokenFile = v; });
+    add("job-timeout", "time one attempt may run (60s)",
+        [](Config& c, const std::string& v) { c.jobTimeoutSeconds = parseSeconds(v); });
+    add("max-pixels", "largest source in pixels (71000000)",
+        [](Config& c, const std::string& v) { c.maxPixels = static_cast<uint64_t>(parseInteger(v, 1, 1LL << 40)); });
+    add("max-pages", "most pages rendered per PDF (1000)",
+        [](Config& c, const std::string& v) { c.maxPages = static_cast<uint32_t>(parseInteger(v, 1, 1'000'000)); });
+    add("queue-limit", "queued jobs beyond which submits get 429 (100000)",
+        [](Config& c, const std::string& v) { c.queueLimit = static_cast<uint64_t>(parseInteger(v, 1, 1LL << 40)); });
+    add("drain-timeout", "time running jobs get to finish on SIGTERM (30s)",
+        [](Config& c, const std::string& v) { c.drainTimeoutSeconds = parseSeconds(v); });
+    add("max-attempts", "attempts per job for transient failures (3)",
+        [](Config& c, const std::string& v) { c.maxAttempts = static_cast<int>(parseInteger(v, 1, 100)); });
+    add("retry-base", "backoff before the first retry, doubled each time (1s)",
+        [](Config& c, const std::string& v) { c.retryBaseSeconds = parseSeconds(v); });
+    add("http-threads", "HTTP reactor threads (default: max(2, cores))",
+        [](Config& c, const std::string& v) { c.httpThreads = static_cast<int>(parseInteger(v, 0, 256)); });
+    add("fsync", "fsync blobs and commits (true); false survives a process crash, not a power cut",
+        [](Config& c, const std::string& v) { c.fsync = parseBool(v); });
+    add("log-level", "debug, info, warn or error", [](Config& c, const std::string& v) {
+        static const std::vector<std::string> ok{"debug", "info", "warn", "error"};
+        if (std::find(ok.begin(), ok.end(), lower(v)) == ok.end())
+            throw std::invalid_argument("'" + v + "' is not one of debug, info, warn, error");
+        c.logLevel = lower(v);
+    });
+
+    app.add_option("--config", configFile_, "TOML config file")->envname("PIXELMILL_CONFIG");
+    for (Option& o : options_) {
+        std::string help = o.help + " [env " + envName(o.name) + "]";
+        if (o.isFlag) {
+            o.cli = app.add_option("--" + o.name, o.cliValue, help)->expected(0, 1)->default_str("true");
+        } else {
+            o.cli = app.add_option("--" + o.name, o.cliValue, help);
+        }
+    }
+}
+
+ConfigOptions::~ConfigOptions() = default;
+
+Config ConfigOptions::resolve() const {
+    Config config;
+    config.configFile = configFile_;
+
+    toml::table file;
+    if (!config.configFile.empty()) {
+        try {
+            file = toml::parse_file(config.configFile);
+        } catch (const toml::parse_error& e) {
+            std::ostringstream os;
+            os << "config file " << config.configFile << ": " << e.description() << " at line "
+               << e.source().begin.line;
+            throw std::invalid_argument(os.str());
+        }
+        for (auto&& [key, node] : file) {
+            std::string k(key.str());
+            std::replace(k.begin(), k.end(), '_', '-');
+            bool known = std::any_of(options_.begin(), options_.end(), [&](const Option& o) { return o.name == k; });
+            if (!known && !node.is_table() && !node.is_array())
+                throw std::invalid_argument("config file " + config.configFile + ": unknown option '" +
+                                            std::string(key.str()) + "'");
+        }
+    }
+
+    for (const Option& o : options_) {
+        std::string value;
+        std::string source;
+        if (o.cli && o.cli->count() > 0) {
+            value = o.cliValue.empty() && o.isFlag ? "true" : o.cliValue;
+            source = "--" + o.name;
+        } else if (const char* env = std::getenv(envName(o.name).c_str())) {
+            value = env;
+            source = envName(o.name);
+        } else {
+            std::string underscored = o.name;
+            std::replace(underscored.begin(), underscored.end(), '-', '_');
+            const toml::node* node = file.get(o.name);
+            if (!node) node = file.get(underscored);
+            if (!node) continue;
+            try {
+                value = tomlValueToString(*node);
+            } catch (const std::exception& e) {
+                throw std::invalid_argument("config file " + config.configFile + ": " + o.name + ": " + e.what());
+            }
+            source = "config file key " + o.name;
+        }
+        try {
+            o.apply(config, value);
+        } catch (const std::exception& e) {
+            throw std::invalid_argument(source + ": " + e.what());
+        }
+    }
+    return config;
+}
+
+std::string Config::describe() const {
+    std::ostringstream os;
+    os << "listen=" << listen << " data_dir=" << dataDir << " plugin_dir=" << pluginDir << " workers=" << workers
+       << " max_upload_bytes=" << maxUploadBytes << " job_timeout_s=" << jobTimeoutSeconds
+       << " max_attempts=" << maxAttempts << " fsync=" << (fsync ? "true" : "false");
+    return os.str();
+}
+
+}  // namespace pixelmill

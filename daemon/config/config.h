@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace pixelmill {
+
+// Everything `pixelmill serve` can be told. Each field is also a flag
+// (--listen), an environment variable (PIXELMILL_LISTEN) and a key of the
+// TOML config file (listen = "…"); flag beats env beats file beats default.
+struct Config {
+    std::string listen = "127.0.0.1:8080";
+    std::string dataDir = "./data";
+    std::string pluginDir;               // empty: ../plugins next to the binary
+    int workers = 0;                     // 0: one per core
+    std::string configFile;
+
+    uint64_t maxUploadBytes = 256ull << 20;
+    uint64_t maxStorageBytes = 0;        // 0: no quota
+    bool allowPrivateNetwork = false;
+    std::string webhookSecret;
+    std::string smtpUrl;
+    std::string tokenFile;
+    double jobTimeoutSeconds = 60;
+    uint64_t maxPixels = 71'000'000;
+    uint32_t maxPages = 1000;
+    uint64_t queueLimit = 100'000;
+    double drainTimeoutSeconds = 30;
+    int maxAttempts = 3;
+    double retryBaseSeconds = 1;         // first backoff; doubles per attempt
+    int httpThreads = 0;                 // 0: max(2, cores)
+    bool fsync = true;                   // fsync blobs and the database on commit
+    std::string logLevel = "info";
+
+    // Filled in by resolve(): the effective values, for logs and /v1/status.
+    std::string describe() const;
+};
+
+// Binds Config's options to a CLI11 subcommand and resolves the precedence
+// (flag > PIXELMILL_* env > config file > default) after parsing.
+class ConfigOptions {
+public:
+    explicit ConfigOptions(CLI::App& app);
+    ~ConfigOptions();
+    ConfigOptions(const ConfigOptions&) = delete;
+    ConfigOptions& operator=(const ConfigOptions&) = delete;
+
+    // Throws std::invalid_argument naming the source and option on bad values.
+    Config resolve() const;
+
+private:
+    struct Option;
+    std::vector<Option> options_;  // vector of an incomplete type: fine since C++17
+    std::string configFile_;
+};
+
+// Parses "256MiB", "10M", "4096" into bytes; throws std::invalid_argument.
+uint64_t parseBytes(const std::string& text);
+// Parses "60", "60s", "1.5m", "250ms" into seconds; throws std::invalid_argument.
+double parseSeconds(const std::string& text);
+bool parseBool(const std::string& text);
+
+// Splits "host:port"; throws std::invalid_argument.
+void splitListen(const std::string& listen, std::string& host, uint16_t& port);
+
+}  // namespace pixelmill

@@ -1,0 +1,404 @@
+#include "http/front.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "http/body.h"
+#include "http/multipart.h"
+#include "http/respond.h"
+
+#include <pistache/peer.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+
+namespace pixelmill::http {
+
+using namespace Pistache;
+
+namespace {
+
+constexpr const char* kConnectionKey = "pixelmill.front";
+constexpr size_t kMaxFieldBytes = 64 * 1024;
+constexpr uint64_t kEnvelopeBytes = 64 * 1024;  // multipart boundaries and fields around a file
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+std::string humanBytes(uint64_t n) {
+    if (n >= (1ull << 30) && n % (1ull << 30) == 0) return std::to_string(n >> 30) + " GiB";
+    if (n >= (1ull << 20) && n % (1ull << 20) == 0) return std::to_string(n >> 20) + " MiB";
+    if (n >= (1ull << 10) && n % (1ull << 10) == 0) return std::to_string(n >> 10) + " KiB";
+    return std::to_string(n) + " bytes";
+}
+
+}  // namespace
+
+struct StreamingHandler::Connection {
+    enum class Phase { Head, Body, Discard };
+    enum class Chunk { Size, Data, DataEnd, Trailer };
+
+    Phase phase = Phase::Head;
+    std::string head;
+    std::string filteredHead;  // what Pistache's parser sees: no framing headers
+    bool keepAlive = true;
+    bool expectContinue = false;
+    std::string contentType;
+    std::optional<uint64_t> contentLength;
+    bool chunked = false;
+
+    uint64_t remaining = 0;  // Content-Length left, or the current chunk's bytes left
+    Chunk chunk = Chunk::Size;
+    std::string chunkLine;
+    uint64_t received = 0;
+
+    std::unique_ptr<RequestBody> body;
+    std::unique_ptr<MultipartParser> multipart;
+    int currentFile = -1;
+    std::string currentField;
+    bool inField = false;
+
+    void reset() {
+        phase = Phase::Head;
+        head.clear();
+        filteredHead.clear();
+        keepAlive = true;
+        expectContinue = false;
+        contentType.clear();
+        contentLength.reset();
+        chunked = false;
+        remaining = 0;
+        chunk = Chunk::Size;
+        chunkLine.clear();
+        received = 0;
+        body.reset();
+        multipart.reset();
+        currentFile = -1;
+        currentField.clear();
+        inField = false;
+    }
+};
+
+StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits)
+    : router_(std::move(router)), blobs_(blobs), limits_(limits) {}
+
+void StreamingHandler::onRequest(const Http::Request& request, Http::ResponseWriter response) {
+    router_->route(request, std::move(response));
+}
+
+void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) { router_->disconnectPeer(peer); }
+
+void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, int status,
+                              const std::string& code, const std::string& message, const std::string& field) {
+    Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+    response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    sendError(response, ApiError(status, code, message, field));
+    c.reset();
+    // The rest of this connection's input is ignored; the client closes it.
+    c.phase = Connection::Phase::Discard;
+}
+
+namespace {
+
+// Parses the request line and headers enough to frame the body; Pistache's
+// parser reads the filtered head again for routing.
+void parseHead(std::string_view head, std::string& filtered, std::optional<uint64_t>& contentLength, bool& chunked,
+               bool& expectContinue, bool& keepAlive, std::string& contentType) {
+    size_t eol = head.find("\r\n");
+    std::string_view requestLine = head.substr(0, eol);
+    size_t sp1 = requestLine.find(' ');
+    size_t sp2 = requestLine.rfind(' ');
+    if (sp1 == std::string_view::npos || sp2 == sp1)
+        throw ApiError::badRequest("bad_request", "malformed request line");
+    std::string_view version = requestLine.substr(sp2 + 1);
+    if (version != "HTTP/1.1" && version != "HTTP/1.0")
+        throw ApiError(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served");
+    keepAlive = version == "HTTP/1.1";
+    filtered.assign(requestLine);
+    filtered.append("\r\n");
+
+    std::string_view rest = head.substr(eol + 2);
+    while (!rest.empty()) {
+        size_t e = rest.find("\r\n");
+        std::string_view line = rest.substr(0, e);
+        rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
+        if (line.empty()) break;
+        if (line.front() == ' ' || line.front() == '\t')
+            throw ApiError::badRequest("bad_request", "folded header lines are not accepted");
+        size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon == 0)
+            throw ApiError::badRequest("bad_request", "malformed header line");
+        std::string_view name = line.substr(0, colon);
+        std::string_view value = trim(line.substr(colon + 1));
+        if (iequals(name, "content-length")) {
+            uint64_t n = 0;
+            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (ec != std::errc() || p != value.data() + value.size() || value.empty())
+                throw ApiError::badRequest("bad_request", "Content-Length is not a number");
+            if (contentLength && *contentLength != n)
+                throw ApiError::badRequest("bad_request", "conflicting Content-Length headers");
+            contentLength = n;
+            continue;
+        }
+        if (iequals(name, "transfer-encoding")) {
+            std::string_view last = trim(value.substr(value.rfind(',') == std::string_view::npos ? 0 : value.rfind(',') + 1));
+            if (!iequals(last, "chunked"))
+                throw ApiError(501, "not_implemented", "only chunked transfer coding is understood");
+            chunked = true;
+            continue;
+        }
+        if (iequals(name, "expect")) {
+            if (!iequals(value, "100-continue"))
+                throw ApiError(417, "expectation_failed", "only Expect: 100-continue is understood");
+            expectContinue = true;
+            continue;
+        }
+        if (iequals(name, "connection")) {
+            if (iequals(value, "close")) keepAlive = false;
+            else if (iequals(value, "keep-alive")) keepAlive = true;
+        }
+        if (iequals(name, "content-type")) contentType.assign(value);
+        filtered.append(line);
+        filtered.append("\r\n");
+    }
+    if (chunked && contentLength)
+        throw ApiError::badRequest("bad_request", "both Content-Length and Transfer-Encoding were sent");
+    filtered.append("\r\n");
+}
+
+}  // namespace
+
+void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
+    uint64_t limit = limits_.maxUploadBytes + kEnvelopeBytes;
+    if (c.contentLength && *c.contentLength > limit)
+        throw ApiError::tooLarge("the upload is " + std::to_string(*c.contentLength) + " bytes; the limit is " +
+                                 humanBytes(limits_.maxUploadBytes));
+    c.body = std::make_unique<RequestBody>();
+    c.body->present = true;
+    c.body->contentType = c.contentType;
+    std::string_view type = c.contentType;
+    if (iequals(trim(type.substr(0, type.find(';'))), "multipart/form-data")) {
+        auto boundary = MultipartParser::boundaryOf(c.contentType);
+        if (!boundary) throw ApiError::badRequest("bad_multipart", "multipart/form-data without a boundary");
+        c.body->multipart = true;
+        Connection* conn = &c;
+        MultipartParser::Callbacks cb;
+        cb.begin = [this, conn](const MultipartParser::Part& part) {
+            RequestBody& b = *conn->body;
+            if (part.hasFilename) {
+                b.files.push_back(FormFile{part.name, part.filename, part.contentType, blobs_->writer()});
+                conn->currentFile = static_cast<int>(b.files.size()) - 1;
+            } else {
+                conn->currentField = part.name;
+                conn->inField = true;
+                b.fields[part.name].clear();
+            }
+        };
+        cb.data = [this, conn](const char* data, size_t size) {
+            RequestBody& b = *conn->body;
+            if (conn->currentFile >= 0) {
+                FormFile& f = b.files[static_cast<size_t>(conn->currentFile)];
+                if (f.writer->size() + size > limits_.maxUploadBytes)
+                    throw ApiError::tooLarge("the file is larger than the limit of " +
+                                             humanBytes(limits_.maxUploadBytes));
+                f.writer->write(data, size);
+            } else if (conn->inField) {
+                std::string& value = b.fields[conn->currentField];
+                if (value.size() + size > kMaxFieldBytes)
+                    throw ApiError::invalidParam(conn->currentField, "field " + conn->currentField +
+                                                                         " is longer than 64 KiB");
+                value.append(data, size);
+            }
+        };
+        cb.end = [conn] {
+            conn->currentFile = -1;
+            conn->inField = false;
+        };
+        c.multipart = std::make_unique<MultipartParser>(*boundary, std::move(cb));
+    }
+    if (c.expectContinue) {
+        static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        peer->send(RawBuffer(kContinue, sizeof kContinue - 1));
+    }
+    c.remaining = c.contentLength.value_or(0);
+    c.phase = Connection::Phase::Body;
+}
+
+void StreamingHandler::bodyBytes(Connection& c, const char* data, size_t size) {
+    c.received += size;
+    if (c.received > limits_.maxUploadBytes + kEnvelopeBytes)
+        throw ApiError::tooLarge("the upload is larger than the limit of " + humanBytes(limits_.maxUploadBytes));
+    RequestBody& b = *c.body;
+    if (c.multipart) {
+        c.multipart->feed(data, size);
+        return;
+    }
+    if (!b.spilled && b.bytes.size() + size <= RequestBody::kMemoryLimit) {
+        b.bytes.append(data, size);
+        return;
+    }
+    if (!b.spilled) {
+        b.spilled = blobs_->writer();
+        b.spilled->write(b.bytes.data(), b.bytes.size());
+        b.bytes.clear();
+        b.bytes.shrink_to_fit();
+    }
+    b.spilled->write(data, size);
+}
+
+void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
+    if (c.body) {
+        if (c.multipart) c.multipart->finish();
+        c.body->size = c.received;
+    }
+    auto parser = getParser(peer);
+    parser->reset();
+    if (!parser->feed(c.filteredHead.data(), c.filteredHead.size()) || parser->parse() != Http::Private::State::Done)
+        throw ApiError::badRequest("bad_request", "the request head could not be parsed");
+
+    Http::Request& request = parser->request;
+    Http::ResponseWriter response(request.version(), transport(), this, peer);
+    if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    {
+        BodyScope scope(c.body.get());
+        onRequest(request, std::move(response));
+    }
+    parser->reset();
+    c.reset();
+}
+
+void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
+    auto state = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey));
+    if (!state) {
+        state = std::make_shared<Connection>();
+        peer->putData(kConnectionKey, state);
+    }
+    Connection& c = *state;
+    std::string leftover;  // bytes past a head, owned here while they are consumed
+    const char* data = buffer;
+    size_t size = len;
+    try {
+        while (size > 0) {
+            switch (c.phase) {
+                case Connection::Phase::Discard: return;
+                case Connection::Phase::Head: {
+                    if (c.head.empty()) {
+                        while (size > 0 && (*data == '\r' || *data == '\n')) ++data, --size;  // stray CRLFs
+                        if (size == 0) return;
+                    }
+                    size_t from = c.head.size() >= 3 ? c.head.size() - 3 : 0;
+                    c.head.append(data, size);
+                    size_t end = c.head.find("\r\n\r\n", from);
+                    if (end == std::string::npos) {
+                        if (c.head.size() > limits_.maxHeaderBytes) {
+                            reject(c, peer, 431, "headers_too_large",
+                                   "the request head is larger than " + humanBytes(limits_.maxHeaderBytes));
+                        }
+                        return;
+                    }
+                    leftover = c.head.substr(end + 4);
+                    c.head.resize(end + 4);
+                    if (c.head.size() > limits_.maxHeaderBytes) {
+                        reject(c, peer, 431, "headers_too_large",
+                               "the request head is larger than " + humanBytes(limits_.maxHeaderBytes));
+                        return;
+                    }
+                    data = leftover.data();
+                    size = leftover.size();
+                    parseHead(c.head, c.filteredHead, c.contentLength, c.chunked, c.expectContinue, c.keepAlive,
+                              c.contentType);
+                    if (!c.chunked && c.contentLength.value_or(0) == 0) dispatch(c, peer);
+                    else startBody(c, peer);
+                    break;
+                }
+                case Connection::Phase::Body: {
+                    if (!c.chunked) {
+                        size_t take = static_cast<size_t>(std::min<uint64_t>(c.remaining, size));
+                        bodyBytes(c, data, take);
+                        data += take;
+                        size -= take;
+                        c.remaining -= take;
+                        if (c.remaining == 0) dispatch(c, peer);
+                        break;
+                    }
+                    // Chunked: size line, data, CRLF, … a zero-size chunk, trailers, blank line.
+                    switch (c.chunk) {
+                        case Connection::Chunk::Size:
+                        case Connection::Chunk::Trailer: {
+                            const char* nl = static_cast<const char*>(std::memchr(data, '\n', size));
+                            size_t take = nl ? static_cast<size_t>(nl - data) + 1 : size;
+                            c.chunkLine.append(data, take);
+                            data += take;
+                            size -= take;
+                            if (c.chunkLine.size() > 4096)
+                                throw ApiError::badRequest("bad_request", "a chunk header is too long");
+                            if (!nl) break;
+                            std::string line = c.chunkLine;
+                            c.chunkLine.clear();
+                            while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+                            if (c.chunk == Connection::Chunk::Trailer) {
+                                if (line.empty()) dispatch(c, peer);
+                                break;
+                            }
+                            std::string_view hex = std::string_view(line).substr(0, line.find(';'));
+                            hex = trim(hex);
+                            uint64_t n = 0;
+                            auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), n, 16);
+                            if (ec != std::errc() || p != hex.data() + hex.size() || hex.empty())
+                                throw ApiError::badRequest("bad_request", "malformed chunk size");
+                            if (n == 0) c.chunk = Connection::Chunk::Trailer;
+                            else {
+                                c.remaining = n;
+                                c.chunk = Connection::Chunk::Data;
+                            }
+                            break;
+                        }
+                        case Connection::Chunk::Data: {
+                            size_t take = static_cast<size_t>(std::min<uint64_t>(c.remaining, size));
+                            bodyBytes(c, data, take);
+                            data += take;
+                            size -= take;
+                            c.remaining -= take;
+                            if (c.remaining == 0) {
+                                c.chunk = Connection::Chunk::DataEnd;
+                                c.chunkLine.clear();
+                            }
+                            break;
+                        }
+                        case Connection::Chunk::DataEnd: {
+                            // The CRLF after a chunk's data.
+                            while (size > 0 && c.chunkLine.size() < 2) {
+                                c.chunkLine.push_back(*data);
+                                ++data;
+                                --size;
+                            }
+                            if (c.chunkLine.size() == 2) {
+                                if (c.chunkLine != "\r\n") throw ApiError::badRequest("bad_request", "malformed chunk");
+                                c.chunkLine.clear();
+                                c.chunk = Connection::Chunk::Size;
+                            }
+                            break;
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+    } catch (const ApiError& e) {
+        reject(c, peer, e.status(), e.code(), e.what(), e.field());
+    } catch (const std::exception& e) {
+        log::error("http_front_error", {{"error", e.what()}});
+        reject(c, peer, 500, "internal", "internal error");
+    }
+}
+
+}  // namespace pixelmill::http

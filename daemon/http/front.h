@@ -1,0 +1,51 @@
+#pragma once
+
+#include "store/blob_store.h"
+
+#include <pistache/http.h>
+#include <pistache/router.h>
+
+#include <memory>
+
+namespace pixelmill::http {
+
+struct FrontLimits {
+    uint64_t maxUploadBytes = 256ull << 20;
+    size_t maxHeaderBytes = 16 * 1024;
+};
+
+// The HTTP/1.1 front end on Pistache's reactor. Pistache's own request path
+// buffers a whole body in memory and does not answer "Expect: 100-continue"
+// (curl waits a second for it on every upload over 1 MiB), so bodies are
+// framed here instead: the head is parsed by Pistache's parser and routed by
+// its Router, while the body is streamed as it arrives — multipart file parts
+// and large bodies straight into blob writers on disk, hashed on the way —
+// and handed to the route through currentBody().
+//
+// Pistache clones the handler for each reactor thread; a clone shares the
+// router and blob store, and keeps per-connection state in the peer.
+class StreamingHandler : public Pistache::Http::Handler {
+public:
+    HTTP_PROTOTYPE(StreamingHandler)
+
+    StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits);
+
+    void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
+    void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+
+private:
+    struct Connection;
+
+    void onInput(const char* buffer, size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+    void startBody(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    void bodyBytes(Connection& c, const char* data, size_t size);
+    void dispatch(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    void reject(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, int status, const std::string& code,
+                const std::string& message, const std::string& field = {});
+
+    std::shared_ptr<Pistache::Rest::Router> router_;
+    BlobStore* blobs_;
+    FrontLimits limits_;
+};
+
+}  // namespace pixelmill::http

@@ -1,0 +1,15 @@
+#pragma once
+
+#include "jobs/job.h"
+#include "jobs/plugin_catalog.h"
+
+#include <nlohmann/json.hpp>
+
+namespace pixelmill::http {
+
+// The resources of API.md as JSON.
+nlohmann::ordered_json originalJson(const Original& original);
+nlohmann::ordered_json jobJson(const Job& job);
+nlohmann::ordered_json pluginJson(const PluginDescriptor& plugin);
+
+}  // namespace pixelmill::http

@@ -1,0 +1,70 @@
+#include "http/route_table.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "http/respond.h"
+
+namespace pixelmill::http {
+
+using namespace Pistache;
+
+namespace {
+
+Rest::Route::Handler wrap(std::string route, RouteTable::Handler h) {
+    return [route = std::move(route), h = std::move(h)](const Rest::Request& request, Http::ResponseWriter response) {
+        try {
+            h(request, response);
+        } catch (const ApiError& e) {
+            sendError(response, e);
+        } catch (const std::exception& e) {
+            log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
+            sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
+        }
+        return Rest::Route::Result::Ok;
+    };
+}
+
+const char* methodName(Http::Method m) {
+    switch (m) {
+        case Http::Method::Get: return "GET";
+        case Http::Method::Post: return "POST";
+        case Http::Method::Put: return "PUT";
+        case Http::Method::Delete: return "DELETE";
+        case Http::Method::Patch: return "PATCH";
+        case Http::Method::Head: return "HEAD";
+        case Http::Method::Options: return "OPTIONS";
+        default: return "OTHER";
+    }
+}
+
+}  // namespace
+
+void RouteTable::add(Http::Method method, const std::string& path, Handler h) {
+    methods_[path].insert(method);
+    router_.addRoute(method, path, wrap(path, std::move(h)));
+}
+
+void RouteTable::finish() {
+    static const Http::Method all[] = {Http::Method::Get, Http::Method::Post, Http::Method::Put,
+                                       Http::Method::Delete, Http::Method::Patch};
+    for (const auto& [path, allowed] : methods_) {
+        std::string allow;
+        for (Http::Method m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(methodName(m));
+        for (Http::Method m : all) {
+            if (allowed.count(m)) continue;
+            router_.addRoute(m, path, wrap(path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
+                                 addHeader(response, "Allow", allow);
+                                 sendError(response, ApiError(405, "method_not_allowed",
+                                                              std::string(methodName(m)) +
+                                                                  " is not allowed here; allowed: " + allow));
+                             }));
+        }
+    }
+    router_.addNotFoundHandler([](const Rest::Request& request, Http::ResponseWriter response) {
+        sendError(response, ApiError::notFound("no route for " + std::string(methodName(request.method())) + " " +
+                                               request.resource()));
+        return Rest::Route::Result::Ok;
+    });
+}
+
+}  // namespace pixelmill::http

@@ -1,0 +1,54 @@
+#include "common/clock.h"
+#include "http/api.h"
+#include "http/job_json.h"
+#include "http/respond.h"
+
+#include <pistache/router.h>
+
+namespace pixelmill::http {
+
+using namespace Pistache;
+using json = nlohmann::ordered_json;
+
+void addSystemRoutes(RouteTable& routes, Services& s) {
+    routes.get("/v1/plugins", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
+        json plugins = json::array();
+        for (const auto& p : s.plugins.list()) plugins.push_back(pluginJson(*p));
+        json refused = json::array();
+        for (const auto& r : s.plugins.refused()) refused.push_back({{"file", r.file}, {"reason", r.reason}});
+        sendJson(rs, 200, {{"plugins", std::move(plugins)}, {"refused", std::move(refused)}});
+    });
+
+    routes.get("/v1/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
+        StateCounts counts = s.store.countByState();
+        json jobs = json::object();
+        for (const auto& [state, n] : counts) jobs[std::string(toString(state))] = n;
+        auto [busy, total] = s.workers();
+        sendJson(rs, 200,
+                 {{"version", s.version},
+                  {"uptime_seconds", monotonicSeconds() - s.startedAtMonotonic},
+                  {"uploaded_count", s.store.countOriginals()},
+                  {"errors", counts[JobState::Failed]},
+                  {"jobs", std::move(jobs)},
+                  {"workers", {{"busy", busy}, {"total", total}}},
+                  {"accepting", s.jobs.accepting()}});
+    });
+
+    routes.get("/healthz", [](const Rest::Request&, Http::ResponseWriter& rs) {
+        sendText(rs, 200, "ok\n", "text/plain; charset=utf-8");
+    });
+
+    routes.get("/readyz", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
+        if (s.ready.load()) sendJson(rs, 200, {{"status", "ready"}});
+        else if (!s.jobs.accepting())
+            sendError(rs, ApiError::unavailable("shutting_down", "pixelmill is draining", 5));
+        else sendError(rs, ApiError::unavailable("not_ready", "pixelmill is starting", 1));
+    });
+
+    routes.get("/", [](const Rest::Request&, Http::ResponseWriter& rs) {
+        addHeader(rs, "Location", "/dashboard");
+        sendText(rs, 302, "see /dashboard\n", "text/plain; charset=utf-8");
+    });
+}
+
+}  // namespace pixelmill::http

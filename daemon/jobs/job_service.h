@@ -1,0 +1,88 @@
+#pragma once
+
+#include "jobs/job.h"
+#include "jobs/plugin_catalog.h"
+#include "store/blob_store.h"
+#include "store/job_store.h"
+
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace pixelmill {
+
+// The scheduler as the domain sees it.
+class WorkSignal {
+public:
+    virtual ~WorkSignal() = default;
+    virtual void jobsQueued(int count) = 0;
+    virtual void cancelRunning(const std::string& jobId) = 0;
+};
+
+// A source streamed into a blob writer but not yet kept.
+struct Upload {
+    std::unique_ptr<BlobWriter> writer;
+    std::string filename;
+};
+
+struct SubmitRequest {
+    std::string plugin;
+    // Parameters as the client sent them: text (form fields, query) or JSON.
+    std::variant<std::map<std::string, std::string>, nlohmann::json> params;
+    int priority = 0;
+    std::string callbackUrl;
+};
+
+struct Submitted {
+    Job job;
+    bool created = false;  // false: an equal job existed (dedup)
+};
+
+struct JobLimits {
+    uint64_t maxPixels = 71'000'000;
+    uint32_t maxPages = 1000;
+    int maxAttempts = 3;
+    uint64_t queueLimit = 100'000;
+};
+
+// The domain's entry points: submit (validate, sniff, probe, dedup, enqueue),
+// read, cancel, retry, delete. Knows neither HTTP nor SQL.
+// Thread-safe: it keeps no mutable state but an accepting flag.
+class JobService {
+public:
+    JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobLimits limits);
+
+    Submitted submit(const SubmitRequest& request, Upload upload);
+
+    Job get(std::string_view id) const;  // 404 if unknown
+    JobPage list(const JobFilter& filter) const;
+    Job cancel(std::string_view id);
+    Job retry(std::string_view id);
+    void remove(std::string_view id);
+
+    // Stops accepting new jobs (draining): submits answer 503.
+    void stopAccepting() { accepting_ = false; }
+    bool accepting() const { return accepting_; }
+
+    // The dedup key of a source + plugin + version + canonical params.
+    static std::string dedupKey(const std::string& sourceSha256, const PluginDescriptor& plugin,
+                                const std::string& canonicalParams);
+
+private:
+    std::shared_ptr<const PluginDescriptor> plugin(const std::string& name) const;
+
+    JobStore& store_;
+    BlobStore& blobs_;
+    const PluginCatalog& plugins_;
+    WorkSignal& work_;
+    JobLimits limits_;
+    std::atomic<bool> accepting_{true};
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,59 @@
+// pixelmill: serve | plugins | run
+#include "app/commands.h"
+#include "common/log.h"
+#include "config/config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#ifndef PIXELMILL_VERSION
+#define PIXELMILL_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+    CLI::App app{"pixelmill: turns images and PDFs into thumbnails, resized images, ASCII art and PNG pages"};
+    app.set_version_flag("--version", PIXELMILL_VERSION);
+    app.require_subcommand(1);
+
+    CLI::App* serve = app.add_subcommand("serve", "run the daemon (HTTP API, scheduler, dashboard)");
+    pixelmill::ConfigOptions serveOptions(*serve);
+
+    CLI::App* plugins = app.add_subcommand("plugins", "list the plugins that can be loaded, and refused files");
+    std::string pluginsDir;
+    bool pluginsJson = false;
+    plugins->add_option("--plugin-dir", pluginsDir, "plugin folder")->envname("PIXELMILL_PLUGIN_DIR");
+    plugins->add_flag("--json", pluginsJson, "print JSON");
+
+    CLI::App* run = app.add_subcommand("run", "run one job in the foreground, without a daemon or database");
+    pixelmill::ConfigOptions runOptions(*run);
+    std::string runPlugin, runInput, runOut = ".";
+    std::vector<std::string> runParams;
+    run->add_option("plugin", runPlugin, "plugin name")->required();
+    run->add_option("input", runInput, "source file, or - for standard input")->required();
+    run->add_option("-p,--param", runParams, "plugin parameter key=value (repeatable)");
+    run->add_option("-o,--out", runOut, "folder for the outputs (default: .)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        if (*serve) return pixelmill::runServe(serveOptions.resolve());
+        if (*plugins) return pixelmill::runPlugins(pluginsDir, pluginsJson);
+        if (*run) {
+            pixelmill::Config config = runOptions.resolve();
+            return pixelmill::runOnce(config.pluginDir, runPlugin, runInput, runParams, runOut, config);
+        }
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "pixelmill: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        pixelmill::log::error("fatal", {{"error", e.what()}});
+        std::cerr << "pixelmill: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,195 @@
+#include "plugins/plugin_host.h"
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/mapped_file.h"
+#include "plugins/host_bridge.h"
+
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <regex>
+
+namespace fs = std::filesystem;
+
+namespace pixelmill {
+namespace {
+
+bool validName(const char* name) {
+    static const std::regex pattern("[a-z0-9][a-z0-9_-]{0,63}");
+    return name && std::regex_match(name, pattern);
+}
+
+}  // namespace
+
+int compareVersions(std::string_view a, std::string_view b) {
+    auto next = [](std::string_view& s) -> long long {
+        long long v = 0;
+        size_t i = 0;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') v = v * 10 + (s[i++] - '0');
+        while (i < s.size() && s[i] != '.') ++i;  // ignore pre-release tails
+        s.remove_prefix(i < s.size() ? i + 1 : i);
+        return v;
+    };
+    while (!a.empty() || !b.empty()) {
+        long long x = next(a), y = next(b);
+        if (x != y) return x < y ? -1 : 1;
+    }
+    return 0;
+}
+
+PluginHost::PluginHost(fs::path folder, PluginLimits limits) : folder_(std::move(folder)), limits_(limits) {}
+
+int PluginHost::scan() {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(folder_, ec))
+        if (entry.path().extension() == ".so") files.push_back(entry.path());
+    if (ec) log::warn("plugin_folder_unreadable", {{"folder", folder_.string()}, {"error", ec.message()}});
+    std::sort(files.begin(), files.end());
+    int accepted = 0;
+    for (const fs::path& f : files) {
+        {
+            std::lock_guard lock(mutex_);
+            if (std::find(seen_.begin(), seen_.end(), f.string()) != seen_.end()) continue;
+            seen_.push_back(f.string());
+        }
+        if (load(f)) ++accepted;
+    }
+    return accepted;
+}
+
+void PluginHost::refuse(const fs::path& file, const std::string& reason) {
+    log::warn("plugin_refused", {{"file", file.string()}, {"reason", reason}});
+    std::lock_guard lock(mutex_);
+    refused_.push_back(RefusedPlugin{file.string(), reason});
+}
+
+bool PluginHost::load(const fs::path& file) {
+    boost::dll::shared_library library;
+    try {
+        library.load(file.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+    } catch (const std::exception& e) {
+        refuse(file, std::string("cannot be loaded: ") + e.what());
+        return false;
+    }
+    if (!library.has(PIXELMILL_PLUGIN_SYMBOL)) {
+        refuse(file, std::string("does not export ") + PIXELMILL_PLUGIN_SYMBOL);
+        std::lock_guard lock(mutex_);
+        libraries_.push_back(std::move(library));  // never unload: its constructors have run
+        return false;
+    }
+    const pm_plugin& abi = library.get<const pm_plugin>(PIXELMILL_PLUGIN_SYMBOL);
+    std::string problem;
+    // abi_version first: nothing else of the struct is trusted before it matches.
+    if (abi.abi_version != PIXELMILL_PLUGIN_ABI_VERSION) {
+        problem = "ABI version " + std::to_string(abi.abi_version) + ", this daemon speaks " +
+                  std::to_string(PIXELMILL_PLUGIN_ABI_VERSION);
+    } else if (!validName(abi.name)) {
+        problem = "name is missing or not [a-z0-9_-]";
+    } else if (!abi.version || !*abi.version) {
+        problem = "version is missing";
+    } else if (!abi.process) {
+        problem = "process is missing";
+    } else if (!abi.accepts || !abi.accepts[0]) {
+        problem = "accepts no media types";
+    }
+
+    auto descriptor = std::make_shared<PluginDescriptor>();
+    if (problem.empty()) {
+        descriptor->name = abi.name;
+        descriptor->version = abi.version;
+        descriptor->description = abi.description ? abi.description : "";
+        descriptor->file = file.string();
+        for (const char* const* a = abi.accepts; *a; ++a) descriptor->accepts.emplace_back(*a);
+        descriptor->canProbe = abi.probe != nullptr;
+        try {
+            descriptor->params = ParamSchema::parse(abi.params_schema ? abi.params_schema : "{}");
+        } catch (const std::exception& e) {
+            problem = e.what();
+        }
+    }
+
+    std::unique_lock lock(mutex_);
+    libraries_.push_back(std::move(library));
+    if (problem.empty()) {
+        for (const LoadedPlugin& p : plugins_) {
+            if (p.descriptor->name == descriptor->name && p.descriptor->version == descriptor->version) {
+                problem = "duplicate: plugin '" + descriptor->name + "' " + descriptor->version +
+                          " is already loaded from " + p.descriptor->file;
+                break;
+            }
+        }
+    }
+    if (!problem.empty()) {
+        lock.unlock();
+        refuse(file, problem);
+        return false;
+    }
+    plugins_.push_back(LoadedPlugin{descriptor, &abi});
+    lock.unlock();
+    log::info("plugin_loaded", {{"plugin", descriptor->name}, {"version", descriptor->version}, {"file", file.string()}});
+    return true;
+}
+
+std::shared_ptr<const PluginDescriptor> PluginHost::find(std::string_view name, std::string_view version) const {
+    std::lock_guard lock(mutex_);
+    std::shared_ptr<const PluginDescriptor> best;
+    for (const LoadedPlugin& p : plugins_) {
+        if (p.descriptor->name != name) continue;
+        if (!version.empty()) {
+            if (p.descriptor->version == version) return p.descriptor;
+            continue;
+        }
+        if (!best || compareVersions(p.descriptor->version, best->version) > 0) best = p.descriptor;
+    }
+    return best;
+}
+
+std::vector<std::shared_ptr<const PluginDescriptor>> PluginHost::list() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::shared_ptr<const PluginDescriptor>> out;
+    for (const LoadedPlugin& p : plugins_) out.push_back(p.descriptor);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a->name != b->name ? a->name < b->name : compareVersions(a->version, b->version) < 0;
+    });
+    return out;
+}
+
+std::vector<RefusedPlugin> PluginHost::refused() const {
+    std::lock_guard lock(mutex_);
+    return refused_;
+}
+
+const pm_plugin* PluginHost::abi(std::string_view name, std::string_view version) const {
+    std::lock_guard lock(mutex_);
+    for (const LoadedPlugin& p : plugins_)
+        if (p.descriptor->name == name && p.descriptor->version == version) return p.abi;
+    return nullptr;
+}
+
+SourceInfo PluginHost::probe(const PluginDescriptor& plugin, const std::string& path,
+                             std::string_view mediaType) const {
+    const pm_plugin* table = abi(plugin.name, plugin.version);
+    if (!table || !table->probe) return {};
+    MappedFile file(path);
+    std::string type(mediaType);
+    pm_input input{path.c_str(), file.data(), file.size(), type.c_str()};
+    NullControl control;
+    pm_host host{&control};
+    pm_context ctx = makeContext(&host, limits_);
+    pm_probe_result result{-1, -1, -1};
+    char message[512] = {0};
+    pm_status status = table->probe(&ctx, &input, &result, message, sizeof message);
+    if (status != PM_OK) {
+        throw ApiError::unprocessable(std::string("the file cannot be read as ") + type + ": " +
+                                      (message[0] ? message : "unreadable header"));
+    }
+    SourceInfo info;
+    if (result.width > 0) info.width = result.width;
+    if (result.height > 0) info.height = result.height;
+    if (result.pages > 0) info.pages = result.pages;
+    return info;
+}
+
+}  // namespace pixelmill

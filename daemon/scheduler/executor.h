@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pixelmill {
+
+// What a running attempt may tell the scheduler and ask of it. Implemented
+// by the scheduler, one per attempt; every method is safe from any thread
+// the plugin runs on.
+class JobControl {
+public:
+    virtual ~JobControl() = default;
+    virtual bool shouldStop() const = 0;
+    // Stores one output; false if it could not be kept (the job then fails transiently).
+    virtual bool addOutput(uint32_t index, const std::string& name, const std::string& mediaType,
+                           std::span<const unsigned char> bytes, int32_t width, int32_t height) = 0;
+    virtual void progress(uint32_t done, uint32_t total) = 0;
+    virtual void log(int level, const std::string& message) = 0;
+    // Runs fn(user, i) for i in [0, count) on spare workers and this thread.
+    virtual void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) = 0;
+};
+
+struct ExecRequest {
+    std::string jobId;
+    std::string plugin;
+    std::string pluginVersion;
+    std::vector<std::pair<std::string, std::string>> params;  // validated, as text
+    std::string inputPath;
+    std::string mediaType;
+};
+
+// How a plugin call ended, in the daemon's terms.
+struct ExecResult {
+    enum class Status { Ok, InvalidParam, Unprocessable, Unsupported, Canceled, Transient, Internal, Crashed, Unavailable };
+    Status status = Status::Ok;
+    std::string message;
+    double seconds = 0;  // the plugin's own processing time
+};
+
+// Runs one attempt of a job: in this process, or elsewhere. Thread-safe:
+// the scheduler calls it from all its workers at once.
+class Executor {
+public:
+    virtual ~Executor() = default;
+    virtual ExecResult execute(const ExecRequest& request, JobControl& control) = 0;
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,341 @@
+#include "scheduler/scheduler.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "jobs/params.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+namespace pixelmill {
+
+struct Scheduler::HelpBatch {
+    void (*fn)(void*, uint32_t) = nullptr;
+    void* user = nullptr;
+    uint32_t count = 0;
+    std::atomic<uint32_t> next{0};
+    std::atomic<uint32_t> done{0};
+    std::mutex mutex;
+    std::condition_variable finished;
+};
+
+// One attempt of one job, as the plugin sees the scheduler. Thread-safe:
+// the plugin may call it from parallel_for tasks.
+class Scheduler::Attempt final : public JobControl {
+public:
+    Attempt(Scheduler& s, const ClaimedJob& job)
+        : s_(s), job_(job), deadline_(monotonicSeconds() + s.options_.jobTimeoutSeconds) {}
+
+    bool shouldStop() const override { return canceled_ || drained_ || timedOut(); }
+    bool timedOut() const { return monotonicSeconds() > deadline_; }
+
+    bool addOutput(uint32_t index, const std::string& name, const std::string& mediaType,
+                   std::span<const unsigned char> bytes, int32_t width, int32_t height) override {
+        try {
+            BlobRef blob = s_.blobs_.put(bytes);
+            Output out;
+            out.index = index;
+            out.name = name;
+            out.mediaType = mediaType;
+            out.sha256 = blob.sha256;
+            out.sizeBytes = blob.size;
+            if (width > 0) out.width = width;
+            if (height > 0) out.height = height;
+            if (!s_.store_.putOutput(job_.id, job_.attempt, out)) {
+                canceled_ = true;  // someone else owns the job now
+                return false;
+            }
+            ++outputs_;
+            return true;
+        } catch (const std::exception& e) {
+            storageError_ = e.what();
+            log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
+            return false;
+        }
+    }
+
+    void progress(uint32_t done, uint32_t total) override {
+        try {
+            s_.store_.setProgress(job_.id, job_.attempt, done, total);
+        } catch (const std::exception& e) {
+            log::warn("progress_not_stored", {{"job", job_.id}, {"error", e.what()}});
+        }
+    }
+
+    void log(int level, const std::string& message) override {
+        log::Level l = level <= 0 ? log::Level::Debug
+                       : level == 1 ? log::Level::Info
+                       : level == 2 ? log::Level::Warn
+                                    : log::Level::Error;
+        log::write(l, "plugin_log", {{"job", job_.id}, {"plugin", job_.plugin}, {"message", message}});
+    }
+
+    void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) override {
+        s_.parallelFor(count, fn, user);
+    }
+
+    void cancel() { canceled_ = true; }
+    void drain() { drained_ = true; }
+    bool canceled() const { return canceled_; }
+    bool drained() const { return drained_; }
+    const std::string& storageError() const { return storageError_; }
+
+private:
+    Scheduler& s_;
+    const ClaimedJob& job_;
+    double deadline_;
+    std::atomic<bool> canceled_{false};
+    std::atomic<bool> drained_{false};
+    std::atomic<int> outputs_{0};
+    std::string storageError_;
+};
+
+Scheduler::Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, SchedulerOptions options)
+    : store_(store), blobs_(blobs), executor_(executor), options_(options) {
+    options_.workers = std::max(1, options_.workers);
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+    std::lock_guard lock(mutex_);
+    wakeTokens_ = options_.workers;  // look at the queue once at start
+    for (int i = 0; i < options_.workers; ++i) {
+        ++liveWorkers_;
+        workers_.emplace_back([this] { workerLoop(); });
+    }
+}
+
+void Scheduler::jobsQueued(int count) {
+    {
+        std::lock_guard lock(mutex_);
+        wakeTokens_ = std::min(wakeTokens_ + count, options_.workers);
+    }
+    if (count == 1) wake_.notify_one();
+    else wake_.notify_all();
+}
+
+void Scheduler::cancelRunning(const std::string& jobId) {
+    std::lock_guard lock(mutex_);
+    auto it = running_.find(jobId);
+    if (it != running_.end()) it->second->cancel();
+}
+
+std::shared_ptr<Scheduler::HelpBatch> Scheduler::takeHelp() {
+    while (!help_.empty()) {
+        auto& front = help_.front();
+        if (front->next.load() < front->count) return front;
+        help_.pop_front();  // every task of it has been taken
+    }
+    return nullptr;
+}
+
+void Scheduler::runHelp(HelpBatch& batch) {
+    for (;;) {
+        uint32_t i = batch.next.fetch_add(1);
+        if (i >= batch.count) return;
+        batch.fn(batch.user, i);
+        if (batch.done.fetch_add(1) + 1 == batch.count) {
+            std::lock_guard lock(batch.mutex);
+            batch.finished.notify_all();
+        }
+    }
+}
+
+void Scheduler::parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) {
+    if (count == 0) return;
+    auto batch = std::make_shared<HelpBatch>();
+    batch->fn = fn;
+    batch->user = user;
+    batch->count = count;
+    if (count > 1 && options_.workers > 1) {
+        {
+            std::lock_guard lock(mutex_);
+            help_.push_back(batch);
+        }
+        wake_.notify_all();
+    }
+    runHelp(*batch);
+    std::unique_lock lock(batch->mutex);
+    batch->finished.wait(lock, [&] { return batch->done.load() == batch->count; });
+}
+
+int64_t Scheduler::backoffMs(int attempt) const {
+    thread_local std::mt19937 rng{std::random_device{}()};
+    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    double seconds = options_.retryBaseSeconds * std::pow(2.0, std::max(0, attempt - 1)) * jitter(rng);
+    return static_cast<int64_t>(std::min(seconds, options_.retryMaxSeconds) * 1000);
+}
+
+void Scheduler::workerLoop() {
+    auto leaseMs = static_cast<int64_t>(options_.jobTimeoutSeconds * 1000) + options_.leaseMarginMs;
+    bool lookAgain = false;  // just finished a job: the queue may hold more
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        if (auto help = takeHelp()) {
+            lock.unlock();
+            runHelp(*help);
+            lock.lock();
+            continue;
+        }
+        if (!claiming_) {
+            wake_.wait(lock);
+            continue;
+        }
+        if (!lookAgain && wakeTokens_ == 0) {
+            wake_.wait_for(lock, std::chrono::milliseconds(options_.idlePollMs));
+            if (wakeTokens_ == 0 && help_.empty() && claiming_ && !stopping_) lookAgain = true;  // poll
+            continue;
+        }
+        if (wakeTokens_ > 0) --wakeTokens_;
+        lookAgain = false;
+        lock.unlock();
+
+        std::vector<ClaimedJob> claimed;
+        try {
+            claimed = store_.claim(1, nowMs(), leaseMs);
+        } catch (const std::exception& e) {
+            log::error("claim_failed", {{"error", e.what()}});
+        }
+        if (!claimed.empty()) {
+            ++busy_;
+            runAttempt(claimed.front());
+            --busy_;
+            lookAgain = true;
+        }
+        lock.lock();
+    }
+    --liveWorkers_;
+    idle_.notify_all();
+}
+
+void Scheduler::runAttempt(const ClaimedJob& job) {
+    Attempt attempt(*this, job);
+    {
+        std::lock_guard lock(mutex_);
+        running_[job.id] = &attempt;
+    }
+    double queueWait = std::max<int64_t>(0, nowMs() - std::max(job.createdAt, job.runAfter)) / 1000.0;
+    log::debug("job_started", {{"job", job.id}, {"plugin", job.plugin}, {"attempt", job.attempt},
+                               {"queue_wait_s", queueWait}});
+
+    ExecRequest request;
+    request.jobId = job.id;
+    request.plugin = job.plugin;
+    request.pluginVersion = job.pluginVersion;
+    request.mediaType = job.sourceMediaType;
+    ExecResult result;
+    try {
+        request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
+        request.inputPath = blobs_.path(job.sourceSha256);
+        result = executor_.execute(request, attempt);
+    } catch (const std::exception& e) {
+        result = {ExecResult::Status::Internal, e.what(), 0};
+    }
+
+    using S = ExecResult::Status;
+    using O = AttemptResult::Outcome;
+    AttemptResult ended;
+    auto fail = [&](const char* code, std::string message) {
+        ended.outcome = O::Failed;
+        ended.error = {code, std::move(message)};
+    };
+    auto retryOrFail = [&](const char* code, std::string message) {
+        if (job.attempt < job.maxAttempts) {
+            ended.outcome = O::Retry;
+            ended.retryAt = nowMs() + backoffMs(job.attempt);
+            ended.error = {code, std::move(message)};
+        } else {
+            fail(code, std::move(message) + " (after " + std::to_string(job.attempt) + " attempts)");
+        }
+    };
+    switch (result.status) {
+        case S::Ok:
+            ended.outcome = O::Succeeded;
+            ended.durationSeconds = result.seconds;
+            break;
+        case S::Canceled:
+            if (attempt.canceled()) ended.outcome = O::Canceled;
+            else if (attempt.drained()) {
+                ended.outcome = O::Retry;
+                ended.retryAt = nowMs();
+                ended.error = {"shutting_down", "the daemon stopped while the job ran; it will run again"};
+            } else if (attempt.timedOut())
+                fail("timeout", "the job ran longer than " + std::to_string(options_.jobTimeoutSeconds) + " s");
+            else fail("internal", "the plugin stopped without being asked to: " + result.message);
+            break;
+        case S::InvalidParam: fail("invalid_param", result.message); break;
+        case S::Unprocessable: fail("unprocessable", result.message); break;
+        case S::Unsupported: fail("unsupported_media_type", result.message); break;
+        case S::Unavailable: fail("plugin_unavailable", result.message); break;
+        case S::Transient:
+            retryOrFail(attempt.storageError().empty() ? "transient" : "insufficient_storage",
+                        attempt.storageError().empty() ? result.message : attempt.storageError());
+            break;
+        case S::Crashed: retryOrFail("plugin_crashed", result.message); break;
+        case S::Internal: retryOrFail("internal", result.message); break;
+    }
+
+    bool recorded = false;
+    try {
+        recorded = store_.finishAttempt(job.id, job.attempt, ended);
+    } catch (const std::exception& e) {
+        log::error("finish_failed", {{"job", job.id}, {"error", e.what()}});
+    }
+    {
+        std::lock_guard lock(mutex_);
+        running_.erase(job.id);
+    }
+    idle_.notify_all();
+
+    JobState state = ended.outcome == O::Succeeded ? JobState::Succeeded
+                     : ended.outcome == O::Failed  ? JobState::Failed
+                     : ended.outcome == O::Canceled ? JobState::Canceled
+                                                    : JobState::Queued;
+    log::Level level = state == JobState::Failed ? log::Level::Warn : log::Level::Info;
+    log::write(level, "job_attempt_ended",
+               {{"job", job.id},
+                {"plugin", job.plugin},
+                {"attempt", job.attempt},
+                {"state", toString(state)},
+                {"duration_s", result.seconds},
+                {"error", ended.error.code},
+                {"message", ended.error.message},
+                {"recorded", recorded}});
+    if (state == JobState::Queued) jobsQueued(1);  // a retry: someone will pick it up when it is due
+    if (ended_ && (recorded || attempt.canceled()) && state != JobState::Queued) ended_(job.id, state);
+}
+
+bool Scheduler::drain(double timeoutSeconds) {
+    std::unique_lock lock(mutex_);
+    claiming_ = false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeoutSeconds);
+    idle_.wait_until(lock, deadline, [&] { return running_.empty(); });
+    if (!running_.empty()) {
+        log::warn("drain_timeout", {{"running", static_cast<int>(running_.size())}});
+        for (auto& [id, a] : running_) a->drain();
+        // Plugins that honour should_stop() return within moments.
+        idle_.wait_for(lock, std::chrono::seconds(5), [&] { return running_.empty(); });
+    }
+    bool clean = running_.empty();
+    stopping_ = true;
+    lock.unlock();
+    wake_.notify_all();
+    return clean;
+}
+
+void Scheduler::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        claiming_ = false;
+    }
+    wake_.notify_all();
+    for (std::thread& t : workers_) {
+        if (t.joinable()) t.join();
+    }
+    workers_.clear();
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,124 @@
+#pragma once
+
+#include "jobs/job.h"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pixelmill {
+
+struct NewOriginal {
+    std::string id;  // used only if the content is new
+    std::string sha256;
+    std::string filename;
+    std::string mediaType;
+    uint64_t sizeBytes = 0;
+    std::optional<int> width;
+    std::optional<int> height;
+    std::optional<int> pages;
+    int64_t createdAt = 0;
+};
+
+struct NewJob {
+    std::string id;
+    std::string plugin;
+    std::string pluginVersion;
+    std::string params;    // canonical JSON
+    std::string dedupKey;  // sha256 of source + plugin + version + params
+    int priority = 0;
+    int maxAttempts = 3;
+    std::string callbackUrl;
+    std::string batchId;
+    int64_t createdAt = 0;
+};
+
+struct SubmitOutcome {
+    Job job;
+    bool created = false;  // false: an equal job already existed (dedup)
+};
+
+struct JobFilter {
+    std::optional<JobState> state;
+    std::string plugin;
+    std::string originalId;
+    std::optional<int64_t> createdFrom;  // unix ms, inclusive
+    std::optional<int64_t> createdTo;    // unix ms, exclusive
+    int limit = 50;
+    std::optional<int64_t> beforeSeq;    // cursor: only jobs older than this
+};
+
+struct JobPage {
+    std::vector<Job> jobs;
+    std::optional<int64_t> nextCursor;
+};
+
+// How one attempt ended, as the scheduler reports it.
+struct AttemptResult {
+    enum class Outcome { Succeeded, Failed, Retry, Canceled };
+    Outcome outcome = Outcome::Succeeded;
+    JobError error;                // Failed, Retry
+    double durationSeconds = 0;    // Succeeded
+    int64_t retryAt = 0;           // Retry: unix ms
+};
+
+using StateCounts = std::map<JobState, uint64_t>;
+
+// The job store: originals, jobs and their outputs. Thread-safe: every method
+// may be called from any thread. Writes are atomic and durable when they
+// return. State changes are conditional on the state they start from, so a
+// caller that lost a race (a job canceled while it ran) changes nothing.
+class JobStore {
+public:
+    virtual ~JobStore() = default;
+
+    // Stores the original if its content is new; returns it and whether it was created.
+    virtual std::pair<Original, bool> putOriginal(const NewOriginal& original) = 0;
+    virtual std::optional<Original> getOriginal(std::string_view id) = 0;
+
+    // In one transaction: stores the original (if new) and the job, unless a
+    // job with the same dedup key is queued, running or succeeded; then that
+    // job is returned with created = false.
+    virtual SubmitOutcome submit(const NewOriginal& original, const NewJob& job) = 0;
+
+    virtual std::optional<Job> getJob(std::string_view id) = 0;
+    virtual JobPage listJobs(const JobFilter& filter) = 0;
+
+    // Moves up to `max` queued jobs whose run_after has come to running, highest
+    // priority first, then oldest; attempts + 1, lease until now + leaseMs, and
+    // any outputs of earlier attempts removed.
+    virtual std::vector<ClaimedJob> claim(int max, int64_t now, int64_t leaseMs) = 0;
+
+    // Records output of a running attempt; false if the attempt no longer owns the job.
+    virtual bool putOutput(const std::string& jobId, int attempt, const Output& output) = 0;
+    virtual void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) = 0;
+
+    // Ends a running attempt; false if it no longer owned the job (canceled, deleted).
+    virtual bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) = 0;
+
+    // Queued or running → canceled. Returns the job after, or nullopt if unknown.
+    // Throws ApiError 409 if the job had already ended.
+    virtual std::optional<Job> cancel(std::string_view id, int64_t now) = 0;
+    // Failed or canceled → queued with attempts reset. 409 otherwise.
+    virtual std::optional<Job> retry(std::string_view id, int64_t now) = 0;
+    // Removes the job and its outputs; false if unknown.
+    virtual bool remove(std::string_view id) = 0;
+
+    // At start-up: running jobs whose lease has expired go back to the queue.
+    // With `all`, every running job does (one daemon owns an SQLite file).
+    virtual int requeueExpired(int64_t now, bool all) = 0;
+
+    virtual StateCounts countByState() = 0;
+    virtual uint64_t countOriginals() = 0;
+    virtual uint64_t countQueued() = 0;
+    // Earliest run_after among queued jobs, if any.
+    virtual std::optional<int64_t> nextRunAfter() = 0;
+
+    // Blob names referenced by any original or output.
+    virtual bool isBlobReferenced(const std::string& sha256) = 0;
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,75 @@
+#pragma once
+
+#include "store/job_store.h"
+#include "store/sqlite/db.h"
+#include "store/sqlite/write_queue.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pixelmill {
+
+// JobStore on one SQLite file in WAL mode. All writes go through one
+// WriteQueue (one connection, group commit); reads use a pool of read-only
+// connections and run in parallel with the writer. A background thread
+// checkpoints the WAL so that commits never pay for it.
+// Thread-safe: see JobStore.
+class SqliteJobStore final : public JobStore {
+public:
+    struct Options {
+        bool fsync = true;  // synchronous=FULL, else NORMAL (crash-safe, not power-safe)
+        int checkpointIntervalMs = 1000;
+    };
+
+    SqliteJobStore(const std::string& path, Options options);
+    ~SqliteJobStore() override;
+
+    // Schema version after migrations (PRAGMA user_version).
+    int schemaVersion();
+
+    std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
+    std::optional<Original> getOriginal(std::string_view id) override;
+    SubmitOutcome submit(const NewOriginal& original, const NewJob& job) override;
+    std::optional<Job> getJob(std::string_view id) override;
+    JobPage listJobs(const JobFilter& filter) override;
+    std::vector<ClaimedJob> claim(int max, int64_t now, int64_t leaseMs) override;
+    bool putOutput(const std::string& jobId, int attempt, const Output& output) override;
+    void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) override;
+    bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
+    std::optional<Job> cancel(std::string_view id, int64_t now) override;
+    std::optional<Job> retry(std::string_view id, int64_t now) override;
+    bool remove(std::string_view id) override;
+    int requeueExpired(int64_t now, bool all) override;
+    StateCounts countByState() override;
+    uint64_t countOriginals() override;
+    uint64_t countQueued() override;
+    std::optional<int64_t> nextRunAfter() override;
+    bool isBlobReferenced(const std::string& sha256) override;
+
+private:
+    class ReadLease;
+    ReadLease reader();
+    void checkpointLoop();
+
+    template <class Fn>
+    auto write(Fn&& fn);
+
+    std::string path_;
+    Options options_;
+    std::unique_ptr<sqlite::WriteQueue> writer_;
+
+    std::mutex readersMutex_;
+    std::vector<std::unique_ptr<sqlite::Connection>> readers_;
+
+    std::mutex checkpointMutex_;
+    std::condition_variable checkpointWake_;
+    bool stopping_ = false;
+    std::thread checkpointer_;
+};
+
+}  // namespace pixelmill

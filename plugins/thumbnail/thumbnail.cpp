@@ -1,0 +1,62 @@
+// thumbnail: a small image that fits (or, with crop, fills) a square box,
+// made with libvips' shrink-on-load so that a large JPEG is never decoded whole.
+#include "../common/vips_support.hpp"
+
+#include <pixelmill/plugin.hpp>
+
+namespace {
+
+using namespace pixelmill;
+
+class Thumbnail {
+public:
+    static constexpr const char* kName = "thumbnail";
+    static constexpr const char* kVersion = "1.0.0";
+    static constexpr const char* kDescription =
+        "Shrinks an image to fit a square box (never enlarges), EXIF orientation applied";
+    static constexpr const char* kAccepts[] = {"image/jpeg", "image/png",     "image/webp", "image/gif", "image/tiff",
+                                               "image/svg+xml", "image/heif", "image/avif", nullptr};
+    static constexpr const char* kSchema = R"({
+      "type": "object",
+      "properties": {
+        "size":    {"type": "integer", "minimum": 1, "maximum": 4096, "default": 256,
+                    "description": "box in pixels; the longer side fits it"},
+        "crop":    {"type": "string", "enum": ["none", "centre", "attention"], "default": "none",
+                    "description": "none keeps the whole picture; centre and attention fill the box"},
+        "format":  {"type": "string", "enum": ["jpeg", "png", "webp"],
+                    "description": "default: png when the source has alpha, else jpeg"},
+        "quality": {"type": "integer", "minimum": 1, "maximum": 100, "default": 80,
+                    "description": "JPEG and WebP quality"}
+      },
+      "additionalProperties": false
+    })";
+
+    sdk::Probe probe(const sdk::Input& input) const { return plugins::probeImage(input); }
+
+    void process(sdk::Job& job) const {
+        plugins::checkPixels(job, probe(job.input()));
+        int size = static_cast<int>(job.integer("size", 256));
+        std::string crop = job.str("crop", "none");
+        VipsInteresting interesting = crop == "centre"      ? VIPS_INTERESTING_CENTRE
+                                      : crop == "attention" ? VIPS_INTERESTING_ATTENTION
+                                                            : VIPS_INTERESTING_NONE;
+        vips::VImage image;
+        try {
+            image = vips::VImage::thumbnail(job.input().path(), size,
+                                            vips::VImage::option()
+                                                ->set("height", size)
+                                                ->set("size", VIPS_SIZE_DOWN)
+                                                ->set("crop", interesting)
+                                                ->set("fail_on", VIPS_FAIL_ON_TRUNCATED));
+        } catch (const vips::VError& e) {
+            throw sdk::Error(PM_UNPROCESSABLE, plugins::firstLine(e.what()));
+        }
+        std::string format = job.str("format");
+        if (format.empty()) format = image.has_alpha() ? "png" : "jpeg";
+        plugins::encodeAndAdd(job, image, format, static_cast<int>(job.integer("quality", 80)), "thumbnail");
+    }
+};
+
+}  // namespace
+
+PIXELMILL_PLUGIN(Thumbnail)

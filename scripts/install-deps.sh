@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's archive, exactly the packages pixelmill needs
+# that are not installed yet. Idempotent: a second run installs nothing.
+# No prompts; as root it calls apt-get directly, otherwise through sudo.
+#
+#   scripts/install-deps.sh          what building and running needs
+#   scripts/install-deps.sh --test   plus what the test suite uses
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake pkg-config git
+  libpistache-dev libboost-filesystem-dev libvips-dev libpoppler-cpp-dev libsqlite3-dev
+  nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
+  libcurl4-openssl-dev catch2
+)
+test_packages=(
+  curl libvips-tools poppler-utils python3
+)
+
+want=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_packages[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "install-deps: all ${#want[@]} packages are installed"
+  exit 0
+fi
+
+sudo=()
+if [[ "$(id -u)" -ne 0 ]]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  sudo=(sudo -n)
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+# The package lists are needed when any missing package is unknown to apt
+# (a fresh machine has none).
+needs_update=0
+for p in "${missing[@]}"; do
+  if ! apt-cache show "$p" >/dev/null 2>&1; then
+    needs_update=1
+    break
+  fi
+done
+if [[ $needs_update -eq 1 ]]; then
+  echo "install-deps: apt-get update"
+  "${sudo[@]}" apt-get update -q
+fi
+
+echo "install-deps: installing ${missing[*]}"
+if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+  # Stale lists: refresh once and try again.
+  "${sudo[@]}" apt-get update -q
+  "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
