@@ -1,8 +1,9 @@
-# pixelmill_add_plugin(<name> SOURCES ... [LIBRARIES ...] [OUTPUT_DIR dir])
+# pixelmill_add_plugin(<name> SOURCES ... [LIBRARIES ...] [OUTPUT_DIR dir] [INSTALL])
 # Builds <name>.so with hidden visibility, so that pixelmill_plugin_v1 is the
-# only exported symbol. Installed with the SDK for out-of-tree plugins too.
+# only exported symbol. INSTALL puts it in lib/pixelmill/plugins, where an
+# installed daemon looks. Installed with the SDK for out-of-tree plugins too.
 function(pixelmill_add_plugin name)
-  cmake_parse_arguments(ARG "" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
+  cmake_parse_arguments(ARG "INSTALL" "OUTPUT_DIR" "SOURCES;LIBRARIES" ${ARGN})
   if(NOT ARG_OUTPUT_DIR AND DEFINED PIXELMILL_PLUGIN_OUTPUT_DIR)
     set(ARG_OUTPUT_DIR ${PIXELMILL_PLUGIN_OUTPUT_DIR})
   endif()
@@ -21,5 +22,8 @@ function(pixelmill_add_plugin name)
   target_link_options(${name} PRIVATE -Wl,--no-undefined)
   if(COMMAND pixelmill_warnings)
     pixelmill_warnings(${name})
+  endif()
+  if(ARG_INSTALL)
+    install(TARGETS ${name} LIBRARY DESTINATION lib/pixelmill/plugins)
   endif()
 endfunction()

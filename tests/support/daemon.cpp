@@ -23,6 +23,21 @@ fs::path pluginBuildDir() { return PIXELMILL_TEST_PLUGIN_DIR; }
 fs::path fixturePluginDir() { return PIXELMILL_TEST_FIXTURE_DIR; }
 fs::path badFixturePluginDir() { return PIXELMILL_TEST_BAD_FIXTURE_DIR; }
 fs::path sourceDir() { return PIXELMILL_TEST_SOURCE_DIR; }
+fs::path buildDir() { return PIXELMILL_TEST_BUILD_DIR; }
+std::string cmakeCommand() { return PIXELMILL_TEST_CMAKE; }
+
+int runCommand(const std::string& command, std::string* output) {
+    std::string full = command + " 2>&1";
+    FILE* pipe = ::popen(full.c_str(), "r");
+    if (!pipe) return -1;
+    char buf[4096];
+    std::string out;
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+    int status = ::pclose(pipe);
+    if (output) *output = out;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 TempDir::TempDir(const std::string& prefix) {
     std::random_device rd;

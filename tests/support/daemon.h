@@ -20,6 +20,12 @@ std::filesystem::path pluginBuildDir();        // build/plugins
 std::filesystem::path fixturePluginDir();      // good fixture plugins
 std::filesystem::path badFixturePluginDir();   // fixtures that must be refused
 std::filesystem::path sourceDir();             // the repository
+std::filesystem::path buildDir();              // the build tree under test
+std::string cmakeCommand();
+
+// Runs a shell command; returns its exit status and fills `output` with
+// stdout and stderr together.
+int runCommand(const std::string& command, std::string* output = nullptr);
 
 // A temporary folder removed with everything in it when destroyed.
 class TempDir {
