@@ -86,14 +86,17 @@ int runServe(const Config& configIn) {
     plugins.scan();
 
     InProcessExecutor executor(plugins);
+    JobEvents events;
+    http::JobWaiters waiters;
+    events.subscribe([&waiters](const std::string& id, JobState) { waiters.notify(id); });
     SchedulerOptions schedulerOptions;
     schedulerOptions.workers = config.workers;
     schedulerOptions.jobTimeoutSeconds = config.jobTimeoutSeconds;
     schedulerOptions.retryBaseSeconds = config.retryBaseSeconds;
-    Scheduler scheduler(store, blobs, executor, schedulerOptions);
+    Scheduler scheduler(store, blobs, executor, events, schedulerOptions);
 
     JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit};
-    JobService jobs(store, blobs, plugins, scheduler, limits);
+    JobService jobs(store, blobs, plugins, scheduler, events, limits);
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,
@@ -103,6 +106,7 @@ int runServe(const Config& configIn) {
                             config,
                             [&scheduler] { return std::make_pair(scheduler.busy(), scheduler.total()); },
                             ready,
+                            waiters,
                             PIXELMILL_VERSION,
                             startedAt};
     http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024});
@@ -136,6 +140,7 @@ int runServe(const Config& configIn) {
     ready = false;
     jobs.stopAccepting();
     bool clean = scheduler.drain(config.drainTimeoutSeconds);
+    waiters.shutdown();  // answer long-polls while their connections still exist
     server.shutdown();
     if (!clean) {
         // A plugin that ignores should_stop() still holds a worker; its job stays

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "http/job_waiters.h"
 #include "http/route_table.h"
 #include "jobs/job_service.h"
 #include "jobs/plugin_catalog.h"
@@ -22,6 +23,7 @@ struct Services {
     const Config& config;
     std::function<std::pair<int, int>()> workers;  // busy, total
     std::atomic<bool>& ready;                       // store and plugins loaded, not draining
+    JobWaiters& waiters;                            // ?wait= long-polls
     std::string version;
     double startedAtMonotonic = 0;
 };

@@ -8,6 +8,8 @@
 #include <pistache/router.h>
 
 #include <charconv>
+#include <chrono>
+#include <cstdlib>
 #include <set>
 
 namespace pixelmill::http {
@@ -48,6 +50,48 @@ void answerJob(Http::ResponseWriter& response, int status, const Job& job, bool 
     Headers headers;
     if (location) headers.emplace_back("Location", "/v1/jobs/" + job.id);
     sendJson(response, status, jobJson(job), headers);
+}
+
+// ?wait=SECONDS (0-60): how long to hold the answer for the job to end.
+double waitSeconds(const Rest::Request& request) {
+    auto text = request.query().get("wait");
+    if (!text || text->empty()) return 0;
+    char* end = nullptr;
+    double v = std::strtod(text->c_str(), &end);
+    if (end != text->c_str() + text->size() || !(v >= 0 && v <= 60))
+        throw ApiError::invalidParam("wait", "wait must be a number of seconds from 0 to 60, got '" + *text + "'");
+    return v;
+}
+
+// Answers now if the job has ended or the client will not wait; otherwise
+// parks the response with the waiters, holding no thread, until the job ends
+// or the time is up — then answers with the job as it is.
+void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, const Job& job, bool location,
+                     double wait) {
+    if (wait <= 0 || isFinal(job.state)) {
+        answerJob(response, status, job, location);
+        return;
+    }
+    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    std::string id = job.id;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                           std::chrono::duration<double>(wait));
+    s.waiters.wait(id, deadline, [&s, writer, id, status, location] {
+        try {
+            auto now = s.store.getJob(id);
+            if (!now) sendError(*writer, ApiError::notFound("job " + id + " was deleted"));
+            else answerJob(*writer, status, *now, location);
+        } catch (const std::exception& e) {
+            sendError(*writer, ApiError::internal(e.what()));
+        }
+    });
+    // It may have ended between the read above and the registration.
+    try {
+        auto again = s.store.getJob(id);
+        if (!again || isFinal(again->state)) s.waiters.notify(id);
+    } catch (const std::exception&) {
+        s.waiters.notify(id);
+    }
 }
 
 void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
@@ -117,9 +161,10 @@ void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         if (reserved.count("callback_url")) submit.callbackUrl = reserved["callback_url"];
         submit.params = std::move(params);
     }
+    double wait = waitSeconds(request);
     Submitted result = s.jobs.submit(submit, std::move(*upload));
     bool done = result.job.state == JobState::Succeeded && !result.created;
-    answerJob(response, done ? 200 : 202, result.job, true);
+    answerWhenEnded(s, response, done ? 200 : 202, result.job, true, wait);
 }
 
 void list(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
@@ -191,7 +236,8 @@ void addJobRoutes(RouteTable& routes, Services& s) {
     routes.post("/v1/jobs", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { submit(s, rq, rs); });
     routes.get("/v1/jobs", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { list(s, rq, rs); });
     routes.get("/v1/jobs/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        sendJson(rs, 200, jobJson(s.jobs.get(jobId(rq))));
+        double wait = waitSeconds(rq);
+        answerWhenEnded(s, rs, 200, s.jobs.get(jobId(rq)), false, wait);
     });
     routes.del("/v1/jobs/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         s.jobs.remove(jobId(rq));

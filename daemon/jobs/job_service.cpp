@@ -26,8 +26,8 @@ void checkId(std::string_view id, std::string_view what) {
 }  // namespace
 
 JobService::JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work,
-                       JobLimits limits)
-    : store_(store), blobs_(blobs), plugins_(plugins), work_(work), limits_(limits) {}
+                       JobEvents& events, JobLimits limits)
+    : store_(store), blobs_(blobs), plugins_(plugins), work_(work), events_(events), limits_(limits) {}
 
 std::string JobService::dedupKey(const std::string& sourceSha256, const PluginDescriptor& plugin,
                                  const std::string& canonicalParams) {
@@ -128,6 +128,7 @@ Job JobService::cancel(std::string_view id) {
     auto job = store_.cancel(id, nowMs());
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     work_.cancelRunning(job->id);
+    events_.ended(job->id, JobState::Canceled);
     log::info("job_canceled", {{"job", job->id}, {"plugin", job->plugin}});
     return *job;
 }
@@ -155,6 +156,7 @@ void JobService::remove(std::string_view id) {
         work_.cancelRunning(job->id);
     }
     if (!store_.remove(id)) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
+    events_.ended(job->id, JobState::Canceled);
     log::info("job_deleted", {{"job", job->id}});
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "jobs/job.h"
+#include "jobs/job_events.h"
 #include "jobs/plugin_catalog.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
@@ -56,7 +57,8 @@ struct JobLimits {
 // Thread-safe: it keeps no mutable state but an accepting flag.
 class JobService {
 public:
-    JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobLimits limits);
+    JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobEvents& events,
+               JobLimits limits);
 
     Submitted submit(const SubmitRequest& request, Upload upload);
 
@@ -81,6 +83,7 @@ private:
     BlobStore& blobs_;
     const PluginCatalog& plugins_;
     WorkSignal& work_;
+    JobEvents& events_;
     JobLimits limits_;
     std::atomic<bool> accepting_{true};
 };

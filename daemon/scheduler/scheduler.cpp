@@ -91,8 +91,9 @@ private:
     std::string storageError_;
 };
 
-Scheduler::Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, SchedulerOptions options)
-    : store_(store), blobs_(blobs), executor_(executor), options_(options) {
+Scheduler::Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, JobEvents& events,
+                     SchedulerOptions options)
+    : store_(store), blobs_(blobs), executor_(executor), events_(events), options_(options) {
     options_.workers = std::max(1, options_.workers);
 }
 
@@ -304,7 +305,7 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
                 {"message", ended.error.message},
                 {"recorded", recorded}});
     if (state == JobState::Queued) jobsQueued(1);  // a retry: someone will pick it up when it is due
-    if (ended_ && (recorded || attempt.canceled()) && state != JobState::Queued) ended_(job.id, state);
+    if (recorded && state != JobState::Queued) events_.ended(job.id, state);
 }
 
 bool Scheduler::drain(double timeoutSeconds) {

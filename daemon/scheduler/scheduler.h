@@ -1,5 +1,6 @@
 #pragma once
 
+#include "jobs/job_events.h"
 #include "jobs/job_service.h"
 #include "scheduler/executor.h"
 #include "store/blob_store.h"
@@ -40,14 +41,11 @@ struct SchedulerOptions {
 // conditional updates keyed by the attempt number.
 class Scheduler final : public WorkSignal {
 public:
-    using EndedHook = std::function<void(const std::string& jobId, JobState state)>;
-
-    Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, SchedulerOptions options);
+    // `events` hears of every attempt that reached a final state.
+    Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, JobEvents& events, SchedulerOptions options);
     ~Scheduler() override;
 
     void start();
-    // Called after an attempt reached a final state (succeeded, failed, canceled).
-    void onJobEnded(EndedHook hook) { ended_ = std::move(hook); }
 
     void jobsQueued(int count) override;
     void cancelRunning(const std::string& jobId) override;
@@ -78,8 +76,8 @@ private:
     JobStore& store_;
     BlobStore& blobs_;
     Executor& executor_;
+    JobEvents& events_;
     SchedulerOptions options_;
-    EndedHook ended_;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -1,0 +1,82 @@
+// ?wait=SECONDS holds an answer until the job ends (or time is up) without
+// holding a thread: a client gets its result in one round trip.
+#include "support/daemon.h"
+#include "support/images.h"
+
+#include <catch2/catch.hpp>
+
+#include <future>
+#include <thread>
+
+using namespace pixelmill::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("submit with ?wait answers once the job has ended, with its outputs") {
+    Daemon d;
+    TempDir files;
+    makeJpeg(files / "p.jpg", 1600, 900);
+    Response r = d.http().postFile("/v1/jobs?wait=20", "file", (files / "p.jpg").string(),
+                                   {{"plugin", "thumbnail", "", ""}, {"size", "160", "", ""}});
+    REQUIRE(r.status == 202);
+    auto job = r.json();
+    CHECK(job["state"] == "succeeded");
+    REQUIRE(job["outputs"].size() == 1);
+    CHECK(decodeImage(d.http().get(job["outputs"][0]["url"].get<std::string>()).body).width == 160);
+
+    // A dedup hit is 200, at once.
+    Response again = d.http().postFile("/v1/jobs?wait=20", "file", (files / "p.jpg").string(),
+                                       {{"plugin", "thumbnail", "", ""}, {"size", "160", "", ""}});
+    CHECK(again.status == 200);
+    CHECK(again.json()["id"] == job["id"]);
+}
+
+TEST_CASE("GET with ?wait returns when time is up if the job is still running") {
+    Daemon d;
+    TempDir files;
+    writeFile(files / "a.txt", "a");
+    std::string id = d.submit((files / "a.txt").string(), "slow", {{"ms", "3000"}}).json()["id"];
+    Response r = d.http().get("/v1/jobs/" + id + "?wait=0.3");
+    CHECK(r.status == 200);
+    CHECK(r.json()["state"] != "succeeded");
+    CHECK(r.seconds >= 0.25);
+    CHECK(r.seconds < 2.0);
+
+    Response done = d.http().get("/v1/jobs/" + id + "?wait=30");
+    CHECK(done.json()["state"] == "succeeded");
+
+    Response bad = d.http().get("/v1/jobs/" + id + "?wait=61");
+    CHECK(bad.status == 400);
+    CHECK(bad.json()["error"]["field"] == "wait");
+}
+
+TEST_CASE("long-polls hold no thread: 40 parked waits, and the daemon still answers at once") {
+    Daemon d(DaemonOptions{.args = {"--http-threads", "2"}});
+    TempDir files;
+    std::vector<std::string> ids;
+    for (int i = 0; i < 40; ++i) {
+        writeFile(files / ("w" + std::to_string(i)), "wait " + std::to_string(i));
+        ids.push_back(d.submit((files / ("w" + std::to_string(i))).string(), "slow", {{"ms", "20000"}}).json()["id"]);
+    }
+    std::vector<std::future<Response>> waits;
+    for (const auto& id : ids)
+        waits.push_back(std::async(std::launch::async, [&d, id] {
+            HttpClient c(d.base());
+            return c.get("/v1/jobs/" + id + "?wait=30");
+        }));
+    std::this_thread::sleep_for(300ms);
+    Response health = d.http().get("/healthz");
+    CHECK(health.status == 200);
+    CHECK(health.seconds < 0.5);
+
+    // Ending the jobs wakes their waiters: cancel one, delete another, cancel the rest.
+    CHECK(d.http().del("/v1/jobs/" + ids[0]).status == 204);
+    for (size_t i = 1; i < ids.size(); ++i) d.http().post("/v1/jobs/" + ids[i] + "/cancel", "");
+    Response deleted = waits[0].get();
+    CHECK(deleted.status == 404);
+    for (size_t i = 1; i < waits.size(); ++i) {
+        Response r = waits[i].get();
+        CHECK(r.status == 200);
+        CHECK(r.json()["state"] == "canceled");
+        CHECK(r.seconds < 15);
+    }
+}
