@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 # Extra flags for `make run`, e.g. make run ARGS="--workers 4"
 ARGS       ?=
 
-.PHONY: all deps deps-test configure build run test test-unit test-integration clean
+.PHONY: all deps deps-test deps-bench configure build run test test-unit test-integration bench clean
 
 all: build
 
@@ -14,6 +14,9 @@ deps:
 
 deps-test:
 	@scripts/install-deps.sh --test
+
+deps-bench:
+	@scripts/install-deps.sh --bench
 
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -37,6 +40,10 @@ test-unit: deps-test configure
 test-integration: deps-test configure
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L integration
+
+# Side by side with vipsthumbnail, FastAPI + Pillow, pdftoppm and jp2a; run on a quiet machine.
+bench: build deps-bench
+	BUILD_DIR=$(abspath $(BUILD)) bench/run_all.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -7,6 +7,8 @@ BUILD_DIR="${BUILD_DIR:-$REPO_DIR/build}"
 PIXELMILL="$BUILD_DIR/bin/pixelmill"
 CACHE_DIR="${BENCH_CACHE:-$BENCH_DIR/.cache}"
 mkdir -p "$CACHE_DIR"
+# Debian's interpreter: the FastAPI/Pillow comparison uses its packages.
+PYTHON="${PYTHON:-/usr/bin/python3}"
 
 need() {
   for tool in "$@"; do

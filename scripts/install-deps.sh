@@ -5,6 +5,7 @@
 #
 #   scripts/install-deps.sh          what building and running needs
 #   scripts/install-deps.sh --test   plus what the test suite uses
+#   scripts/install-deps.sh --bench  plus the tools the benchmarks compare against
 set -euo pipefail
 
 build_packages=(
@@ -16,11 +17,18 @@ build_packages=(
 test_packages=(
   curl libvips-tools poppler-utils python3
 )
+bench_packages=(
+  curl libvips-tools poppler-utils jp2a iproute2
+  python3 python3-fastapi python3-uvicorn python3-pil python3-multipart
+)
 
 want=("${build_packages[@]}")
-if [[ "${1:-}" == "--test" ]]; then
-  want+=("${test_packages[@]}")
-fi
+case "${1:-}" in
+  --test) want+=("${test_packages[@]}") ;;
+  --bench) want+=("${bench_packages[@]}") ;;
+  "") ;;
+  *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do

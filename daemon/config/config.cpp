@@ -4,6 +4,7 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cstdlib>
 #include <functional>
@@ -93,6 +94,7 @@ double parseSeconds(const std::string& text) {
     } catch (const std::exception&) {
         throw std::invalid_argument("'" + text + "' is not a duration");
     }
+    if (!std::isfinite(v) || v < 0) throw std::invalid_argument("'" + text + "' is not a duration");
     std::string unit = t.substr(used);
     if (unit.empty() || unit == "s") return v;
     if (unit == "ms") return v / 1000;

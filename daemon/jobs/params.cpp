@@ -41,6 +41,17 @@ std::optional<double> parseDouble(const std::string& s) {
 }  // namespace
 
 ParamSchema ParamSchema::parse(const std::string& schemaJson) {
+    try {
+        return parseUnchecked(schemaJson);
+    } catch (const std::invalid_argument&) {
+        throw;
+    } catch (const std::exception& e) {
+        // A default outside its own range, a keyword of the wrong type: the schema is broken.
+        throw std::invalid_argument(std::string("parameter schema: ") + e.what());
+    }
+}
+
+ParamSchema ParamSchema::parseUnchecked(const std::string& schemaJson) {
     ParamSchema schema;
     try {
         schema.document_ = json::parse(schemaJson);
@@ -184,13 +195,21 @@ json ParamSchema::coerce(const Property& p, const json& value) const {
 json ParamSchema::finish(std::map<std::string, json> given) const {
     for (const std::string& r : required_)
         if (!given.count(r)) throw ApiError::invalidParam(r, r + " is required");
-    for (const auto& alternatives : anyOfRequired_) {
-        bool any = false;
-        for (const std::string& name : alternatives) any = any || given.count(name);
-        if (!any) {
+    if (!anyOfRequired_.empty()) {
+        bool satisfied = false;
+        for (const auto& branch : anyOfRequired_) {
+            bool all = true;
+            for (const std::string& name : branch) all = all && given.count(name);
+            satisfied = satisfied || all;
+        }
+        if (!satisfied) {
             std::string list;
-            for (const std::string& name : alternatives) list += (list.empty() ? "" : ", ") + name;
-            throw ApiError::invalidParam(alternatives.empty() ? "" : alternatives.front(),
+            for (const auto& branch : anyOfRequired_) {
+                std::string b;
+                for (const std::string& name : branch) b += (b.empty() ? "" : " and ") + name;
+                list += (list.empty() ? "" : ", ") + b;
+            }
+            throw ApiError::invalidParam(anyOfRequired_.front().empty() ? "" : anyOfRequired_.front().front(),
                                          "at least one of " + list + " is required");
         }
     }

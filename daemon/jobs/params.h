@@ -54,6 +54,7 @@ public:
     const nlohmann::json& document() const { return document_; }
 
 private:
+    static ParamSchema parseUnchecked(const std::string& schemaJson);
     const Property* find(const std::string& name) const;
     nlohmann::json coerce(const Property& p, const nlohmann::json& value) const;
     nlohmann::json finish(std::map<std::string, nlohmann::json> given) const;

@@ -39,7 +39,13 @@ bool looksLikeSvg(std::span<const unsigned char> b) {
             i = s.find("-->", i);
         } else if (s.compare(i, 9, "<!doctype") == 0) {
             if (s.find("svg", i) == std::string::npos) return false;
-            i = s.find('>', i);
+            size_t gt = s.find('>', i);
+            size_t subset = s.find('[', i);
+            if (subset != std::string::npos && subset < gt) {
+                size_t close = s.find(']', subset);
+                gt = close == std::string::npos ? close : s.find('>', close);
+            }
+            i = gt;
         } else {
             return false;
         }

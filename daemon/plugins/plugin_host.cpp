@@ -66,6 +66,12 @@ void PluginHost::refuse(const fs::path& file, const std::string& reason) {
 }
 
 bool PluginHost::load(const fs::path& file) {
+    {
+        std::lock_guard lock(mutex_);
+        for (const LoadedPlugin& p : plugins_)
+            if (p.descriptor->file == file.string()) return true;
+        if (std::find(seen_.begin(), seen_.end(), file.string()) == seen_.end()) seen_.push_back(file.string());
+    }
     boost::dll::shared_library library;
     try {
         library.load(file.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);

@@ -44,7 +44,8 @@ public:
     // Loads one file; returns true if accepted (else it is in refused()).
     bool load(const std::filesystem::path& file);
 
-    std::shared_ptr<const PluginDescriptor> find(std::string_view name, std::string_view version) const override;
+    std::shared_ptr<const PluginDescriptor> find(std::string_view name,
+                                                 std::string_view version = {}) const override;
     std::vector<std::shared_ptr<const PluginDescriptor>> list() const override;
     std::vector<RefusedPlugin> refused() const override;
     SourceInfo probe(const PluginDescriptor& plugin, const std::string& path,

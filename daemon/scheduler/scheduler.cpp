@@ -164,7 +164,7 @@ void Scheduler::parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* u
 
 int64_t Scheduler::backoffMs(int attempt) const {
     thread_local std::mt19937 rng{std::random_device{}()};
-    std::uniform_real_distribution<double> jitter(0.8, 1.2);
+    std::uniform_real_distribution<double> jitter(1.0, 1.2);
     double seconds = options_.retryBaseSeconds * std::pow(2.0, std::max(0, attempt - 1)) * jitter(rng);
     return static_cast<int64_t>(std::min(seconds, options_.retryMaxSeconds) * 1000);
 }
@@ -185,7 +185,14 @@ void Scheduler::workerLoop() {
             continue;
         }
         if (!lookAgain && wakeTokens_ == 0) {
-            wake_.wait_for(lock, std::chrono::milliseconds(options_.idlePollMs));
+            int64_t waitMs = options_.idlePollMs;
+            lock.unlock();
+            std::optional<int64_t> due;
+            try { due = store_.nextRunAfter(); } catch (const std::exception&) {}
+            lock.lock();
+            if (due) waitMs = std::clamp<int64_t>(*due - nowMs(), 0, waitMs);
+            if (wakeTokens_ == 0 && help_.empty() && claiming_ && !stopping_)
+                wake_.wait_for(lock, std::chrono::milliseconds(waitMs));
             if (wakeTokens_ == 0 && help_.empty() && claiming_ && !stopping_) lookAgain = true;  // poll
             continue;
         }
@@ -198,6 +205,19 @@ void Scheduler::workerLoop() {
             claimed = store_.claim(1, nowMs(), leaseMs);
         } catch (const std::exception& e) {
             log::error("claim_failed", {{"error", e.what()}});
+        }
+        if (!claimed.empty() && !claimingNow()) {
+            // drain() began while the claim was in flight: hand the job straight back.
+            AttemptResult back;
+            back.outcome = AttemptResult::Outcome::Retry;
+            back.retryAt = nowMs();
+            back.error = {"shutting_down", "the daemon stopped before the job could start"};
+            try {
+                store_.finishAttempt(claimed.front().id, claimed.front().attempt, back);
+            } catch (const std::exception& e) {
+                log::error("requeue_failed", {{"job", claimed.front().id}, {"error", e.what()}});
+            }
+            claimed.clear();
         }
         if (!claimed.empty()) {
             ++busy_;
@@ -216,6 +236,7 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
     {
         std::lock_guard lock(mutex_);
         running_[job.id] = &attempt;
+        if (!claiming_) attempt.drain();  // drain() began a moment ago: stop at once
     }
     double queueWait = std::max<int64_t>(0, nowMs() - std::max(job.createdAt, job.runAfter)) / 1000.0;
     log::debug("job_started", {{"job", job.id}, {"plugin", job.plugin}, {"attempt", job.attempt},

@@ -72,6 +72,10 @@ private:
     std::shared_ptr<HelpBatch> takeHelp();
     static void runHelp(HelpBatch& batch);
     int64_t backoffMs(int attempt) const;
+    bool claimingNow() const {
+        std::lock_guard lock(mutex_);
+        return claiming_;
+    }
 
     JobStore& store_;
     BlobStore& blobs_;

@@ -6,6 +6,7 @@
 #include "common/sha256.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -194,9 +195,13 @@ BlobRef FsBlobStore::adopt(const fs::path& tempFile, const std::string& sha256, 
         ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
         return {sha256, size};
     }
-    if (::rename(tempFile.c_str(), target.c_str()) != 0) {
+    if (::renameat2(AT_FDCWD, tempFile.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
         int err = errno;
         fs::remove(tempFile, ec);
+        if (err == EEXIST) {
+            ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
+            return {sha256, size};
+        }
         throwIo("rename blob", err);
     }
     if (fsync_) fsyncDir(dir);

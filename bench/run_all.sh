@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other, on a quiet machine: `make bench`.
+set -euo pipefail
+cd "$(dirname "$0")"
+./corpus.sh
+./upload_latency.sh
+./thumbnail.sh
+./pdf2png.sh
+./ascii.sh
+./rss.sh
