@@ -15,6 +15,19 @@ json orNull(const std::optional<T>& v) {
 
 json timeOrNull(const std::optional<int64_t>& ms) { return ms ? json(formatTime(*ms)) : json(nullptr); }
 
+// The delivery of one kind of notification: null until the job has ended
+// with one to send.
+json callbackJson(const Job& j, const std::string& kind) {
+    for (const Delivery& d : j.deliveries) {
+        if (d.kind != kind) continue;
+        return {{"state", d.state},
+                {"attempts", d.attempts},
+                {"last_status", orNull(d.lastStatus)},
+                {"last_error", d.lastError.empty() ? json(nullptr) : json(d.lastError)}};
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 json originalJson(const Original& o) {
@@ -61,7 +74,23 @@ json jobJson(const Job& j) {
             {"original", originalJson(j.original)},
             {"outputs", std::move(outputs)},
             {"callback_url", j.callbackUrl.empty() ? json(nullptr) : json(j.callbackUrl)},
+            {"callback", callbackJson(j, "webhook")},
+            {"callback_email", j.callbackEmail.empty() ? json(nullptr) : json(j.callbackEmail)},
+            {"email", callbackJson(j, "email")},
             {"links", {{"self", self}, {"original", self + "/original"}, {"dashboard", "/dashboard/jobs/" + j.id}}}};
+}
+
+json attemptsJson(const Job& j) {
+    json out = json::array();
+    for (const AttemptRecord& a : j.history) {
+        out.push_back({{"attempt", a.attempt},
+                       {"started_at", formatTime(a.startedAt)},
+                       {"finished_at", timeOrNull(a.finishedAt)},
+                       {"outcome", a.outcome.empty() ? json("running") : json(a.outcome)},
+                       {"error", a.error ? json{{"code", a.error->code}, {"message", a.error->message}} : json(nullptr)},
+                       {"duration_seconds", orNull(a.durationSeconds)}});
+    }
+    return out;
 }
 
 json pluginJson(const PluginDescriptor& p) {

@@ -10,6 +10,8 @@ namespace pixelmill::http {
 // The resources of API.md as JSON.
 nlohmann::ordered_json originalJson(const Original& original);
 nlohmann::ordered_json jobJson(const Job& job);
+// The job's attempts, oldest first (filled by single-job reads only).
+nlohmann::ordered_json attemptsJson(const Job& job);
 nlohmann::ordered_json pluginJson(const PluginDescriptor& plugin);
 
 }  // namespace pixelmill::http

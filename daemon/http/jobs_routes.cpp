@@ -20,7 +20,8 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // Form fields and query names that are not plugin parameters.
-const std::set<std::string> kReserved = {"plugin", "callback_url", "priority", "idempotency_key", "wait", "file"};
+const std::set<std::string> kReserved = {"plugin",          "callback_url", "callback_email", "priority",
+                                         "idempotency_key", "wait",         "file"};
 
 int parsePriority(const std::string& text) {
     int v = 0;
@@ -132,22 +133,14 @@ void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         submit.params = doc.value("params", nlohmann::json::object());
         if (doc.contains("source_url"))
             throw ApiError::badRequest("invalid_param", "source_url is not supported by this daemon yet", "source_url");
-        if (!doc.contains("original_id"))
-            throw ApiError::badRequest("missing_file", "a JSON submit names original_id", "original_id");
-        std::string originalId = doc.value("original_id", "");
-        auto original = isValidId(originalId) ? s.store.getOriginal(originalId) : std::nullopt;
-        if (!original) throw ApiError::notFound("no original with id '" + originalId + "'");
-        // Re-read the stored bytes as a fresh upload: one path for validation and dedup.
-        auto writer = s.blobs.writer();
-        {
-            std::FILE* f = std::fopen(s.blobs.path(original->sha256).c_str(), "rb");
-            if (!f) throw ApiError::notFound("the content of original '" + originalId + "' is gone");
-            char buf[1 << 16];
-            size_t n;
-            while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) writer->write(buf, n);
-            std::fclose(f);
-        }
-        upload = Upload{std::move(writer), original->filename};
+        if (!doc.contains("original_id") || !doc["original_id"].is_string())
+            throw ApiError::badRequest("missing_file", "a JSON submit names original_id or source_url", "original_id");
+        submit.callbackEmail = doc.value("callback_email", "");
+        double wait = waitSeconds(request);
+        Submitted result = s.jobs.submitOriginal(submit, doc["original_id"].get<std::string>());
+        bool done = result.job.state == JobState::Succeeded && !result.created;
+        answerWhenEnded(s, response, done ? 200 : 202, result.job, true, wait);
+        return;
     } else {
         if (!body.present || body.size == 0)
             throw ApiError::badRequest("missing_file", "the request has no body: send the source as multipart field "
@@ -159,6 +152,7 @@ void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         submit.plugin = reserved.count("plugin") ? reserved["plugin"] : "";
         if (reserved.count("priority")) submit.priority = parsePriority(reserved["priority"]);
         if (reserved.count("callback_url")) submit.callbackUrl = reserved["callback_url"];
+        if (reserved.count("callback_email")) submit.callbackEmail = reserved["callback_email"];
         submit.params = std::move(params);
     }
     double wait = waitSeconds(request);

@@ -27,6 +27,8 @@ struct Original {
     std::optional<int> height;
     std::optional<int> pages;
     int64_t createdAt = 0;  // unix ms
+    std::optional<int64_t> purgedAt;  // content removed (deleted or past retention)
+    int64_t seq = 0;                  // store order, the paging cursor
 };
 
 struct Output {
@@ -42,6 +44,37 @@ struct Output {
 struct JobError {
     std::string code;
     std::string message;
+};
+
+// One notification of a job's end: a webhook POST or an email.
+struct Delivery {
+    int64_t id = 0;
+    std::string jobId;
+    std::string kind;    // "webhook" or "email"
+    std::string target;  // URL or address
+    std::string state;   // "pending", "delivered", "failed"
+    int attempts = 0;
+    int64_t nextAttemptAt = 0;
+    std::optional<int> lastStatus;
+    std::string lastError;
+};
+
+// One attempt of a job, for its timeline.
+struct AttemptRecord {
+    int attempt = 0;
+    int64_t startedAt = 0;
+    std::optional<int64_t> finishedAt;
+    std::string outcome;  // succeeded, failed, retry, canceled; empty while running
+    std::optional<JobError> error;
+    std::optional<double> durationSeconds;
+};
+
+struct Batch {
+    std::string id;
+    std::string plugin;
+    std::string params;
+    int64_t createdAt = 0;
+    std::vector<std::string> jobIds;
 };
 
 struct Job {
@@ -66,10 +99,15 @@ struct Job {
     std::optional<int64_t> finishedAt;
     std::optional<double> durationSeconds;
     std::string callbackUrl;
+    std::string callbackEmail;
     std::string batchId;
+    int64_t hits = 0;      // output downloads
+    bool evicted = false;  // outputs dropped for the storage quota
 
-    Original original;            // filled by reads
-    std::vector<Output> outputs;  // filled by reads, in index order
+    Original original;                     // filled by reads
+    std::vector<Output> outputs;           // filled by reads, in index order
+    std::vector<Delivery> deliveries;      // filled by reads when there are callbacks
+    std::vector<AttemptRecord> history;    // filled by getJob only
 };
 
 // What the scheduler claims: enough to run an attempt.

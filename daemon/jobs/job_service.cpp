@@ -45,36 +45,92 @@ std::shared_ptr<const PluginDescriptor> JobService::plugin(const std::string& na
     return p;
 }
 
-Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
+JobService::Prepared JobService::prepare(const SubmitRequest& request) const {
     if (!accepting_) throw ApiError::unavailable("shutting_down", "pixelmill is shutting down", 5);
-    auto p = plugin(request.plugin);
-    json canonical = std::visit([&](const auto& raw) { return p->params.validate(raw); }, request.params);
+    Prepared p;
+    p.plugin = plugin(request.plugin);
+    nlohmann::json canonical =
+        std::visit([&](const auto& raw) { return p.plugin->params.validate(raw); }, request.params);
+    p.params = canonical.dump();
+    if (!request.callbackUrl.empty() && callbackCheck_) callbackCheck_(request.callbackUrl);
+    if (!request.callbackEmail.empty()) {
+        const std::string& e = request.callbackEmail;
+        auto at = e.find('@');
+        if (at == std::string::npos || at == 0 || at + 1 >= e.size() || e.size() > 254 ||
+            e.find_first_of(" \r\n<>,;\"") != std::string::npos)
+            throw ApiError::invalidParam("callback_email", "callback_email is not an email address");
+    }
+    return p;
+}
 
-    if (!upload.writer || upload.writer->size() == 0)
-        throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
-    const std::string& head = upload.writer->head();
-    std::string mediaType =
-        sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
-    if (!p->acceptsType(mediaType))
-        throw ApiError::unsupportedMediaType("file is " + mediaType + "; plugin '" + p->name + "' accepts " +
-                                             acceptsList(*p));
+void JobService::checkAccepts(const PluginDescriptor& p, const std::string& mediaType) const {
+    if (!p.acceptsType(mediaType))
+        throw ApiError::unsupportedMediaType("file is " + mediaType + "; plugin '" + p.name + "' accepts " +
+                                             acceptsList(p));
+}
 
+void JobService::checkPixels(const SourceInfo& info) const {
+    if (!info.width || !info.height) return;
+    uint64_t pixels = static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height);
+    if (pixels > limits_.maxPixels)
+        throw ApiError::unprocessable("the image is " + std::to_string(*info.width) + "x" +
+                                      std::to_string(*info.height) + " = " + std::to_string(pixels) +
+                                      " pixels; the limit is " + std::to_string(limits_.maxPixels));
+}
+
+void JobService::checkQueue() const {
     if (limits_.queueLimit > 0 && store_.countQueued() >= limits_.queueLimit)
         throw ApiError(429, "queue_full",
                        "the queue holds " + std::to_string(limits_.queueLimit) + " jobs; try again shortly")
             .retryAfter(5);
+}
 
-    BlobRef blob = upload.writer->finish();
-    SourceInfo info;
-    if (p->canProbe) info = plugins_.probe(*p, upload.writer->tempPath(), mediaType);
-    if (info.width && info.height) {
-        uint64_t pixels = static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height);
-        if (pixels > limits_.maxPixels)
-            throw ApiError::unprocessable("the image is " + std::to_string(*info.width) + "x" +
-                                          std::to_string(*info.height) + " = " + std::to_string(pixels) +
-                                          " pixels; the limit is " + std::to_string(limits_.maxPixels));
+NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const std::string& sourceSha256,
+                          int64_t now) const {
+    NewJob job;
+    job.id = newId();
+    job.plugin = p.plugin->name;
+    job.pluginVersion = p.plugin->version;
+    job.params = p.params;
+    job.dedupKey = dedupKey(sourceSha256, *p.plugin, p.params);
+    job.priority = request.priority;
+    job.maxAttempts = limits_.maxAttempts;
+    job.callbackUrl = request.callbackUrl;
+    job.callbackEmail = request.callbackEmail;
+    job.createdAt = now;
+    return job;
+}
+
+Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, const std::string& mediaType) {
+    SubmitOutcome outcome = store_.submit(original, job);
+    if (outcome.created) {
+        work_.jobsQueued(1);
+        log::info("job_submitted", {{"job", outcome.job.id},
+                                    {"plugin", job.plugin},
+                                    {"version", job.pluginVersion},
+                                    {"media_type", mediaType},
+                                    {"size_bytes", original.sizeBytes},
+                                    {"priority", job.priority}});
+    } else {
+        log::info("job_dedup", {{"job", outcome.job.id}, {"plugin", job.plugin}, {"state", toString(outcome.job.state)}});
     }
-    blob = upload.writer->commit();
+    return Submitted{std::move(outcome.job), outcome.created};
+}
+
+Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
+    Prepared p = prepare(request);
+    if (!upload.writer || upload.writer->size() == 0)
+        throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
+    const std::string& head = upload.writer->head();
+    std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+    checkAccepts(*p.plugin, mediaType);
+    checkQueue();
+
+    upload.writer->finish();
+    SourceInfo info;
+    if (p.plugin->canProbe) info = plugins_.probe(*p.plugin, upload.writer->tempPath(), mediaType);
+    checkPixels(info);
+    BlobRef blob = upload.writer->commit();
 
     int64_t now = nowMs();
     NewOriginal original;
@@ -87,31 +143,118 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     original.height = info.height;
     original.pages = info.pages;
     original.createdAt = now;
+    return enqueue(original, newJob(request, p, blob.sha256, now), mediaType);
+}
 
-    NewJob job;
-    job.id = newId();
-    job.plugin = p->name;
-    job.pluginVersion = p->version;
-    job.params = canonical.dump();
-    job.dedupKey = dedupKey(blob.sha256, *p, job.params);
-    job.priority = request.priority;
-    job.maxAttempts = limits_.maxAttempts;
-    job.callbackUrl = request.callbackUrl;
-    job.createdAt = now;
+namespace {
 
-    SubmitOutcome outcome = store_.submit(original, job);
-    if (outcome.created) {
-        work_.jobsQueued(1);
-        log::info("job_submitted", {{"job", outcome.job.id},
-                                    {"plugin", p->name},
-                                    {"version", p->version},
-                                    {"media_type", mediaType},
-                                    {"size_bytes", blob.size},
-                                    {"priority", request.priority}});
-    } else {
-        log::info("job_dedup", {{"job", outcome.job.id}, {"plugin", p->name}, {"state", toString(outcome.job.state)}});
+NewOriginal asNew(const Original& o) {
+    NewOriginal n;
+    n.id = o.id;
+    n.sha256 = o.sha256;
+    n.filename = o.filename;
+    n.mediaType = o.mediaType;
+    n.sizeBytes = o.sizeBytes;
+    n.width = o.width;
+    n.height = o.height;
+    n.pages = o.pages;
+    n.createdAt = o.createdAt;
+    return n;
+}
+
+}  // namespace
+
+Submitted JobService::submitOriginal(const SubmitRequest& request, std::string_view originalId) {
+    Prepared p = prepare(request);
+    Original original = getOriginal(originalId);
+    if (original.purgedAt || !blobs_.exists(original.sha256))
+        throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
+    checkAccepts(*p.plugin, original.mediaType);
+    checkPixels(SourceInfo{original.width, original.height, original.pages});
+    checkQueue();
+    return enqueue(asNew(original), newJob(request, p, original.sha256, nowMs()), original.mediaType);
+}
+
+StoredOriginal JobService::storeOriginal(Upload upload) {
+    if (!accepting_) throw ApiError::unavailable("shutting_down", "pixelmill is shutting down", 5);
+    if (!upload.writer || upload.writer->size() == 0)
+        throw ApiError::badRequest("missing_file", "the file is missing or empty", "file");
+    const std::string& head = upload.writer->head();
+    std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+    std::shared_ptr<const PluginDescriptor> reader;
+    for (const auto& d : plugins_.list()) {
+        if (!d->acceptsType(mediaType)) continue;
+        if (!reader || (d->canProbe && !reader->canProbe)) reader = d;
     }
-    return Submitted{std::move(outcome.job), outcome.created};
+    if (!reader) {
+        std::string known;
+        for (const auto& d : plugins_.list())
+            for (const auto& a : d->accepts)
+                if (known.find(a) == std::string::npos) known += (known.empty() ? "" : ", ") + a;
+        throw ApiError::unsupportedMediaType("file is " + mediaType + "; the loaded plugins accept " + known);
+    }
+    upload.writer->finish();
+    SourceInfo info;
+    if (reader->canProbe) info = plugins_.probe(*reader, upload.writer->tempPath(), mediaType);
+    checkPixels(info);
+    BlobRef blob = upload.writer->commit();
+
+    NewOriginal original;
+    original.id = newId();
+    original.sha256 = blob.sha256;
+    original.filename = upload.filename;
+    original.mediaType = mediaType;
+    original.sizeBytes = blob.size;
+    original.width = info.width;
+    original.height = info.height;
+    original.pages = info.pages;
+    original.createdAt = nowMs();
+    auto [stored, created] = store_.putOriginal(original);
+    log::info("original_stored", {{"original", stored.id}, {"media_type", mediaType}, {"size_bytes", blob.size},
+                                  {"created", created}});
+    return StoredOriginal{std::move(stored), created};
+}
+
+Original JobService::getOriginal(std::string_view id) const {
+    auto o = isValidId(id) ? store_.getOriginal(id) : std::nullopt;
+    if (!o) throw ApiError::notFound("no original with id '" + std::string(id) + "'");
+    return *o;
+}
+
+std::pair<Batch, std::vector<Job>> JobService::createBatch(const BatchRequest& request) {
+    Prepared p = prepare(request.job);
+    if (request.originalIds.empty())
+        throw ApiError::invalidParam("original_ids", "original_ids must list at least one original");
+    if (request.originalIds.size() > 10'000)
+        throw ApiError::invalidParam("original_ids", "a batch holds at most 10000 originals");
+    int64_t now = nowMs();
+    std::vector<BatchItem> items;
+    for (const std::string& id : request.originalIds) {
+        auto o = isValidId(id) ? store_.getOriginal(id) : std::nullopt;
+        if (!o || o->purgedAt) throw ApiError(404, "not_found", "no original with id '" + id + "'", "original_ids");
+        checkAccepts(*p.plugin, o->mediaType);
+        checkPixels(SourceInfo{o->width, o->height, o->pages});
+        items.push_back(BatchItem{asNew(*o), newJob(request.job, p, o->sha256, now)});
+    }
+    checkQueue();
+    Batch batch;
+    batch.id = newId();
+    batch.plugin = p.plugin->name;
+    batch.params = p.params;
+    batch.createdAt = now;
+    batch = store_.createBatch(batch, items);
+    work_.jobsQueued(static_cast<int>(items.size()));
+    log::info("batch_created", {{"batch", batch.id}, {"plugin", batch.plugin}, {"jobs", static_cast<int>(items.size())}});
+    return getBatch(batch.id);
+}
+
+std::pair<Batch, std::vector<Job>> JobService::getBatch(std::string_view id) const {
+    auto batch = isValidId(id) ? store_.getBatch(id) : std::nullopt;
+    if (!batch) throw ApiError::notFound("no batch with id '" + std::string(id) + "'");
+    std::vector<Job> jobs;
+    for (const std::string& jobId : batch->jobIds)
+        if (auto j = store_.getJob(jobId)) jobs.push_back(std::move(*j));
+    return {std::move(*batch), std::move(jobs)};
 }
 
 Job JobService::get(std::string_view id) const {
@@ -136,7 +279,7 @@ Job JobService::cancel(std::string_view id) {
 Job JobService::retry(std::string_view id) {
     checkId(id, "job");
     if (!accepting_) throw ApiError::unavailable("shutting_down", "pixelmill is shutting down", 5);
-    auto job = store_.retry(id, nowMs());
+    auto job = store_.retry(id, nowMs(), limits_.maxAttempts);
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     work_.jobsQueued(1);
     log::info("job_retried", {{"job", job->id}, {"plugin", job->plugin}});

@@ -38,6 +38,17 @@ struct SubmitRequest {
     std::variant<std::map<std::string, std::string>, nlohmann::json> params;
     int priority = 0;
     std::string callbackUrl;
+    std::string callbackEmail;
+};
+
+struct StoredOriginal {
+    Original original;
+    bool created = false;  // false: the same bytes were stored before
+};
+
+struct BatchRequest {
+    SubmitRequest job;  // plugin, params, priority and callbacks for every job
+    std::vector<std::string> originalIds;
 };
 
 struct Submitted {
@@ -61,6 +72,19 @@ public:
                JobLimits limits);
 
     Submitted submit(const SubmitRequest& request, Upload upload);
+    // A job for an original stored earlier (404 if unknown or its content is gone).
+    Submitted submitOriginal(const SubmitRequest& request, std::string_view originalId);
+    // Stores an upload as an original, reading its metadata with any plugin
+    // that accepts its type; the same bytes twice give the same original.
+    StoredOriginal storeOriginal(Upload upload);
+    Original getOriginal(std::string_view id) const;  // 404 if unknown
+    // All or nothing: every id must exist (404 naming the first that does not)
+    // and suit the plugin (415), else nothing is created.
+    std::pair<Batch, std::vector<Job>> createBatch(const BatchRequest& request);
+    std::pair<Batch, std::vector<Job>> getBatch(std::string_view id) const;
+
+    // Checks a callback URL before it is accepted (the address policy); throws ApiError 400.
+    void setCallbackCheck(std::function<void(const std::string& url)> check) { callbackCheck_ = std::move(check); }
 
     Job get(std::string_view id) const;  // 404 if unknown
     JobPage list(const JobFilter& filter) const;
@@ -77,6 +101,16 @@ public:
                                 const std::string& canonicalParams);
 
 private:
+    struct Prepared {
+        std::shared_ptr<const PluginDescriptor> plugin;
+        std::string params;  // canonical JSON
+    };
+    Prepared prepare(const SubmitRequest& request) const;
+    void checkAccepts(const PluginDescriptor& plugin, const std::string& mediaType) const;
+    void checkPixels(const SourceInfo& info) const;
+    void checkQueue() const;
+    NewJob newJob(const SubmitRequest& request, const Prepared& p, const std::string& sourceSha256, int64_t now) const;
+    Submitted enqueue(const NewOriginal& original, const NewJob& job, const std::string& mediaType);
     std::shared_ptr<const PluginDescriptor> plugin(const std::string& name) const;
 
     JobStore& store_;
@@ -86,6 +120,7 @@ private:
     JobEvents& events_;
     JobLimits limits_;
     std::atomic<bool> accepting_{true};
+    std::function<void(const std::string&)> callbackCheck_;
 };
 
 }  // namespace pixelmill

@@ -32,7 +32,7 @@ struct NewJob {
     int priority = 0;
     int maxAttempts = 3;
     std::string callbackUrl;
-    std::string batchId;
+    std::string callbackEmail;
     int64_t createdAt = 0;
 };
 
@@ -66,6 +66,23 @@ struct AttemptResult {
 };
 
 using StateCounts = std::map<JobState, uint64_t>;
+
+struct OriginalFilter {
+    bool pendingOnly = false;  // not used by any job yet
+    int limit = 50;
+    std::optional<int64_t> beforeSeq;
+};
+
+struct OriginalPage {
+    std::vector<Original> originals;
+    std::optional<int64_t> nextCursor;
+};
+
+// A job of a batch: the original it uses and the job to create.
+struct BatchItem {
+    NewOriginal original;
+    NewJob job;
+};
 
 // The job store: originals, jobs and their outputs. Thread-safe: every method
 // may be called from any thread. Writes are atomic and durable when they
@@ -102,8 +119,9 @@ public:
     // Queued or running → canceled. Returns the job after, or nullopt if unknown.
     // Throws ApiError 409 if the job had already ended.
     virtual std::optional<Job> cancel(std::string_view id, int64_t now) = 0;
-    // Failed or canceled → queued with attempts reset. 409 otherwise.
-    virtual std::optional<Job> retry(std::string_view id, int64_t now) = 0;
+    // Failed or canceled → queued, with `attemptBudget` more attempts (the
+    // count of attempts keeps growing: it is the job's history). 409 otherwise.
+    virtual std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) = 0;
     // Removes the job and its outputs; false if unknown.
     virtual bool remove(std::string_view id) = 0;
 
@@ -117,8 +135,36 @@ public:
     // Earliest run_after among queued jobs, if any.
     virtual std::optional<int64_t> nextRunAfter() = 0;
 
-    // Blob names referenced by any original or output.
+    // True if a kept original or a non-evicted output refers to the blob.
     virtual bool isBlobReferenced(const std::string& sha256) = 0;
+
+    // Originals.
+    virtual OriginalPage listOriginals(const OriginalFilter& filter) = 0;
+    // Marks the original's content removed; returns its blob name, or nullopt if unknown.
+    virtual std::optional<std::string> purgeOriginal(std::string_view id, int64_t now) = 0;
+    // Originals created before `cutoff` whose content is kept and that no queued
+    // or running job needs.
+    virtual std::vector<std::string> originalsToExpire(int64_t cutoff, int limit) = 0;
+
+    // Batches: all jobs in one transaction (dedup applies to each).
+    virtual Batch createBatch(const Batch& batch, const std::vector<BatchItem>& items) = 0;
+    virtual std::optional<Batch> getBatch(std::string_view id) = 0;
+
+    // The output cache. A download counts a hit (fire and forget).
+    virtual void recordHit(const std::string& jobId) = 0;
+    // Marks up to `max` succeeded jobs evicted, least frequently used first
+    // (oldest first among equals), and returns the blobs their outputs used.
+    virtual std::vector<std::string> evictLeastUsed(int max) = 0;
+    // An evicted job goes back to the queue to make its outputs again.
+    virtual bool requeueEvicted(const std::string& jobId, int64_t now) = 0;
+
+    // Notifications, created when a job with callbacks ends.
+    virtual std::vector<Delivery> claimDeliveries(int max, int64_t now, int64_t leaseMs) = 0;
+    // Records an attempt: delivered, or failed with a next try at `retryAt`
+    // (0: give up).
+    virtual void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
+                                int64_t retryAt, int64_t now) = 0;
+    virtual uint64_t countPendingDeliveries() = 0;
 };
 
 }  // namespace pixelmill

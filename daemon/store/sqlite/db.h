@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/error.h"
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -99,5 +101,17 @@ public:
 private:
     Statement& s_;
 };
+
+// Runs fn, turning SQLite's disk-full and I/O errors into the API's 507.
+template <class Fn>
+auto translating(Fn&& fn) -> decltype(fn()) {
+    try {
+        return fn();
+    } catch (const Error& e) {
+        if (e.diskFull())
+            throw ApiError::insufficientStorage(std::string("the database could not be written: ") + e.what());
+        throw;
+    }
+}
 
 }  // namespace pixelmill::sqlite

@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_job_store.h"
 
-#include "common/embedded.h"
+#include "store/sqlite/rows.h"
+
 #include "common/error.h"
 #include "common/log.h"
 
@@ -12,185 +13,7 @@
 
 namespace pixelmill {
 
-using sqlite::Connection;
-using sqlite::Reset;
-using sqlite::Statement;
-
-namespace {
-
-constexpr const char* kJobColumns =
-    "j.seq, j.id, j.plugin, j.plugin_version, j.params, j.dedup_key, j.original_id, j.state, j.priority, "
-    "j.attempts, j.max_attempts, j.run_after, j.lease_until, j.error_code, j.error_message, j.progress_done, "
-    "j.progress_total, j.created_at, j.started_at, j.finished_at, j.duration_seconds, j.callback_url, j.batch_id, "
-    "o.id, o.sha256, o.filename, o.media_type, o.size_bytes, o.width, o.height, o.pages, o.created_at";
-
-const std::string kSelectJob =
-    std::string("SELECT ") + kJobColumns + " FROM jobs j JOIN originals o ON o.id = j.original_id";
-
-Original readOriginal(const Statement& s, int c) {
-    Original o;
-    o.id = s.text(c);
-    o.sha256 = s.text(c + 1);
-    o.filename = s.text(c + 2);
-    o.mediaType = s.text(c + 3);
-    o.sizeBytes = static_cast<uint64_t>(s.i64(c + 4));
-    o.width = s.optInt(c + 5);
-    o.height = s.optInt(c + 6);
-    o.pages = s.optInt(c + 7);
-    o.createdAt = s.i64(c + 8);
-    return o;
-}
-
-Job readJob(const Statement& s) {
-    Job j;
-    j.seq = s.i64(0);
-    j.id = s.text(1);
-    j.plugin = s.text(2);
-    j.pluginVersion = s.text(3);
-    j.params = s.text(4);
-    j.dedupKey = s.text(5);
-    j.originalId = s.text(6);
-    j.state = parseJobState(s.text(7)).value_or(JobState::Queued);
-    j.priority = s.i32(8);
-    j.attempts = s.i32(9);
-    j.maxAttempts = s.i32(10);
-    j.runAfter = s.i64(11);
-    j.leaseUntil = s.i64(12);
-    if (!s.isNull(13)) j.error = JobError{s.text(13), s.text(14)};
-    j.progressDone = static_cast<uint32_t>(s.i64(15));
-    j.progressTotal = static_cast<uint32_t>(s.i64(16));
-    j.createdAt = s.i64(17);
-    j.startedAt = s.optI64(18);
-    j.finishedAt = s.optI64(19);
-    j.durationSeconds = s.optReal(20);
-    j.callbackUrl = s.text(21);
-    j.batchId = s.text(22);
-    j.original = readOriginal(s, 23);
-    return j;
-}
-
-void loadOutputs(Connection& db, Job& job) {
-    Statement& s = db.prepare(
-        "SELECT idx, name, media_type, sha256, size_bytes, width, height FROM outputs WHERE job_id = ? ORDER BY idx");
-    Reset r(s);
-    s.bind(1, job.id);
-    while (s.step()) {
-        Output o;
-        o.index = static_cast<uint32_t>(s.i64(0));
-        o.name = s.text(1);
-        o.mediaType = s.text(2);
-        o.sha256 = s.text(3);
-        o.sizeBytes = static_cast<uint64_t>(s.i64(4));
-        o.width = s.optInt(5);
-        o.height = s.optInt(6);
-        job.outputs.push_back(std::move(o));
-    }
-}
-
-std::optional<Job> selectJob(Connection& db, std::string_view id) {
-    std::optional<Job> job;
-    {
-        Statement& s = db.prepare(kSelectJob + " WHERE j.id = ?");
-        Reset r(s);
-        s.bind(1, id);
-        if (s.step()) job = readJob(s);
-    }
-    if (job) loadOutputs(db, *job);
-    return job;
-}
-
-std::optional<Original> selectOriginal(Connection& db, std::string_view column, std::string_view value) {
-    std::string sql = "SELECT id, sha256, filename, media_type, size_bytes, width, height, pages, created_at "
-                      "FROM originals WHERE " +
-                      std::string(column) + " = ?";
-    Statement& s = db.prepare(sql);
-    Reset r(s);
-    s.bind(1, value);
-    if (!s.step()) return std::nullopt;
-    return readOriginal(s, 0);
-}
-
-Original upsertOriginal(Connection& db, const NewOriginal& n, bool& created) {
-    if (auto existing = selectOriginal(db, "sha256", n.sha256)) {
-        created = false;
-        // Fill in metadata a first, less informed store could not read.
-        if ((!existing->width && n.width) || (!existing->pages && n.pages)) {
-            Statement& u = db.prepare(
-                "UPDATE originals SET width = coalesce(width, ?), height = coalesce(height, ?), "
-                "pages = coalesce(pages, ?) WHERE id = ?");
-            u.bind(1, n.width).bind(2, n.height).bind(3, n.pages).bind(4, existing->id).run();
-            return *selectOriginal(db, "id", existing->id);
-        }
-        return *existing;
-    }
-    Statement& s = db.prepare(
-        "INSERT INTO originals (id, sha256, filename, media_type, size_bytes, width, height, pages, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    s.bind(1, n.id).bind(2, n.sha256).bind(3, n.filename).bind(4, n.mediaType).bind(5, n.sizeBytes);
-    s.bind(6, n.width).bind(7, n.height).bind(8, n.pages).bind(9, n.createdAt);
-    s.run();
-    created = true;
-    return *selectOriginal(db, "id", n.id);
-}
-
-void applyMigrations(Connection& db) {
-    int current = 0;
-    {
-        Statement& s = db.prepare("PRAGMA user_version");
-        Reset r(s);
-        if (s.step()) current = s.i32(0);
-    }
-    std::vector<EmbeddedFile> files = sqliteMigrations();
-    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
-    for (const EmbeddedFile& f : files) {
-        std::string name(f.path);
-        auto slash = name.rfind('/');
-        if (slash != std::string::npos) name = name.substr(slash + 1);
-        int version = std::atoi(name.c_str());
-        if (version <= current) continue;
-        db.exec("BEGIN IMMEDIATE");
-        try {
-            db.exec(f.contents);
-            db.exec("PRAGMA user_version = " + std::to_string(version));
-            db.exec("COMMIT");
-        } catch (...) {
-            db.exec("ROLLBACK");
-            throw;
-        }
-        log::info("migration_applied", {{"version", version}, {"file", name}});
-        current = version;
-    }
-}
-
-// Turns SQLite's disk-full into the API's 507; everything else stays as is.
-template <class Fn>
-auto translating(Fn&& fn) -> decltype(fn()) {
-    try {
-        return fn();
-    } catch (const sqlite::Error& e) {
-        if (e.diskFull()) throw ApiError::insufficientStorage(std::string("the database could not be written: ") + e.what());
-        throw;
-    }
-}
-
-}  // namespace
-
-class SqliteJobStore::ReadLease {
-public:
-    ReadLease(SqliteJobStore& store, std::unique_ptr<Connection> c) : store_(store), c_(std::move(c)) {}
-    ~ReadLease() {
-        if (!c_) return;
-        std::lock_guard lock(store_.readersMutex_);
-        store_.readers_.push_back(std::move(c_));
-    }
-    ReadLease(ReadLease&&) = default;
-    Connection& operator*() { return *c_; }
-    Connection* operator->() { return c_.get(); }
-
-private:
-    SqliteJobStore& store_;
-    std::unique_ptr<Connection> c_;
-};
+using namespace sqlite;
 
 SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : path_(path), options_(options) {
     auto db = std::make_unique<Connection>(path, false);
@@ -212,11 +35,6 @@ SqliteJobStore::~SqliteJobStore() {
     checkpointWake_.notify_all();
     checkpointer_.join();
     writer_.reset();
-}
-
-template <class Fn>
-auto SqliteJobStore::write(Fn&& fn) {
-    return translating([&] { return writer_->run(std::forward<Fn>(fn)); });
 }
 
 SqliteJobStore::ReadLease SqliteJobStore::reader() {
@@ -273,55 +91,15 @@ std::pair<Original, bool> SqliteJobStore::putOriginal(const NewOriginal& origina
 
 std::optional<Original> SqliteJobStore::getOriginal(std::string_view id) {
     auto db = reader();
-    return selectOriginal(*db, "id", id);
+    return selectOriginalBy(*db, "id", id);
 }
 
 SubmitOutcome SqliteJobStore::submit(const NewOriginal& original, const NewJob& job) {
     return write([&](Connection& db) {
         bool createdOriginal = false;
         Original o = upsertOriginal(db, original, createdOriginal);
-        {
-            Statement& d = db.prepare(
-                "SELECT id FROM jobs WHERE dedup_key = ? AND state IN ('queued', 'running', 'succeeded') "
-                "ORDER BY (state = 'succeeded') DESC, seq DESC LIMIT 1");
-            Reset r(d);
-            d.bind(1, job.dedupKey);
-            if (d.step()) {
-                std::string existing = d.text(0);
-                d.reset();
-                return SubmitOutcome{*selectJob(db, existing), false};
-            }
-        }
-        Statement& s = db.prepare(
-            "INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, "
-            "max_attempts, run_after, created_at, callback_url, batch_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)");
-        s.bind(1, job.id).bind(2, job.plugin).bind(3, job.pluginVersion).bind(4, job.params).bind(5, job.dedupKey);
-        s.bind(6, o.id).bind(7, job.priority).bind(8, job.maxAttempts).bind(9, job.createdAt).bind(10, job.createdAt);
-        s.bind(11, job.callbackUrl);
-        if (job.batchId.empty()) s.bindNull(12);
-        else s.bind(12, job.batchId);
-        s.run();
-        db.prepare("UPDATE originals SET used = 1 WHERE id = ? AND used = 0").bind(1, o.id).run();
-
-        // Build the answer from what we know rather than reading it back.
-        Job j;
-        j.seq = db.lastInsertRowId();
-        j.id = job.id;
-        j.plugin = job.plugin;
-        j.pluginVersion = job.pluginVersion;
-        j.params = job.params;
-        j.dedupKey = job.dedupKey;
-        j.originalId = o.id;
-        j.state = JobState::Queued;
-        j.priority = job.priority;
-        j.maxAttempts = job.maxAttempts;
-        j.runAfter = job.createdAt;
-        j.createdAt = job.createdAt;
-        j.callbackUrl = job.callbackUrl;
-        j.batchId = job.batchId;
-        j.original = std::move(o);
-        return SubmitOutcome{std::move(j), true};
+        if (auto existing = findEqualJob(db, job.dedupKey)) return SubmitOutcome{*selectJob(db, *existing, false), false};
+        return SubmitOutcome{insertJob(db, job, o), true};
     });
 }
 
@@ -359,7 +137,7 @@ JobPage SqliteJobStore::listJobs(const JobFilter& filter) {
         page.jobs.pop_back();
         page.nextCursor = page.jobs.back().seq;
     }
-    for (Job& j : page.jobs) loadOutputs(*db, j);
+    for (Job& j : page.jobs) loadChildren(*db, j, false);
     return page;
 }
 
@@ -412,6 +190,11 @@ std::vector<ClaimedJob> SqliteJobStore::claim(int max, int64_t now, int64_t leas
                 out[i].sourceMediaType = o.text(1);
             }
             db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, out[i].id).run();
+            db.prepare("INSERT OR REPLACE INTO job_attempts (job_id, attempt, started_at) VALUES (?, ?, ?)")
+                .bind(1, out[i].id)
+                .bind(2, out[i].attempt)
+                .bind(3, now)
+                .run();
         }
         return out;
     });
@@ -448,45 +231,58 @@ void SqliteJobStore::setProgress(const std::string& jobId, int attempt, uint32_t
 bool SqliteJobStore::finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) {
     return write([&](Connection& db) {
         using O = AttemptResult::Outcome;
-        int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
-        const char* where = " WHERE id = ? AND attempts = ? AND state = 'running'";
-        int64_t changed = 0;
+        int64_t now = unixMs();
+        bool failed = result.outcome == O::Failed || result.outcome == O::Retry;
+        const char* outcome = result.outcome == O::Succeeded ? "succeeded"
+                              : result.outcome == O::Failed  ? "failed"
+                              : result.outcome == O::Retry   ? "retry"
+                                                             : "canceled";
+        Statement* update = nullptr;
         switch (result.outcome) {
-            case O::Succeeded: {
-                Statement& s = db.prepare(std::string("UPDATE jobs SET state = 'succeeded', finished_at = ?1, "
-                                                      "duration_seconds = ?2, lease_until = 0, error_code = NULL, "
-                                                      "error_message = NULL, progress_done = progress_total") +
-                                          " WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
-                s.bind(1, now).bind(2, result.durationSeconds).bind(3, jobId).bind(4, attempt).run();
-                changed = db.changes();
+            case O::Succeeded:
+                update = &db.prepare(
+                    "UPDATE jobs SET state = 'succeeded', finished_at = ?1, duration_seconds = ?2, lease_until = 0, "
+                    "error_code = NULL, error_message = NULL, progress_done = progress_total "
+                    "WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
+                update->bind(1, now).bind(2, result.durationSeconds);
                 break;
-            }
             case O::Failed:
-            case O::Canceled: {
-                Statement& s = db.prepare(std::string("UPDATE jobs SET state = ?1, finished_at = ?2, lease_until = 0, "
-                                                      "error_code = ?3, error_message = ?4") +
-                                          " WHERE id = ?5 AND attempts = ?6 AND state = 'running'");
-                s.bind(1, result.outcome == O::Failed ? "failed" : "canceled").bind(2, now);
-                if (result.outcome == O::Failed) s.bind(3, result.error.code).bind(4, result.error.message);
-                s.bind(5, jobId).bind(6, attempt).run();
-                changed = db.changes();
-                if (changed) db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
+            case O::Canceled:
+                update = &db.prepare(
+                    "UPDATE jobs SET state = ?1, finished_at = ?2, lease_until = 0, error_code = ?5, "
+                    "error_message = ?6 WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
+                update->bind(1, outcome).bind(2, now);
+                if (result.outcome == O::Failed) update->bind(5, result.error.code).bind(6, result.error.message);
                 break;
-            }
-            case O::Retry: {
-                Statement& s = db.prepare(std::string("UPDATE jobs SET state = 'queued', run_after = ?, lease_until = 0, "
-                                                      "error_code = ?, error_message = ?") +
-                                          where);
-                s.bind(1, result.retryAt).bind(2, result.error.code).bind(3, result.error.message);
-                s.bind(4, jobId).bind(5, attempt).run();
-                changed = db.changes();
-                if (changed) db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
+            case O::Retry:
+                update = &db.prepare(
+                    "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0, error_code = ?5, "
+                    "error_message = ?6 WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
+                update->bind(1, result.retryAt).bind(5, result.error.code).bind(6, result.error.message);
                 break;
-            }
         }
-        return changed > 0;
+        update->bind(3, jobId).bind(4, attempt).run();
+        if (db.changes() == 0) return false;
+
+        Statement& a = db.prepare(
+            "UPDATE job_attempts SET finished_at = ?, outcome = ?, error_code = ?, error_message = ?, "
+            "duration_seconds = ? WHERE job_id = ? AND attempt = ?");
+        a.bind(1, now).bind(2, outcome);
+        if (failed) a.bind(3, result.error.code).bind(4, result.error.message);
+        if (result.outcome == O::Succeeded) a.bind(5, result.durationSeconds);
+        a.bind(6, jobId).bind(7, attempt).run();
+
+        if (result.outcome != O::Succeeded) db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
+        if (result.outcome == O::Succeeded || result.outcome == O::Failed) {
+            // The notifications are born with the job's end: a crash cannot lose them.
+            Statement& d = db.prepare(
+                "INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
+                "SELECT id, 'webhook', callback_url, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_url != '' "
+                "UNION ALL "
+                "SELECT id, 'email', callback_email, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_email != ''");
+            d.bind(1, now).bind(2, jobId).run();
+        }
+        return true;
     });
 }
 
@@ -502,11 +298,15 @@ std::optional<Job> SqliteJobStore::cancel(std::string_view id, int64_t now) {
             .bind(2, job->id)
             .run();
         db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, job->id).run();
+        db.prepare("UPDATE job_attempts SET finished_at = ?, outcome = 'canceled' WHERE job_id = ? AND finished_at IS NULL")
+            .bind(1, now)
+            .bind(2, job->id)
+            .run();
         return selectJob(db, id);
     });
 }
 
-std::optional<Job> SqliteJobStore::retry(std::string_view id, int64_t now) {
+std::optional<Job> SqliteJobStore::retry(std::string_view id, int64_t now, int attemptBudget) {
     return write([&](Connection& db) -> std::optional<Job> {
         auto job = selectJob(db, id);
         if (!job) return std::nullopt;
@@ -514,11 +314,12 @@ std::optional<Job> SqliteJobStore::retry(std::string_view id, int64_t now) {
             throw ApiError::conflict("conflict", "only failed or canceled jobs can be retried; job " + job->id +
                                                      " is " + std::string(toString(job->state)));
         db.prepare(
-              "UPDATE jobs SET state = 'queued', attempts = 0, run_after = ?, lease_until = 0, error_code = NULL, "
-              "error_message = NULL, started_at = NULL, finished_at = NULL, duration_seconds = NULL, "
-              "progress_done = 0, progress_total = 0 WHERE id = ?")
-            .bind(1, now)
-            .bind(2, job->id)
+              "UPDATE jobs SET state = 'queued', max_attempts = attempts + ?, run_after = ?, lease_until = 0, "
+              "error_code = NULL, error_message = NULL, started_at = NULL, finished_at = NULL, "
+              "duration_seconds = NULL, progress_done = 0, progress_total = 0 WHERE id = ?")
+            .bind(1, attemptBudget)
+            .bind(2, now)
+            .bind(3, job->id)
             .run();
         return selectJob(db, id);
     });
@@ -578,8 +379,9 @@ std::optional<int64_t> SqliteJobStore::nextRunAfter() {
 bool SqliteJobStore::isBlobReferenced(const std::string& sha256) {
     auto db = reader();
     Statement& s = db->prepare(
-        "SELECT 1 WHERE EXISTS (SELECT 1 FROM outputs WHERE sha256 = ?1) "
-        "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = ?1)");
+        "SELECT 1 WHERE EXISTS (SELECT 1 FROM outputs x JOIN jobs j ON j.id = x.job_id "
+        "                       WHERE x.sha256 = ?1 AND j.evicted = 0) "
+        "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = ?1 AND purged_at IS NULL)");
     Reset r(s);
     s.bind(1, sha256);
     return s.step();

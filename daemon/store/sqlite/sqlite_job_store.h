@@ -42,7 +42,7 @@ public:
     void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) override;
     bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
     std::optional<Job> cancel(std::string_view id, int64_t now) override;
-    std::optional<Job> retry(std::string_view id, int64_t now) override;
+    std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) override;
     bool remove(std::string_view id) override;
     int requeueExpired(int64_t now, bool all) override;
     StateCounts countByState() override;
@@ -51,13 +51,44 @@ public:
     std::optional<int64_t> nextRunAfter() override;
     bool isBlobReferenced(const std::string& sha256) override;
 
+    OriginalPage listOriginals(const OriginalFilter& filter) override;
+    std::optional<std::string> purgeOriginal(std::string_view id, int64_t now) override;
+    std::vector<std::string> originalsToExpire(int64_t cutoff, int limit) override;
+    Batch createBatch(const Batch& batch, const std::vector<BatchItem>& items) override;
+    std::optional<Batch> getBatch(std::string_view id) override;
+    void recordHit(const std::string& jobId) override;
+    std::vector<std::string> evictLeastUsed(int max) override;
+    bool requeueEvicted(const std::string& jobId, int64_t now) override;
+    std::vector<Delivery> claimDeliveries(int max, int64_t now, int64_t leaseMs) override;
+    void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
+                        int64_t retryAt, int64_t now) override;
+    uint64_t countPendingDeliveries() override;
+
 private:
-    class ReadLease;
+    // A read-only connection borrowed from the pool for a scope.
+    class ReadLease {
+    public:
+        ReadLease(SqliteJobStore& store, std::unique_ptr<sqlite::Connection> c) : store_(store), c_(std::move(c)) {}
+        ~ReadLease() {
+            if (!c_) return;
+            std::lock_guard lock(store_.readersMutex_);
+            store_.readers_.push_back(std::move(c_));
+        }
+        ReadLease(ReadLease&&) = default;
+        sqlite::Connection& operator*() { return *c_; }
+        sqlite::Connection* operator->() { return c_.get(); }
+
+    private:
+        SqliteJobStore& store_;
+        std::unique_ptr<sqlite::Connection> c_;
+    };
     ReadLease reader();
     void checkpointLoop();
 
     template <class Fn>
-    auto write(Fn&& fn);
+    auto write(Fn&& fn) {
+        return sqlite::translating([&] { return writer_->run(std::forward<Fn>(fn)); });
+    }
 
     std::string path_;
     Options options_;

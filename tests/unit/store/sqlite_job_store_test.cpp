@@ -1,6 +1,7 @@
 // SqliteJobStore: migrations, submit/dedup, the claim queue, attempts and
 // their outputs, the cancel/retry state machine, lease expiry, and many
 // writers through the group-commit queue. Every test uses a real file.
+#include "common/embedded.h"
 #include "store/sqlite/sqlite_job_store.h"
 
 #include "common/clock.h"
@@ -131,14 +132,17 @@ JobState stateOf(JobStore& store, const std::string& id) {
 TEST_CASE("sqlite store: a fresh file gets the migrations once, and a reopened file keeps its data",
           "[store][sqlite]") {
     StoreFixture f;
-    CHECK(f.store().schemaVersion() == 1);
+    // Migrations are numbered 001, 002, …: the newest number is their count.
+    const int latest = static_cast<int>(pixelmill::sqliteMigrations().size());
+    CHECK(latest >= 2);
+    CHECK(f.store().schemaVersion() == latest);
 
     int64_t t = nowMs();
     std::string id = submitJob(f.store(), "a", t);
 
     // Applying 001 again would fail on CREATE TABLE: reopening must apply nothing.
     REQUIRE_NOTHROW(f.reopen());
-    CHECK(f.store().schemaVersion() == 1);
+    CHECK(f.store().schemaVersion() == latest);
     auto job = f.store().getJob(id);
     REQUIRE(job);
     CHECK(job->state == JobState::Queued);
@@ -557,7 +561,7 @@ TEST_CASE("sqlite store: cancel and retry follow the state machine", "[store][sq
     };
 
     SECTION("a queued job can be canceled, not retried") {
-        expectConflict([&] { s.retry(id, t + 1); });
+        expectConflict([&] { s.retry(id, t + 1, 3); });
         auto job = s.cancel(id, t + 2);
         REQUIRE(job);
         CHECK(job->state == JobState::Canceled);
@@ -567,7 +571,7 @@ TEST_CASE("sqlite store: cancel and retry follow the state machine", "[store][sq
     SECTION("a running job can be canceled; its attempt then owns nothing") {
         ClaimedJob c = claimOne(s, t + 1);
         REQUIRE(s.putOutput(id, c.attempt, makeOutput(0, "partial.png", "partial")));
-        expectConflict([&] { s.retry(id, t + 2); });
+        expectConflict([&] { s.retry(id, t + 2, 3); });
         auto job = s.cancel(id, t + 3);
         REQUIRE(job);
         CHECK(job->state == JobState::Canceled);
@@ -580,35 +584,36 @@ TEST_CASE("sqlite store: cancel and retry follow the state machine", "[store][sq
         ClaimedJob c = claimOne(s, t + 1);
         REQUIRE(s.finishAttempt(id, c.attempt, succeeded()));
         expectConflict([&] { s.cancel(id, t + 2); });
-        expectConflict([&] { s.retry(id, t + 2); });
+        expectConflict([&] { s.retry(id, t + 2, 3); });
         CHECK(stateOf(s, id) == JobState::Succeeded);
     }
-    SECTION("a failed job can be retried: back in the queue with attempts reset") {
+    SECTION("a failed job can be retried: back in the queue with a fresh budget of attempts") {
         ClaimedJob c = claimOne(s, t + 1);
         REQUIRE(s.finishAttempt(id, c.attempt, ended(Outcome::Failed, "transient", "gave up")));
         expectConflict([&] { s.cancel(id, t + 2); });
-        auto job = s.retry(id, t + 3);
+        auto job = s.retry(id, t + 3, 3);
         REQUIRE(job);
         CHECK(job->state == JobState::Queued);
-        CHECK(job->attempts == 0);
+        CHECK(job->attempts == 1);  // the count is the job's history
+        CHECK(job->maxAttempts == 4);
         CHECK(job->runAfter == t + 3);
         CHECK_FALSE(job->error);
         CHECK_FALSE(job->finishedAt);
         CHECK_FALSE(job->startedAt);
         ClaimedJob again = claimOne(s, t + 4);
         CHECK(again.id == id);
-        CHECK(again.attempt == 1);
+        CHECK(again.attempt == 2);
     }
     SECTION("a canceled job can be retried, not canceled again") {
         s.cancel(id, t + 1);
         expectConflict([&] { s.cancel(id, t + 2); });
-        auto job = s.retry(id, t + 3);
+        auto job = s.retry(id, t + 3, 3);
         REQUIRE(job);
         CHECK(job->state == JobState::Queued);
     }
     SECTION("unknown ids") {
         CHECK_FALSE(s.cancel(newId(), t));
-        CHECK_FALSE(s.retry(newId(), t));
+        CHECK_FALSE(s.retry(newId(), t, 3));
     }
 }
 

@@ -1,0 +1,102 @@
+// SqliteJobStore: the output cache (hits, LFU eviction) and notifications.
+#include "store/sqlite/rows.h"
+#include "store/sqlite/sqlite_job_store.h"
+
+#include "common/log.h"
+
+namespace pixelmill {
+
+using namespace sqlite;
+
+void SqliteJobStore::recordHit(const std::string& jobId) {
+    // Not worth a wait: rides along with the next group commit.
+    writer_->post([jobId](Connection& db) { db.prepare("UPDATE jobs SET hits = hits + 1 WHERE id = ?").bind(1, jobId).run(); },
+                  nullptr);
+}
+
+std::vector<std::string> SqliteJobStore::evictLeastUsed(int max) {
+    return write([&](Connection& db) {
+        std::vector<std::string> jobs;
+        {
+            Statement& s = db.prepare(
+                "SELECT id FROM jobs WHERE state = 'succeeded' AND evicted = 0 "
+                "AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id) "
+                "ORDER BY hits, finished_at LIMIT ?");
+            Reset r(s);
+            s.bind(1, max);
+            while (s.step()) jobs.push_back(s.text(0));
+        }
+        std::vector<std::string> blobs;
+        for (const std::string& id : jobs) {
+            db.prepare("UPDATE jobs SET evicted = 1 WHERE id = ?").bind(1, id).run();
+            Statement& o = db.prepare("SELECT sha256 FROM outputs WHERE job_id = ?");
+            Reset r(o);
+            o.bind(1, id);
+            while (o.step()) blobs.push_back(o.text(0));
+        }
+        return blobs;
+    });
+}
+
+bool SqliteJobStore::requeueEvicted(const std::string& jobId, int64_t now) {
+    return write([&](Connection& db) {
+        db.prepare(
+              "UPDATE jobs SET state = 'queued', evicted = 0, run_after = ?, max_attempts = attempts + max_attempts, "
+              "finished_at = NULL, started_at = NULL, duration_seconds = NULL WHERE id = ? AND evicted = 1 "
+              "AND state = 'succeeded'")
+            .bind(1, now)
+            .bind(2, jobId)
+            .run();
+        if (db.changes() == 0) return false;
+        db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
+        return true;
+    });
+}
+
+std::vector<Delivery> SqliteJobStore::claimDeliveries(int max, int64_t now, int64_t leaseMs) {
+    return write([&](Connection& db) {
+        std::vector<Delivery> out;
+        Statement& s = db.prepare(
+            "UPDATE deliveries SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2 "
+            "WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?2 "
+            "AND lease_until < ?2 ORDER BY next_attempt_at LIMIT ?3) "
+            "RETURNING id, job_id, kind, target, state, attempts, next_attempt_at, last_status, last_error");
+        Reset r(s);
+        s.bind(1, now + leaseMs).bind(2, now).bind(3, max);
+        while (s.step()) {
+            Delivery d;
+            d.id = s.i64(0);
+            d.jobId = s.text(1);
+            d.kind = s.text(2);
+            d.target = s.text(3);
+            d.state = s.text(4);
+            d.attempts = s.i32(5);
+            d.nextAttemptAt = s.i64(6);
+            d.lastStatus = s.optInt(7);
+            d.lastError = s.text(8);
+            out.push_back(std::move(d));
+        }
+        return out;
+    });
+}
+
+void SqliteJobStore::recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
+                                    int64_t retryAt, int64_t now) {
+    write([&](Connection& db) {
+        const char* state = delivered ? "delivered" : (retryAt > 0 ? "pending" : "failed");
+        Statement& s = db.prepare(
+            "UPDATE deliveries SET state = ?, last_status = ?, last_error = ?, next_attempt_at = ?, lease_until = 0, "
+            "updated_at = ? WHERE id = ?");
+        s.bind(1, state).bind(2, status).bind(3, error).bind(4, retryAt > 0 ? retryAt : now).bind(5, now).bind(6, id);
+        s.run();
+    });
+}
+
+uint64_t SqliteJobStore::countPendingDeliveries() {
+    auto db = reader();
+    Statement& s = db->prepare("SELECT COUNT(*) FROM deliveries WHERE state = 'pending'");
+    Reset r(s);
+    return s.step() ? static_cast<uint64_t>(s.i64(0)) : 0;
+}
+
+}  // namespace pixelmill
