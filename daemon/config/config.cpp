@@ -51,6 +51,11 @@ long long parseInteger(const std::string& text, long long min, long long max) {
 
 std::string tomlValueToString(const toml::node& node) {
     if (auto s = node.as_string()) return s->get();
+    if (auto a = node.as_array()) {  // lists become comma-separated text
+        std::string out;
+        for (const toml::node& item : *a) out += (out.empty() ? "" : ",") + tomlValueToString(item);
+        return out;
+    }
     if (auto i = node.as_integer()) return std::to_string(i->get());
     if (auto f = node.as_floating_point()) {
         std::ostringstream os;
@@ -144,6 +149,26 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.webhookSecret = v; });
     add("smtp-url", "SMTP server for callback_email, smtp://host:port",
         [](Config& c, const std::string& v) { c.smtpUrl = v; });
+    add("mail-from", "sender of callback emails (pixelmill@<host name>)",
+        [](Config& c, const std::string& v) { c.mailFrom = v; });
+    add("public-url", "base URL of links in emails (http://<listen>)",
+        [](Config& c, const std::string& v) { c.publicUrl = v; });
+    add("allow-hosts", "comma-separated hosts that source_url and callback_url may reach even on private addresses",
+        [](Config& c, const std::string& v) {
+            c.allowHosts.clear();
+            size_t start = 0;
+            while (start <= v.size()) {
+                size_t comma = v.find(',', start);
+                std::string host = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+                host.erase(0, host.find_first_not_of(' '));
+                host.erase(host.find_last_not_of(' ') + 1);
+                if (!host.empty()) c.allowHosts.push_back(lower(host));
+                if (comma == std::string::npos) break;
+                start = comma + 1;
+            }
+        });
+    add("original-retention", "age after which unused originals' content is removed (0: never)",
+        [](Config& c, const std::string& v) { c.originalRetentionSeconds = parseSeconds(v); });
     add("token-file", "file of API tokens", [](Config& c, const std::string& v) { c.tokenFile = v; });
     add("job-timeout", "time one attempt may run (60s)",
         [](Config& c, const std::string& v) { c.jobTimeoutSeconds = parseSeconds(v); });
@@ -201,7 +226,7 @@ Config ConfigOptions::resolve() const {
             std::string k(key.str());
             std::replace(k.begin(), k.end(), '_', '-');
             bool known = std::any_of(options_.begin(), options_.end(), [&](const Option& o) { return o.name == k; });
-            if (!known && !node.is_table() && !node.is_array())
+            if (!known && !node.is_table())
                 throw std::invalid_argument("config file " + config.configFile + ": unknown option '" +
                                             std::string(key.str()) + "'");
         }

@@ -25,6 +25,10 @@ struct Config {
     bool allowPrivateNetwork = false;
     std::string webhookSecret;
     std::string smtpUrl;
+    std::string mailFrom;                // default: pixelmill@<host name>
+    std::string publicUrl;               // base of links in emails; default http://<listen>
+    std::vector<std::string> allowHosts; // hosts reachable even on private addresses
+    double originalRetentionSeconds = 0; // 0: originals are kept until deleted
     std::string tokenFile;
     double jobTimeoutSeconds = 60;
     uint64_t maxPixels = 71'000'000;
