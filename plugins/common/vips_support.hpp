@@ -39,24 +39,54 @@ private:
     gulong handler_ = 0;
 };
 
-// Width and height as displayed: EXIF orientations 5-8 swap them.
-inline sdk::Probe probeImage(const sdk::Input& input) {
+// What the source's header says, read without decoding pixels.
+struct ImageHeader {
+    sdk::Probe probe;     // width and height as displayed: EXIF orientations 5-8 swap them
+    int orientation = 1;  // the EXIF orientation, 1-8
+};
+
+inline ImageHeader readHeader(const sdk::Input& input) {
     vips::VImage image;
     try {
         image = vips::VImage::new_from_file(input.path(), vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
     } catch (const vips::VError& e) {
         throw sdk::Error(PM_UNPROCESSABLE, firstLine(e.what()));
     }
-    int orientation = 1;
+    ImageHeader header;
     if (vips_image_get_typeof(image.get_image(), VIPS_META_ORIENTATION))
-        vips_image_get_int(image.get_image(), VIPS_META_ORIENTATION, &orientation);
-    sdk::Probe probe;
-    bool swap = orientation >= 5 && orientation <= 8;
-    probe.width = swap ? image.height() : image.width();
-    probe.height = swap ? image.width() : image.height();
+        vips_image_get_int(image.get_image(), VIPS_META_ORIENTATION, &header.orientation);
+    bool swap = header.orientation >= 5 && header.orientation <= 8;
+    header.probe.width = swap ? image.height() : image.width();
+    header.probe.height = swap ? image.width() : image.height();
     int pages = vips_image_get_n_pages(image.get_image());
-    if (pages > 1) probe.pages = pages;
-    return probe;
+    if (pages > 1) header.probe.pages = pages;
+    return header;
+}
+
+inline sdk::Probe probeImage(const sdk::Input& input) { return readHeader(input).probe; }
+
+// libvips' thumbnail of the source file: shrink-on-load, EXIF orientation
+// applied, first page or frame only, and a truncated or corrupt source
+// refused (PM_UNPROCESSABLE) rather than padded with grey. `options` may be
+// null; it is consumed, as libvips' option lists are.
+inline vips::VImage thumbnailOf(const sdk::Input& input, int width, vips::VOption* options) {
+    if (!options) options = vips::VImage::option();
+    options->set("fail_on", VIPS_FAIL_ON_TRUNCATED);
+    try {
+        return vips::VImage::thumbnail(input.path(), width, options);
+    } catch (const vips::VError& e) {
+        throw sdk::Error(PM_UNPROCESSABLE, firstLine(e.what()));
+    }
+}
+
+// Refuses an image the job would make over the pixel limit; libvips
+// pipelines are lazy, so this runs before any pixel is computed.
+inline void checkOutputPixels(const sdk::Job& job, const vips::VImage& image) {
+    uint64_t pixels = static_cast<uint64_t>(image.width()) * static_cast<uint64_t>(image.height());
+    if (pixels > job.maxPixels())
+        throw sdk::Error(PM_UNPROCESSABLE, "the output would be " + std::to_string(image.width()) + "x" +
+                                               std::to_string(image.height()) + "; the limit is " +
+                                               std::to_string(job.maxPixels()) + " pixels");
 }
 
 // Refuses a source over the pixel limit before any pixel is decoded.
