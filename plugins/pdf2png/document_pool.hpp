@@ -1,0 +1,65 @@
+// Opening PDFs with poppler-cpp, and a pool of documents for parallel pages.
+#pragma once
+
+#include <pixelmill/plugin.hpp>
+
+#include <poppler-document.h>
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace pixelmill::pdf2png {
+
+// Opens `bytes` (which must outlive the document: poppler reads them in
+// place, no copy). Throws sdk::Error(PM_UNPROCESSABLE) for a PDF that poppler
+// cannot read, one that needs a password, or one without pages.
+std::unique_ptr<poppler::document> openDocument(std::span<const unsigned char> bytes);
+
+// What poppler last reported on this thread ("" if nothing), for messages.
+std::string lastPopplerError();
+void clearPopplerError();
+
+// Documents over one job's input, one per concurrently running task: a
+// poppler::document (and every page made from it) must not be used from two
+// threads at once, while separate documents may render in parallel.
+// Thread-safe: mutex_ guards idle_; a lent document belongs to its Lease.
+class DocumentPool {
+public:
+    // Opens the first document (see openDocument), so a bad PDF fails here.
+    explicit DocumentPool(std::span<const unsigned char> bytes);
+    DocumentPool(const DocumentPool&) = delete;
+    DocumentPool& operator=(const DocumentPool&) = delete;
+
+    // A document lent to one task; goes back to the pool when destroyed.
+    class Lease {
+    public:
+        Lease(DocumentPool& pool, std::unique_ptr<poppler::document> doc) : pool_(pool), doc_(std::move(doc)) {}
+        ~Lease() { pool_.giveBack(std::move(doc_)); }
+        Lease(const Lease&) = delete;
+        Lease& operator=(const Lease&) = delete;
+        poppler::document& operator*() const { return *doc_; }
+        poppler::document* operator->() const { return doc_.get(); }
+
+    private:
+        DocumentPool& pool_;
+        std::unique_ptr<poppler::document> doc_;
+    };
+
+    // An idle document, or a newly opened one when all are lent: a job opens
+    // at most as many documents as it had tasks running at once.
+    Lease acquire();
+    int pageCount() const { return pageCount_; }
+
+private:
+    void giveBack(std::unique_ptr<poppler::document> doc) noexcept;
+
+    std::span<const unsigned char> bytes_;
+    int pageCount_ = 0;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<poppler::document>> idle_;
+};
+
+}  // namespace pixelmill::pdf2png
