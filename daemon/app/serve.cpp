@@ -97,6 +97,15 @@ int runServe(const Config& configIn) {
 
     JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit};
     JobService jobs(store, blobs, plugins, scheduler, events, limits);
+    StorageOptions storageOptions;
+    storageOptions.quotaBytes = config.maxStorageBytes;
+    storageOptions.originalRetentionSeconds = config.originalRetentionSeconds;
+    StorageKeeper storage(store, blobs, storageOptions);
+    jobs.setStorage(&storage);
+    events.subscribe([&storage](const std::string&, JobState state) {
+        if (state == JobState::Succeeded) storage.nudge();  // new outputs count against the quota
+    });
+    TaskPool outbound(4);
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,
@@ -107,12 +116,16 @@ int runServe(const Config& configIn) {
                             [&scheduler] { return std::make_pair(scheduler.busy(), scheduler.total()); },
                             ready,
                             waiters,
+                            storage,
+                            outbound,
+                            nullptr,
                             PIXELMILL_VERSION,
                             startedAt};
     http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024});
     server.init(host, port, config.httpThreads);
     server.start();
     scheduler.start();
+    storage.start();
     ready = true;
     log::info("listening", {{"address", host + ":" + std::to_string(server.port())},
                             {"port", static_cast<int>(server.port())},
@@ -140,7 +153,8 @@ int runServe(const Config& configIn) {
     ready = false;
     jobs.stopAccepting();
     bool clean = scheduler.drain(config.drainTimeoutSeconds);
-    waiters.shutdown();  // answer long-polls while their connections still exist
+    outbound.shutdown();  // finish downloads in flight…
+    waiters.shutdown();   // …and answer long-polls while their connections still exist
     server.shutdown();
     if (!clean) {
         // A plugin that ignores should_stop() still holds a worker; its job stays
@@ -149,6 +163,7 @@ int runServe(const Config& configIn) {
         ::_exit(0);
     }
     scheduler.stop();
+    storage.stop();
     log::info("stopped", {{"uptime_s", monotonicSeconds() - startedAt}});
     ::close(lockFd);
     return 0;

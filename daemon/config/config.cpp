@@ -17,6 +17,7 @@ struct ConfigOptions::Option {
     std::string help;
     bool isFlag = false;
     std::function<void(Config&, const std::string&)> apply;
+    bool isList = false;  // a TOML array is accepted (as comma-separated text)
     std::string cliValue;
     bool cliFlag = false;
     CLI::Option* cli = nullptr;
@@ -49,9 +50,9 @@ long long parseInteger(const std::string& text, long long min, long long max) {
     return v;
 }
 
-std::string tomlValueToString(const toml::node& node) {
+std::string tomlValueToString(const toml::node& node, bool allowArray = false) {
     if (auto s = node.as_string()) return s->get();
-    if (auto a = node.as_array()) {  // lists become comma-separated text
+    if (auto a = node.as_array(); a && allowArray) {  // lists become comma-separated text
         std::string out;
         for (const toml::node& item : *a) out += (out.empty() ? "" : ",") + tomlValueToString(item);
         return out;
@@ -126,7 +127,7 @@ void splitListen(const std::string& listen, std::string& host, uint16_t& port) {
 ConfigOptions::ConfigOptions(CLI::App& app) {
     auto add = [&](std::string name, std::string help, std::function<void(Config&, const std::string&)> apply,
                    bool isFlag = false) {
-        options_.push_back(Option{std::move(name), std::move(help), isFlag, std::move(apply), {}, false, nullptr});
+        options_.push_back(Option{std::move(name), std::move(help), isFlag, std::move(apply), false, {}, false, nullptr});
     };
     add("listen", "address to serve on, host:port", [](Config& c, const std::string& v) {
         std::string h;
@@ -167,6 +168,7 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
                 start = comma + 1;
             }
         });
+    options_.back().isList = true;
     add("original-retention", "age after which unused originals' content is removed (0: never)",
         [](Config& c, const std::string& v) { c.originalRetentionSeconds = parseSeconds(v); });
     add("token-file", "file of API tokens", [](Config& c, const std::string& v) { c.tokenFile = v; });
@@ -248,7 +250,7 @@ Config ConfigOptions::resolve() const {
             if (!node) node = file.get(underscored);
             if (!node) continue;
             try {
-                value = tomlValueToString(*node);
+                value = tomlValueToString(*node, o.isList);
             } catch (const std::exception& e) {
                 throw std::invalid_argument("config file " + config.configFile + ": " + o.name + ": " + e.what());
             }

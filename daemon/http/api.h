@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/task_pool.h"
 #include "config/config.h"
 #include "http/job_waiters.h"
 #include "http/route_table.h"
@@ -10,6 +11,8 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
+#include <pistache/router.h>
 #include <string>
 
 namespace pixelmill::http {
@@ -24,6 +27,10 @@ struct Services {
     std::function<std::pair<int, int>()> workers;  // busy, total
     std::atomic<bool>& ready;                       // store and plugins loaded, not draining
     JobWaiters& waiters;                            // ?wait= long-polls
+    StorageKeeper& storage;                         // quota, deletes
+    TaskPool& outbound;                             // slow outbound work (source_url downloads)
+    // Downloads a source_url into an upload (address policy applied); null: unsupported.
+    std::function<Upload(const std::string& url)> fetchSource;
     std::string version;
     double startedAtMonotonic = 0;
 };
@@ -31,5 +38,20 @@ struct Services {
 // One function per route family; each adds its routes to the table.
 void addJobRoutes(RouteTable& routes, Services& services);
 void addSystemRoutes(RouteTable& routes, Services& services);
+void addOriginalRoutes(RouteTable& routes, Services& services);
+
+// Helpers shared by the route files.
+double waitSeconds(const Pistache::Rest::Request& request);
+void answerJob(Pistache::Http::ResponseWriter& response, int status, const Job& job, bool location = false);
+// Answers now if the job has ended or wait is 0, else when it ends or time is up.
+void answerWhenEnded(Services& s, Pistache::Http::ResponseWriter& response, int status, const Job& job,
+                     bool location, double wait);
+// Runs `work` (which may block: downloads) on the outbound pool and sends
+// what it returns, or its ApiError; the reactor thread is free meanwhile.
+void answerLater(Services& s, Pistache::Http::ResponseWriter& response,
+                 std::function<void(Pistache::Http::ResponseWriter&)> work);
+// ?limit= (1-1000, default 50) and ?cursor= (an opaque position this server gave out).
+int parseLimit(const Pistache::Rest::Request& request);
+std::optional<int64_t> parseCursor(const Pistache::Rest::Request& request);
 
 }  // namespace pixelmill::http

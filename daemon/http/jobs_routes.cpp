@@ -1,3 +1,4 @@
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/ids.h"
 #include "http/api.h"
@@ -8,8 +9,7 @@
 #include <pistache/router.h>
 
 #include <charconv>
-#include <chrono>
-#include <cstdlib>
+#include <ctime>
 #include <set>
 
 namespace pixelmill::http {
@@ -21,7 +21,7 @@ namespace {
 
 // Form fields and query names that are not plugin parameters.
 const std::set<std::string> kReserved = {"plugin",          "callback_url", "callback_email", "priority",
-                                         "idempotency_key", "wait",         "file"};
+                                         "idempotency_key", "wait",         "file",           "filename"};
 
 int parsePriority(const std::string& text) {
     int v = 0;
@@ -36,125 +36,116 @@ std::string queryValue(const Rest::Request& request, const std::string& key) {
     return v ? *v : std::string();
 }
 
-int64_t parseLimit(const std::string& text) {
-    if (text.empty()) return 50;
-    int64_t v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size() || v < 1 || v > 1000)
-        throw ApiError::invalidParam("limit", "limit must be an integer from 1 to 1000");
-    return v;
+// A string member of a JSON body, or "" if absent; 400 naming it if it is not a string.
+std::string stringMember(const nlohmann::json& doc, const char* key) {
+    if (!doc.contains(key) || doc[key].is_null()) return {};
+    if (!doc[key].is_string()) throw ApiError::invalidParam(key, std::string(key) + " must be a string");
+    return doc[key].get<std::string>();
+}
+
+// RFC 3339 (2026-11-22T17:49:03Z, fractions and offsets allowed) to unix ms.
+int64_t parseTimestamp(const std::string& text, const char* field) {
+    std::tm tm{};
+    int y, mo, d, h, mi;
+    double sec;
+    char tail[16] = {0};
+    int n = std::sscanf(text.c_str(), "%d-%d-%dT%d:%d:%lf%15s", &y, &mo, &d, &h, &mi, &sec, tail);
+    if (n < 6) throw ApiError::invalidParam(field, std::string(field) + " must be an RFC 3339 time, got '" + text + "'");
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = 0;
+    int64_t ms = static_cast<int64_t>(timegm(&tm)) * 1000 + static_cast<int64_t>(sec * 1000);
+    std::string zone = tail;
+    if (!zone.empty() && zone != "Z" && zone != "z") {
+        int sign = zone[0] == '-' ? -1 : 1;
+        int zh = 0, zm = 0;
+        if ((zone[0] != '+' && zone[0] != '-') || std::sscanf(zone.c_str() + 1, "%d:%d", &zh, &zm) != 2)
+            throw ApiError::invalidParam(field, std::string(field) + " has an unreadable time zone: '" + text + "'");
+        ms -= sign * (zh * 3600 + zm * 60) * 1000LL;
+    }
+    return ms;
 }
 
 std::string jobId(const Rest::Request& request) { return request.param(":id").as<std::string>(); }
 
-void answerJob(Http::ResponseWriter& response, int status, const Job& job, bool location = false) {
-    Headers headers;
-    if (location) headers.emplace_back("Location", "/v1/jobs/" + job.id);
-    sendJson(response, status, jobJson(job), headers);
+// The reserved fields of a text submit (multipart fields or query string).
+void applyReserved(SubmitRequest& submit, std::map<std::string, std::string>& reserved) {
+    submit.plugin = reserved["plugin"];
+    if (reserved.count("priority")) submit.priority = parsePriority(reserved["priority"]);
+    submit.callbackUrl = reserved["callback_url"];
+    submit.callbackEmail = reserved["callback_email"];
 }
 
-// ?wait=SECONDS (0-60): how long to hold the answer for the job to end.
-double waitSeconds(const Rest::Request& request) {
-    auto text = request.query().get("wait");
-    if (!text || text->empty()) return 0;
-    char* end = nullptr;
-    double v = std::strtod(text->c_str(), &end);
-    if (end != text->c_str() + text->size() || !(v >= 0 && v <= 60))
-        throw ApiError::invalidParam("wait", "wait must be a number of seconds from 0 to 60, got '" + *text + "'");
-    return v;
-}
+void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
+    nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
+    SubmitRequest submit;
+    submit.plugin = stringMember(doc, "plugin");
+    if (doc.contains("priority")) {
+        if (!doc["priority"].is_number_integer()) throw ApiError::invalidParam("priority", "priority must be an integer");
+        submit.priority = parsePriority(std::to_string(doc["priority"].get<long long>()));
+    }
+    submit.callbackUrl = stringMember(doc, "callback_url");
+    submit.callbackEmail = stringMember(doc, "callback_email");
+    if (doc.contains("params") && !doc["params"].is_object())
+        throw ApiError::invalidParam("params", "params must be an object");
+    submit.params = doc.value("params", nlohmann::json::object());
+    double wait = waitSeconds(request);
 
-// Answers now if the job has ended or the client will not wait; otherwise
-// parks the response with the waiters, holding no thread, until the job ends
-// or the time is up — then answers with the job as it is.
-void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, const Job& job, bool location,
-                     double wait) {
-    if (wait <= 0 || isFinal(job.state)) {
-        answerJob(response, status, job, location);
+    std::string sourceUrl = stringMember(doc, "source_url");
+    std::string originalId = stringMember(doc, "original_id");
+    if (!sourceUrl.empty() && !originalId.empty())
+        throw ApiError::badRequest("invalid_param", "give source_url or original_id, not both", "source_url");
+    if (!originalId.empty()) {
+        Submitted result = s.jobs.submitOriginal(submit, originalId);
+        bool done = result.job.state == JobState::Succeeded && !result.created;
+        answerWhenEnded(s, response, done ? 200 : 202, result.job, true, wait);
         return;
     }
-    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-    std::string id = job.id;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                           std::chrono::duration<double>(wait));
-    s.waiters.wait(id, deadline, [&s, writer, id, status, location] {
-        try {
-            auto now = s.store.getJob(id);
-            if (!now) sendError(*writer, ApiError::notFound("job " + id + " was deleted"));
-            else answerJob(*writer, status, *now, location);
-        } catch (const std::exception& e) {
-            sendError(*writer, ApiError::internal(e.what()));
-        }
+    if (sourceUrl.empty())
+        throw ApiError::badRequest("missing_file", "a JSON submit names source_url or original_id", "source_url");
+    if (!s.fetchSource)
+        throw ApiError::badRequest("invalid_param", "source_url is not available in this daemon", "source_url");
+    // Validate what can be validated before spending a download on it.
+    s.jobs.validate(submit);
+    answerLater(s, response, [&s, submit, sourceUrl, wait](Http::ResponseWriter& writer) {
+        Submitted result = s.jobs.submit(submit, s.fetchSource(sourceUrl));
+        bool done = result.job.state == JobState::Succeeded && !result.created;
+        answerWhenEnded(s, writer, done ? 200 : 202, result.job, true, wait);
     });
-    // It may have ended between the read above and the registration.
-    try {
-        auto again = s.store.getJob(id);
-        if (!again || isFinal(again->state)) s.waiters.notify(id);
-    } catch (const std::exception&) {
-        s.waiters.notify(id);
-    }
 }
 
 void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
     RequestBody& body = currentBody();
-    SubmitRequest submit;
+    std::string_view type = body.contentType;
+    if (type.substr(0, type.find(';')) == "application/json") return submitJson(s, request, response);
+
     std::map<std::string, std::string> params;
     std::map<std::string, std::string> reserved;
-
     const auto& query = request.query();
-    for (auto it = query.parameters_begin(); it != query.parameters_end(); ++it) {
-        if (kReserved.count(it->first)) reserved[it->first] = it->second;
-        else params[it->first] = it->second;
-    }
+    for (auto it = query.parameters_begin(); it != query.parameters_end(); ++it)
+        (kReserved.count(it->first) ? reserved : params)[it->first] = it->second;
 
     std::optional<Upload> upload;
-    std::string_view type = body.contentType;
-    bool isJson = type.substr(0, type.find(';')) == "application/json";
     if (body.multipart) {
-        for (const auto& [k, v] : body.fields) {
-            if (kReserved.count(k)) reserved[k] = v;
-            else params[k] = v;
-        }
+        for (const auto& [k, v] : body.fields) (kReserved.count(k) ? reserved : params)[k] = v;
         upload = body.takeFile("file");
         if (!upload) {
             std::string hint = body.files.empty() ? "" : " (got a file in field '" + body.files.front().field + "')";
             throw ApiError::badRequest("missing_file", "the source goes in the multipart field 'file'" + hint, "file");
         }
-    } else if (isJson) {
-        nlohmann::json doc = nlohmann::json::parse(body.text(), nullptr, false);
-        if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
-        submit.plugin = doc.value("plugin", "");
-        if (doc.contains("priority")) {
-            if (!doc["priority"].is_number_integer())
-                throw ApiError::invalidParam("priority", "priority must be an integer");
-            submit.priority = parsePriority(std::to_string(doc["priority"].get<long long>()));
-        }
-        submit.callbackUrl = doc.value("callback_url", "");
-        submit.params = doc.value("params", nlohmann::json::object());
-        if (doc.contains("source_url"))
-            throw ApiError::badRequest("invalid_param", "source_url is not supported by this daemon yet", "source_url");
-        if (!doc.contains("original_id") || !doc["original_id"].is_string())
-            throw ApiError::badRequest("missing_file", "a JSON submit names original_id or source_url", "original_id");
-        submit.callbackEmail = doc.value("callback_email", "");
-        double wait = waitSeconds(request);
-        Submitted result = s.jobs.submitOriginal(submit, doc["original_id"].get<std::string>());
-        bool done = result.job.state == JobState::Succeeded && !result.created;
-        answerWhenEnded(s, response, done ? 200 : 202, result.job, true, wait);
-        return;
     } else {
         if (!body.present || body.size == 0)
             throw ApiError::badRequest("missing_file", "the request has no body: send the source as multipart field "
                                                        "'file' or as the raw body", "file");
-        upload = body.takeRaw(s.blobs, queryValue(request, "filename"));
+        upload = body.takeRaw(s.blobs, reserved["filename"]);
     }
-
-    if (!isJson) {
-        submit.plugin = reserved.count("plugin") ? reserved["plugin"] : "";
-        if (reserved.count("priority")) submit.priority = parsePriority(reserved["priority"]);
-        if (reserved.count("callback_url")) submit.callbackUrl = reserved["callback_url"];
-        if (reserved.count("callback_email")) submit.callbackEmail = reserved["callback_email"];
-        submit.params = std::move(params);
-    }
+    SubmitRequest submit;
+    applyReserved(submit, reserved);
+    submit.params = std::move(params);
     double wait = waitSeconds(request);
     Submitted result = s.jobs.submit(submit, std::move(*upload));
     bool done = result.job.state == JobState::Succeeded && !result.created;
@@ -173,14 +164,10 @@ void list(Services& s, const Rest::Request& request, Http::ResponseWriter& respo
         if (!isValidId(o)) throw ApiError::invalidParam("original", "original is not an id");
         filter.originalId = o;
     }
-    filter.limit = static_cast<int>(parseLimit(queryValue(request, "limit")));
-    if (auto c = queryValue(request, "cursor"); !c.empty()) {
-        int64_t seq = 0;
-        auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), seq);
-        if (ec != std::errc() || p != c.data() + c.size() || seq <= 0)
-            throw ApiError::invalidParam("cursor", "cursor is not one this server gave out");
-        filter.beforeSeq = seq;
-    }
+    if (auto t = queryValue(request, "created_after"); !t.empty()) filter.createdFrom = parseTimestamp(t, "created_after");
+    if (auto t = queryValue(request, "created_before"); !t.empty()) filter.createdTo = parseTimestamp(t, "created_before");
+    filter.limit = parseLimit(request);
+    filter.beforeSeq = parseCursor(request);
     JobPage page = s.jobs.list(filter);
     json jobs = json::array();
     for (const Job& j : page.jobs) jobs.push_back(jobJson(j));
@@ -196,12 +183,18 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
     auto [p, ec] = std::from_chars(indexText.data(), indexText.data() + indexText.size(), index);
     if (ec != std::errc() || p != indexText.data() + indexText.size())
         throw ApiError::notFound("no output '" + indexText + "' of job " + job.id);
+    if (job.evicted) {
+        // The output cache let it go: make it again.
+        s.jobs.regenerate(job);
+        throw ApiError::conflict("not_ready", "the outputs of job " + job.id +
+                                                  " were evicted to honour the storage quota; they are being made again")
+            .retryAfter(2);
+    }
     const Output* found = nullptr;
     for (const Output& o : job.outputs)
         if (o.index == index) found = &o;
     if (!found) {
-        if (job.state == JobState::Succeeded)
-            throw ApiError::notFound("job " + job.id + " has no output " + indexText);
+        if (job.state == JobState::Succeeded) throw ApiError::notFound("job " + job.id + " has no output " + indexText);
         ApiError e = ApiError::conflict("not_ready", "job " + job.id + " is " + std::string(toString(job.state)) +
                                                          "; output " + indexText + " does not exist yet");
         if (job.state == JobState::Queued || job.state == JobState::Running) e.retryAfter(1);
@@ -213,13 +206,16 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         response.send(Http::Code::Not_Modified);
         return;
     }
+    if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
+    s.store.recordHit(job.id);
     sendFile(response, s.blobs.path(found->sha256), found->mediaType,
              {{"ETag", etag}, {"Content-Disposition", "inline; filename=\"" + found->name + "\""}});
 }
 
 void original(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
     Job job = s.jobs.get(jobId(request));
-    if (!s.blobs.exists(job.original.sha256)) throw ApiError::notFound("the original of job " + job.id + " is gone");
+    if (job.original.purgedAt || !s.blobs.exists(job.original.sha256))
+        throw ApiError::notFound("the original of job " + job.id + " was removed");
     sendFile(response, s.blobs.path(job.original.sha256), job.original.mediaType,
              {{"ETag", "\"" + job.original.sha256 + "\""}});
 }
@@ -236,6 +232,9 @@ void addJobRoutes(RouteTable& routes, Services& s) {
     routes.del("/v1/jobs/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         s.jobs.remove(jobId(rq));
         rs.send(Http::Code::No_Content);
+    });
+    routes.get("/v1/jobs/:id/attempts", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
+        sendJson(rs, 200, {{"attempts", attemptsJson(s.jobs.get(jobId(rq)))}});
     });
     routes.post("/v1/jobs/:id/cancel", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         answerJob(rs, 202, s.jobs.cancel(jobId(rq)));

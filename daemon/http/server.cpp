@@ -18,6 +18,7 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
     router_ = std::make_shared<Rest::Router>();
     RouteTable routes(*router_);
     addJobRoutes(routes, services_);
+    addOriginalRoutes(routes, services_);
     addSystemRoutes(routes, services_);
     routes.finish();
 

@@ -130,6 +130,7 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     SourceInfo info;
     if (p.plugin->canProbe) info = plugins_.probe(*p.plugin, upload.writer->tempPath(), mediaType);
     checkPixels(info);
+    if (storage_) storage_->makeRoom(upload.writer->size());
     BlobRef blob = upload.writer->commit();
 
     int64_t now = nowMs();
@@ -197,6 +198,7 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
     SourceInfo info;
     if (reader->canProbe) info = plugins_.probe(*reader, upload.writer->tempPath(), mediaType);
     checkPixels(info);
+    if (storage_) storage_->makeRoom(upload.writer->size());
     BlobRef blob = upload.writer->commit();
 
     NewOriginal original;
@@ -213,6 +215,13 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
     log::info("original_stored", {{"original", stored.id}, {"media_type", mediaType}, {"size_bytes", blob.size},
                                   {"created", created}});
     return StoredOriginal{std::move(stored), created};
+}
+
+void JobService::regenerate(const Job& job) {
+    if (store_.requeueEvicted(job.id, nowMs())) {
+        work_.jobsQueued(1);
+        log::info("job_regenerating", {{"job", job.id}, {"plugin", job.plugin}});
+    }
 }
 
 Original JobService::getOriginal(std::string_view id) const {

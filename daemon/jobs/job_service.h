@@ -3,6 +3,7 @@
 #include "jobs/job.h"
 #include "jobs/job_events.h"
 #include "jobs/plugin_catalog.h"
+#include "jobs/storage_keeper.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
 
@@ -72,6 +73,8 @@ public:
                JobLimits limits);
 
     Submitted submit(const SubmitRequest& request, Upload upload);
+    // Checks plugin, parameters and callbacks without a source (before a download).
+    void validate(const SubmitRequest& request) const { prepare(request); }
     // A job for an original stored earlier (404 if unknown or its content is gone).
     Submitted submitOriginal(const SubmitRequest& request, std::string_view originalId);
     // Stores an upload as an original, reading its metadata with any plugin
@@ -82,6 +85,11 @@ public:
     // and suit the plugin (415), else nothing is created.
     std::pair<Batch, std::vector<Job>> createBatch(const BatchRequest& request);
     std::pair<Batch, std::vector<Job>> getBatch(std::string_view id) const;
+
+    // The quota keeper; without one, storage is unbounded.
+    void setStorage(StorageKeeper* keeper) { storage_ = keeper; }
+    // An output of `job` was asked for after it was evicted: run the job again.
+    void regenerate(const Job& job);
 
     // Checks a callback URL before it is accepted (the address policy); throws ApiError 400.
     void setCallbackCheck(std::function<void(const std::string& url)> check) { callbackCheck_ = std::move(check); }
@@ -121,6 +129,7 @@ private:
     JobLimits limits_;
     std::atomic<bool> accepting_{true};
     std::function<void(const std::string&)> callbackCheck_;
+    StorageKeeper* storage_ = nullptr;
 };
 
 }  // namespace pixelmill

@@ -152,9 +152,10 @@ public:
 
     // The output cache. A download counts a hit (fire and forget).
     virtual void recordHit(const std::string& jobId) = 0;
-    // Marks up to `max` succeeded jobs evicted, least frequently used first
-    // (oldest first among equals), and returns the blobs their outputs used.
-    virtual std::vector<std::string> evictLeastUsed(int max) = 0;
+    // Marks succeeded jobs evicted, least frequently used first (oldest first
+    // among equals), until their outputs add up to `bytes`; returns the blobs
+    // those outputs used.
+    virtual std::vector<std::string> evictLeastUsed(uint64_t bytes) = 0;
     // An evicted job goes back to the queue to make its outputs again.
     virtual bool requeueEvicted(const std::string& jobId, int64_t now) = 0;
 

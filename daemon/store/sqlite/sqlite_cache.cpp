@@ -14,17 +14,20 @@ void SqliteJobStore::recordHit(const std::string& jobId) {
                   nullptr);
 }
 
-std::vector<std::string> SqliteJobStore::evictLeastUsed(int max) {
+std::vector<std::string> SqliteJobStore::evictLeastUsed(uint64_t bytes) {
     return write([&](Connection& db) {
         std::vector<std::string> jobs;
         {
             Statement& s = db.prepare(
-                "SELECT id FROM jobs WHERE state = 'succeeded' AND evicted = 0 "
-                "AND EXISTS (SELECT 1 FROM outputs WHERE job_id = jobs.id) "
-                "ORDER BY hits, finished_at LIMIT ?");
+                "SELECT j.id, (SELECT SUM(size_bytes) FROM outputs WHERE job_id = j.id) AS size FROM jobs j "
+                "WHERE j.state = 'succeeded' AND j.evicted = 0 AND EXISTS (SELECT 1 FROM outputs WHERE job_id = j.id) "
+                "ORDER BY j.hits, j.finished_at LIMIT 1000");
             Reset r(s);
-            s.bind(1, max);
-            while (s.step()) jobs.push_back(s.text(0));
+            uint64_t freed = 0;
+            while (freed < bytes && s.step()) {
+                jobs.push_back(s.text(0));
+                freed += static_cast<uint64_t>(s.i64(1));
+            }
         }
         std::vector<std::string> blobs;
         for (const std::string& id : jobs) {

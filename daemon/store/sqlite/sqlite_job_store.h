@@ -57,7 +57,7 @@ public:
     Batch createBatch(const Batch& batch, const std::vector<BatchItem>& items) override;
     std::optional<Batch> getBatch(std::string_view id) override;
     void recordHit(const std::string& jobId) override;
-    std::vector<std::string> evictLeastUsed(int max) override;
+    std::vector<std::string> evictLeastUsed(uint64_t bytes) override;
     bool requeueEvicted(const std::string& jobId, int64_t now) override;
     std::vector<Delivery> claimDeliveries(int max, int64_t now, int64_t leaseMs) override;
     void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pixelmill {
+
+// A few threads for slow, blocking work that must not hold an HTTP reactor
+// thread (downloading a source_url, say). Thread-safe.
+class TaskPool {
+public:
+    explicit TaskPool(int threads);
+    ~TaskPool();  // shutdown()
+    // Runs what is queued, then joins the threads; posts after it run inline.
+    void shutdown();
+    TaskPool(const TaskPool&) = delete;
+    TaskPool& operator=(const TaskPool&) = delete;
+
+    void post(std::function<void()> task);
+    size_t queued() const;
+
+private:
+    void loop();
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<std::function<void()>> queue_;
+    bool stopping_ = false;
+    std::vector<std::thread> threads_;
+};
+
+}  // namespace pixelmill

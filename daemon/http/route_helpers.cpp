@@ -1,0 +1,92 @@
+// Helpers shared by the route files (declared in http/api.h).
+#include "common/error.h"
+#include "http/api.h"
+#include "http/job_json.h"
+#include "http/respond.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstdlib>
+
+namespace pixelmill::http {
+
+using namespace Pistache;
+
+double waitSeconds(const Rest::Request& request) {
+    auto text = request.query().get("wait");
+    if (!text || text->empty()) return 0;
+    char* end = nullptr;
+    double v = std::strtod(text->c_str(), &end);
+    if (end != text->c_str() + text->size() || !(v >= 0 && v <= 60))
+        throw ApiError::invalidParam("wait", "wait must be a number of seconds from 0 to 60, got '" + *text + "'");
+    return v;
+}
+
+void answerJob(Http::ResponseWriter& response, int status, const Job& job, bool location) {
+    Headers headers;
+    if (location) headers.emplace_back("Location", "/v1/jobs/" + job.id);
+    sendJson(response, status, jobJson(job), headers);
+}
+
+void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, const Job& job, bool location,
+                     double wait) {
+    if (wait <= 0 || isFinal(job.state)) {
+        answerJob(response, status, job, location);
+        return;
+    }
+    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    std::string id = job.id;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                           std::chrono::duration<double>(wait));
+    s.waiters.wait(id, deadline, [&s, writer, id, status, location] {
+        try {
+            auto now = s.store.getJob(id);
+            if (!now) sendError(*writer, ApiError::notFound("job " + id + " was deleted"));
+            else answerJob(*writer, status, *now, location);
+        } catch (const std::exception& e) {
+            sendError(*writer, ApiError::internal(e.what()));
+        }
+    });
+    // It may have ended between the read above and the registration.
+    try {
+        auto again = s.store.getJob(id);
+        if (!again || isFinal(again->state)) s.waiters.notify(id);
+    } catch (const std::exception&) {
+        s.waiters.notify(id);
+    }
+}
+
+void answerLater(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
+    auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    s.outbound.post([writer, work = std::move(work)] {
+        try {
+            work(*writer);
+        } catch (const ApiError& e) {
+            sendError(*writer, e);
+        } catch (const std::exception& e) {
+            sendError(*writer, ApiError::internal(e.what()));
+        }
+    });
+}
+
+int parseLimit(const Rest::Request& request) {
+    auto text = request.query().get("limit");
+    if (!text || text->empty()) return 50;
+    int v = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec != std::errc() || p != text->data() + text->size() || v < 1 || v > 1000)
+        throw ApiError::invalidParam("limit", "limit must be an integer from 1 to 1000");
+    return v;
+}
+
+std::optional<int64_t> parseCursor(const Rest::Request& request) {
+    auto text = request.query().get("cursor");
+    if (!text || text->empty()) return std::nullopt;
+    int64_t seq = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), seq);
+    if (ec != std::errc() || p != text->data() + text->size() || seq <= 0)
+        throw ApiError::invalidParam("cursor", "cursor is not one this server gave out");
+    return seq;
+}
+
+}  // namespace pixelmill::http

@@ -1,0 +1,135 @@
+#include "jobs/storage_keeper.h"
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <sys/stat.h>
+
+namespace pixelmill {
+
+StorageKeeper::StorageKeeper(JobStore& store, BlobStore& blobs, StorageOptions options)
+    : store_(store), blobs_(blobs), options_(options) {}
+
+StorageKeeper::~StorageKeeper() { stop(); }
+
+void StorageKeeper::start() {
+    thread_ = std::thread([this] { loop(); });
+}
+
+void StorageKeeper::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void StorageKeeper::nudge() {
+    if (options_.quotaBytes == 0) return;
+    {
+        std::lock_guard lock(mutex_);
+        nudged_ = true;
+    }
+    wake_.notify_all();
+}
+
+uint64_t StorageKeeper::evictions() const {
+    std::lock_guard lock(mutex_);
+    return evictions_;
+}
+
+void StorageKeeper::removeIfUnreferenced(const std::string& sha256, bool respectGrace) {
+    if (store_.isBlobReferenced(sha256)) return;
+    if (respectGrace) {
+        struct stat st{};
+        if (::stat(blobs_.path(sha256).c_str(), &st) != 0) return;
+        int64_t mtimeMs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+        if (nowMs() - mtimeMs < static_cast<int64_t>(options_.graceSeconds * 1000)) return;
+    }
+    blobs_.remove(sha256);
+}
+
+int StorageKeeper::evictUntil(uint64_t target) {
+    std::lock_guard evicting(evictMutex_);
+    int evicted = 0;
+    while (blobs_.totalBytes() > target) {
+        std::vector<std::string> freed = store_.evictLeastUsed(blobs_.totalBytes() - target);
+        if (freed.empty()) break;  // nothing left to evict: originals alone fill the quota
+        // An evicted output's blob may still serve another job or original.
+        for (const std::string& sha : freed) removeIfUnreferenced(sha, false);
+        evicted += 1;
+    }
+    if (evicted > 0) {
+        {
+            std::lock_guard lock(mutex_);
+            evictions_ += static_cast<uint64_t>(evicted);
+        }
+        log::info("outputs_evicted", {{"rounds", evicted},
+                                      {"used_bytes", blobs_.totalBytes()},
+                                      {"quota_bytes", options_.quotaBytes}});
+    }
+    return evicted;
+}
+
+void StorageKeeper::makeRoom(uint64_t bytes) {
+    if (options_.quotaBytes == 0) return;
+    if (bytes > options_.quotaBytes)
+        throw ApiError::insufficientStorage("the file is larger than the storage quota of " +
+                                            std::to_string(options_.quotaBytes) + " bytes");
+    if (blobs_.totalBytes() + bytes <= options_.quotaBytes) return;
+    evictUntil(options_.quotaBytes - bytes);
+    if (blobs_.totalBytes() + bytes > options_.quotaBytes)
+        throw ApiError::insufficientStorage("the storage quota of " + std::to_string(options_.quotaBytes) +
+                                            " bytes is full of originals; delete some");
+}
+
+bool StorageKeeper::deleteOriginal(std::string_view id) {
+    auto sha = store_.purgeOriginal(id, nowMs());
+    if (!sha) return false;
+    removeIfUnreferenced(*sha, false);
+    log::info("original_deleted", {{"original", std::string(id)}});
+    return true;
+}
+
+void StorageKeeper::runOnce() {
+    if (options_.quotaBytes > 0 && blobs_.totalBytes() > options_.quotaBytes) evictUntil(options_.quotaBytes);
+    if (options_.originalRetentionSeconds > 0) {
+        int64_t cutoff = nowMs() - static_cast<int64_t>(options_.originalRetentionSeconds * 1000);
+        for (const std::string& id : store_.originalsToExpire(cutoff, 500)) {
+            if (auto sha = store_.purgeOriginal(id, nowMs())) removeIfUnreferenced(*sha, false);
+            log::info("original_expired", {{"original", id}});
+        }
+    }
+}
+
+void StorageKeeper::loop() {
+    double nextSweep = monotonicSeconds() + options_.sweepIntervalSeconds;
+    std::unique_lock lock(mutex_);
+    while (!stopping_) {
+        wake_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_ || nudged_; });
+        if (stopping_) break;
+        nudged_ = false;
+        lock.unlock();
+        try {
+            runOnce();
+            if (monotonicSeconds() >= nextSweep) {
+                nextSweep = monotonicSeconds() + options_.sweepIntervalSeconds;
+                int64_t olderThan = nowMs() - static_cast<int64_t>(options_.graceSeconds * 1000);
+                int removed = 0;
+                for (const std::string& sha : blobs_.listOlderThan(olderThan)) {
+                    if (store_.isBlobReferenced(sha)) continue;
+                    blobs_.remove(sha);
+                    ++removed;
+                }
+                if (removed > 0) log::info("blobs_swept", {{"removed", removed}});
+            }
+        } catch (const std::exception& e) {
+            log::warn("storage_keeper_failed", {{"error", e.what()}});
+        }
+        lock.lock();
+    }
+}
+
+}  // namespace pixelmill

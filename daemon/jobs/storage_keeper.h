@@ -1,0 +1,69 @@
+#pragma once
+
+#include "store/blob_store.h"
+#include "store/job_store.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+namespace pixelmill {
+
+struct StorageOptions {
+    uint64_t quotaBytes = 0;             // 0: no quota
+    double originalRetentionSeconds = 0; // 0: keep originals until deleted
+    double sweepIntervalSeconds = 600;   // unreferenced blobs are removed this often…
+    double graceSeconds = 600;           // …once they are this old (a new reference may be on its way)
+};
+
+// Keeps the blob store within its quota and free of garbage. Outputs are a
+// cache: past the quota, the outputs of the least frequently downloaded
+// succeeded jobs are evicted first (a later download makes them again).
+// Originals are kept until deleted or past the retention. Blobs nothing
+// refers to any more are swept after a grace period.
+//
+// Thread-safe: makeRoom() may be called from any thread; a background thread
+// does the periodic work.
+class StorageKeeper {
+public:
+    StorageKeeper(JobStore& store, BlobStore& blobs, StorageOptions options);
+    ~StorageKeeper();
+    StorageKeeper(const StorageKeeper&) = delete;
+    StorageKeeper& operator=(const StorageKeeper&) = delete;
+
+    void start();
+    void stop();
+    // Frees room for `bytes` more by evicting outputs; throws ApiError 507
+    // when the quota cannot hold them.
+    void makeRoom(uint64_t bytes);
+    // Something was stored: check the quota soon.
+    void nudge();
+    // Removes the original's content (DELETE /v1/originals/{id}); false if unknown.
+    bool deleteOriginal(std::string_view id);
+
+    uint64_t quotaBytes() const { return options_.quotaBytes; }
+    uint64_t usedBytes() const { return blobs_.totalBytes(); }
+    uint64_t evictions() const;
+
+    // One round of the periodic work, for tests and for the loop.
+    void runOnce();
+
+private:
+    void loop();
+    int evictUntil(uint64_t target);
+    void removeIfUnreferenced(const std::string& sha256, bool respectGrace);
+
+    JobStore& store_;
+    BlobStore& blobs_;
+    StorageOptions options_;
+    mutable std::mutex mutex_;
+    std::mutex evictMutex_;  // one eviction at a time
+    std::condition_variable wake_;
+    bool nudged_ = false;
+    bool stopping_ = false;
+    uint64_t evictions_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace pixelmill

@@ -1,0 +1,394 @@
+#include "notify/notifier.h"
+
+#include "common/clock.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/sha256.h"
+#include "notify/curl_support.h"
+#include "notify/fetcher.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+namespace pixelmill::notify {
+namespace {
+
+constexpr uint64_t kDiscardLimit = 64 * 1024;  // of a webhook's answer body
+constexpr size_t kMaxLine = 900;               // RFC 5322 allows 998 octets per line
+
+struct Discard {
+    uint64_t bytes = 0;
+    bool enough = false;
+};
+
+size_t discardBody(char*, size_t size, size_t count, void* user) {
+    auto* d = static_cast<Discard*>(user);
+    d->bytes += size * count;
+    if (d->bytes > kDiscardLimit) {
+        d->enough = true;
+        return 0;
+    }
+    return size * count;
+}
+
+// Cuts a transfer short when the notifier stops.
+int abortWhenStopping(void* stopping, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(stopping)->load() ? 1 : 0;
+}
+
+struct MessageReader {
+    const std::string* message = nullptr;
+    size_t offset = 0;
+};
+
+size_t readMessage(char* buffer, size_t size, size_t count, void* user) {
+    auto* r = static_cast<MessageReader*>(user);
+    size_t n = std::min(size * count, r->message->size() - r->offset);
+    std::copy_n(r->message->data() + r->offset, n, buffer);
+    r->offset += n;
+    return n;
+}
+
+std::string eventName(JobState state) {
+    switch (state) {
+        case JobState::Succeeded: return "job.succeeded";
+        case JobState::Failed: return "job.failed";
+        default: return "job." + std::string(toString(state));
+    }
+}
+
+std::string hostName() {
+    char name[256] = {};
+    if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "localhost";
+    return name;
+}
+
+// RFC 5322 date-time in UTC; independent of the C locale.
+std::string rfc5322Date(int64_t unixMs) {
+    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::time_t seconds = static_cast<std::time_t>(unixMs / 1000);
+    std::tm tm{};
+    gmtime_r(&seconds, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday % 7], tm.tm_mday,
+                  kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return buf;
+}
+
+// Text from a plugin or a client on one line of bounded length, cut on a UTF-8 boundary.
+std::string oneLine(std::string text) {
+    std::replace_if(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n' || c == '\t'; }, ' ');
+    std::erase_if(text, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+    if (text.size() > kMaxLine) {
+        size_t cut = kMaxLine;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+        text = text.substr(0, cut) + "…";
+    }
+    return text;
+}
+
+// Enough to refuse header injection and nonsense; the SMTP server judges the rest.
+bool plausibleAddress(const std::string& a) {
+    auto at = a.find('@');
+    if (a.size() > 254 || at == std::string::npos || at == 0 || at + 1 == a.size() || a.find('@', at + 1) != std::string::npos)
+        return false;
+    return std::none_of(a.begin(), a.end(), [](char c) {
+        auto u = static_cast<unsigned char>(c);
+        return u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\';
+    });
+}
+
+std::string transferError(CURLcode rc, const char* errbuf) { return errbuf[0] ? errbuf : curl_easy_strerror(rc); }
+
+// smtp://user:secret@host:25 -> smtp://host:25, for messages that end up in logs and the API.
+std::string withoutCredentials(const std::string& url) {
+    auto scheme = url.find("://");
+    if (scheme == std::string::npos) return url;
+    auto hostEnd = url.find_first_of("/?#", scheme + 3);
+    auto at = url.rfind('@', hostEnd == std::string::npos ? std::string::npos : hostEnd);
+    if (at == std::string::npos || at < scheme) return url;
+    return url.substr(0, scheme + 3) + url.substr(at + 1);
+}
+
+std::string millis(std::chrono::milliseconds ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g s", static_cast<double>(ms.count()) / 1000.0);
+    return buf;
+}
+
+}  // namespace
+
+Notifier::Notifier(JobStore& store, const AddressPolicy& policy, Render render, NotifierOptions options)
+    : store_(store), policy_(policy), render_(std::move(render)), options_(std::move(options)) {
+    mailFrom_ = options_.mailFrom.empty() ? "pixelmill@" + hostName() : options_.mailFrom;
+    while (!options_.publicUrl.empty() && options_.publicUrl.back() == '/') options_.publicUrl.pop_back();
+    if (options_.leaseTime <= options_.requestTimeout + options_.connectTimeout)
+        options_.leaseTime = 2 * (options_.requestTimeout + options_.connectTimeout);
+}
+
+Notifier::~Notifier() { stop(); }
+
+void Notifier::start() {
+    std::lock_guard lock(mutex_);
+    if (!threads_.empty() || stopping()) return;
+    int senders = std::max(1, options_.senders);
+    for (int i = 0; i < senders; ++i) threads_.emplace_back([this] { run(); });
+    log::info("notifier_started", {{"senders", senders}, {"signed", !options_.webhookSecret.empty()},
+                                   {"smtp", !options_.smtpUrl.empty()}});
+}
+
+void Notifier::wake() {
+    {
+        std::lock_guard lock(mutex_);
+        ++wakeups_;
+    }
+    wakeup_.notify_all();
+}
+
+void Notifier::stop() {
+    std::vector<std::thread> threads;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        threads.swap(threads_);
+    }
+    wakeup_.notify_all();
+    for (auto& t : threads) t.join();
+}
+
+void Notifier::run() {
+    while (!stopping()) {
+        uint64_t seen;
+        {
+            std::lock_guard lock(mutex_);
+            seen = wakeups_;
+        }
+        int handled = 0;
+        try {
+            handled = deliverDue(1);
+        } catch (const std::exception& e) {
+            log::error("notify_claim_failed", {{"error", e.what()}});
+        }
+        if (handled > 0) continue;
+        std::unique_lock lock(mutex_);
+        wakeup_.wait_for(lock, options_.pollInterval, [&] { return stopping() || wakeups_ != seen; });
+    }
+}
+
+int Notifier::deliverDue(int max) {
+    if (stopping()) return 0;
+    auto due = store_.claimDeliveries(max, nowMs(), options_.leaseTime.count());
+    for (const auto& d : due) deliver(d);
+    return static_cast<int>(due.size());
+}
+
+void Notifier::deliver(const Delivery& d) {
+    ++inFlight_;
+    struct Done {
+        std::atomic<int>& count;
+        ~Done() { --count; }
+    } done{inFlight_};
+
+    Outcome out;
+    try {
+        std::optional<Job> job = store_.getJob(d.jobId);
+        if (!job) {
+            out = {false, true, std::nullopt, "job " + d.jobId + " no longer exists"};
+        } else if (!isFinal(job->state)) {
+            out = {false, true, std::nullopt,
+                   "job " + d.jobId + " is " + std::string(toString(job->state)) +
+                       " again (retried) before this notification went out; its next end sends a new one"};
+        } else {
+            out = send(d, *job);
+        }
+    } catch (const std::exception& e) {
+        out = {false, false, std::nullopt, e.what()};
+    }
+
+    const int64_t now = nowMs();
+    const int attempt = std::max(1, d.attempts);
+    try {
+        if (out.delivered) {
+            store_.recordDelivery(d.id, true, out.status, "", 0, now);
+            log::info("notification_delivered", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},
+                                                 {"attempt", attempt}, {"status", out.status.value_or(0)}});
+            return;
+        }
+        if (stopping() && !out.permanent) {
+            // Cut short by stop(): due again at once, for the next start.
+            store_.recordDelivery(d.id, false, out.status, "interrupted: the daemon was stopping", now, now);
+            log::info("notification_interrupted", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind}});
+            return;
+        }
+        const auto& schedule = options_.retrySchedule;
+        bool last = out.permanent || static_cast<size_t>(attempt) > schedule.size();
+        int64_t retryAt = last ? 0 : now + schedule[static_cast<size_t>(attempt) - 1].count();
+        store_.recordDelivery(d.id, false, out.status, out.error, retryAt, now);
+        if (last) {
+            log::warn("notification_given_up", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},
+                                                {"attempt", attempt}, {"status", out.status.value_or(0)},
+                                                {"error", out.error}});
+        } else {
+            log::warn("notification_failed", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},
+                                              {"attempt", attempt}, {"status", out.status.value_or(0)},
+                                              {"error", out.error}, {"retry_in_ms", retryAt - now}});
+        }
+    } catch (const std::exception& e) {
+        // The lease runs out and a later claim tries again.
+        log::error("notification_record_failed", {{"job", d.jobId}, {"delivery", d.id}, {"error", e.what()}});
+    }
+}
+
+Notifier::Outcome Notifier::send(const Delivery& d, const Job& job) {
+    if (d.kind == "webhook") return sendWebhook(d, job);
+    if (d.kind == "email") return sendEmail(d, job);
+    return {false, true, std::nullopt, "unknown delivery kind '" + d.kind + "'"};
+}
+
+Notifier::Outcome Notifier::sendWebhook(const Delivery& d, const Job& job) {
+    Target target;
+    try {
+        target = policy_.check(d.target, "callback_url");
+    } catch (const ApiError& e) {
+        return {false, false, std::nullopt, e.what()};
+    }
+    const std::string body = render_(job);
+
+    detail::Easy easy = detail::newEasy("http,https", options_.connectTimeout);
+    CURL* c = easy.get();
+    detail::Pin pin(c, target);
+    detail::SList headers;
+    headers.add("Content-Type: application/json");
+    headers.add("Expect:");
+    headers.add("X-Pixelmill-Event: " + eventName(job.state));
+    headers.add("X-Pixelmill-Delivery: " + std::to_string(d.id));
+    if (!options_.webhookSecret.empty()) {
+        headers.add("X-Pixelmill-Signature: sha256=" + hmacSha256Hex(options_.webhookSecret, body));
+    } else if (!warnedUnsigned_.exchange(true)) {
+        log::warn("webhook_unsigned", {{"reason", "no webhook secret is configured (--webhook-secret); "
+                                                  "webhooks go without X-Pixelmill-Signature"}});
+    }
+
+    Discard discard;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    curl_easy_setopt(c, CURLOPT_URL, target.url.c_str());
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.requestTimeout.count()));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discardBody);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &discard);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &abortWhenStopping);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stopping_);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && discard.enough)) {
+        if (!pin.refusedAddress().empty())
+            return {false, false, std::nullopt,
+                    "refused to connect to " + pin.refusedAddress() + ": not an address that was checked"};
+        if (rc == CURLE_ABORTED_BY_CALLBACK) return {false, false, std::nullopt, "interrupted"};
+        if (rc == CURLE_OPERATION_TIMEDOUT && status == 0)
+            return {false, false, std::nullopt,
+                    "no answer from " + target.authority() + " within " + millis(options_.requestTimeout)};
+        curl_off_t connectUs = 0;
+        curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connectUs);
+        std::string what = connectUs > 0 ? "POST to " + target.authority() + " failed: "
+                                         : "could not connect to " + target.authority() + ": ";
+        return {false, false, status > 0 ? std::optional<int>(static_cast<int>(status)) : std::nullopt,
+                what + transferError(rc, errbuf)};
+    }
+    if (status >= 200 && status < 300) return {true, false, static_cast<int>(status), ""};
+    return {false, false, static_cast<int>(status), "callback_url answered " + std::to_string(status)};
+}
+
+std::string Notifier::emailMessage(const Job& job, const Delivery& d, int64_t now) const {
+    const std::string state(toString(job.state));
+    const std::string jobUrl = options_.publicUrl + "/v1/jobs/" + job.id;
+    std::string domain = mailFrom_.substr(mailFrom_.find('@') + 1);
+    if (domain.empty() || domain == mailFrom_) domain = "pixelmill.invalid";
+
+    std::string m;
+    auto line = [&m](const std::string& text) { m += text + "\r\n"; };
+    line("Date: " + rfc5322Date(now));
+    line("From: pixelmill <" + mailFrom_ + ">");
+    line("To: <" + d.target + ">");
+    line("Subject: pixelmill: job " + job.id + " " + state);
+    line("Message-ID: <pixelmill." + job.id + "." + std::to_string(d.id) + "." + std::to_string(d.attempts) + "@" +
+         domain + ">");
+    line("MIME-Version: 1.0");
+    line("Content-Type: text/plain; charset=utf-8");
+    line("Content-Transfer-Encoding: 8bit");
+    line("Auto-Submitted: auto-generated");
+    line("X-Pixelmill-Job: " + job.id);
+    line("X-Pixelmill-Event: " + eventName(job.state));
+    line("X-Pixelmill-Delivery: " + std::to_string(d.id));
+    line("");
+    line("Job " + job.id + " " + state + ".");
+    line("");
+    line("Plugin:   " + oneLine(job.plugin + " " + job.pluginVersion));
+    line("State:    " + state);
+    if (job.finishedAt) line("Finished: " + formatTime(*job.finishedAt));
+    if (job.error) line("Error:    " + oneLine(job.error->code + ": " + job.error->message));
+    line("Job:      " + jobUrl);
+    line("");
+    if (job.outputs.empty()) {
+        line("No outputs.");
+    } else {
+        line("Outputs:");
+        for (const auto& o : job.outputs) {
+            line("  " + oneLine(o.name) + " (" + oneLine(o.mediaType) + ", " + humanBytes(o.sizeBytes) + ")");
+            line("  " + jobUrl + "/outputs/" + std::to_string(o.index));
+        }
+    }
+    line("");
+    line("-- ");
+    line("pixelmill");
+    return m;
+}
+
+Notifier::Outcome Notifier::sendEmail(const Delivery& d, const Job& job) {
+    if (options_.smtpUrl.empty())
+        return {false, true, std::nullopt, "no SMTP server is configured (--smtp-url)"};
+    if (!plausibleAddress(d.target)) return {false, true, std::nullopt, "'" + oneLine(d.target) + "' is not an email address"};
+
+    const std::string message = emailMessage(job, d, nowMs());
+    detail::Easy easy = detail::newEasy("smtp,smtps", options_.connectTimeout);
+    CURL* c = easy.get();
+    detail::SList recipients;
+    recipients.add("<" + d.target + ">");
+    MessageReader reader{&message, 0};
+    char errbuf[CURL_ERROR_SIZE] = {};
+    std::string from = "<" + mailFrom_ + ">";
+    curl_easy_setopt(c, CURLOPT_URL, options_.smtpUrl.c_str());
+    curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+    curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
+    curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
+    curl_easy_setopt(c, CURLOPT_READFUNCTION, &readMessage);
+    curl_easy_setopt(c, CURLOPT_READDATA, &reader);
+    curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.requestTimeout.count()));
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &abortWhenStopping);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stopping_);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+
+    CURLcode rc = curl_easy_perform(c);
+    long code = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    std::optional<int> status = code > 0 ? std::optional<int>(static_cast<int>(code)) : std::nullopt;
+    if (rc == CURLE_OK) return {true, false, status, ""};
+    if (rc == CURLE_ABORTED_BY_CALLBACK) return {false, false, status, "interrupted"};
+    return {false, false, status, "sending mail through " + withoutCredentials(options_.smtpUrl) + " failed: " + transferError(rc, errbuf)};
+}
+
+}  // namespace pixelmill::notify
