@@ -12,10 +12,10 @@ build_packages=(
   build-essential cmake pkg-config git
   libpistache-dev libboost-filesystem-dev libvips-dev libpoppler-cpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
-  libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev catch2
+  libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
 )
 test_packages=(
-  curl libvips-tools poppler-utils python3
+  curl libvips-tools poppler-utils python3 python3-aiosmtpd prometheus
 )
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2

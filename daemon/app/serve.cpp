@@ -2,13 +2,20 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "http/job_json.h"
 #include "http/server.h"
+#include "metrics/metrics.h"
+#include "notify/address_policy.h"
+#include "notify/fetcher.h"
+#include "notify/notifier.h"
 #include "jobs/job_service.h"
 #include "plugins/in_process_executor.h"
 #include "plugins/plugin_host.h"
 #include "scheduler/scheduler.h"
 #include "store/fs/fs_blob_store.h"
 #include "store/sqlite/sqlite_job_store.h"
+
+#include <vips/vips.h>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -85,6 +92,7 @@ int runServe(const Config& configIn) {
     PluginHost plugins(pluginDir, PluginLimits{config.maxPixels, config.maxPages});
     plugins.scan();
 
+    Metrics metrics(PIXELMILL_VERSION);
     InProcessExecutor executor(plugins);
     JobEvents events;
     http::JobWaiters waiters;
@@ -94,9 +102,21 @@ int runServe(const Config& configIn) {
     schedulerOptions.jobTimeoutSeconds = config.jobTimeoutSeconds;
     schedulerOptions.retryBaseSeconds = config.retryBaseSeconds;
     Scheduler scheduler(store, blobs, executor, events, schedulerOptions);
+    scheduler.setMetrics(&metrics);
 
     JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit};
     JobService jobs(store, blobs, plugins, scheduler, events, limits);
+    jobs.setMetrics(&metrics);
+
+    // Every outbound request (source_url, callback_url, email) goes through one address policy.
+    notify::AddressPolicy policy(config.allowPrivateNetwork, config.allowHosts);
+    jobs.setCallbackCheck([&policy](const std::string& url) { policy.check(url, "callback_url"); });
+    notify::NotifierOptions notifierOptions;
+    notifierOptions.webhookSecret = config.webhookSecret;
+    notifierOptions.smtpUrl = config.smtpUrl;
+    notifierOptions.mailFrom = config.mailFrom;
+    notifierOptions.publicUrl = config.publicUrl;
+    std::optional<notify::Notifier> notifier;  // made once the port is known (links in emails)
     StorageOptions storageOptions;
     storageOptions.quotaBytes = config.maxStorageBytes;
     storageOptions.originalRetentionSeconds = config.originalRetentionSeconds;
@@ -117,15 +137,49 @@ int runServe(const Config& configIn) {
                             ready,
                             waiters,
                             storage,
+                            metrics,
                             outbound,
-                            nullptr,
+                            [&](const std::string& url) {
+                                return notify::fetchSource(url, policy, blobs,
+                                                           notify::FetchLimits{config.maxUploadBytes});
+                            },
                             PIXELMILL_VERSION,
                             startedAt};
     http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024});
     server.init(host, port, config.httpThreads);
     server.start();
+    if (notifierOptions.publicUrl.empty())
+        notifierOptions.publicUrl = "http://" + host + ":" + std::to_string(server.port());
+    notifier.emplace(store, policy, [](const Job& job) { return http::jobJson(job).dump(); }, notifierOptions);
+    events.subscribe([&notifier](const std::string&, JobState) { notifier->wake(); });
+    metrics.onScrape([&](Metrics& m) {
+        for (const auto& [state, n] : store.countByState())
+            m.gauge("pixelmill_jobs", "Jobs in the store, by state", {{"state", std::string(toString(state))}})
+                .Set(static_cast<double>(n));
+        m.gauge("pixelmill_workers_busy", "Workers running a job").Set(scheduler.busy());
+        m.gauge("pixelmill_workers", "Workers in the pool").Set(scheduler.total());
+        auto since = store.oldestReadySince(nowMs());
+        m.gauge("pixelmill_oldest_queued_job_age_seconds", "How long the longest-waiting ready job has waited")
+            .Set(since ? static_cast<double>(nowMs() - *since) / 1000.0 : 0.0);
+        m.gauge("pixelmill_blob_store_bytes", "Bytes of blobs stored").Set(static_cast<double>(blobs.totalBytes()));
+        m.gauge("pixelmill_blob_store_quota_bytes", "The storage quota in bytes (0: none)")
+            .Set(static_cast<double>(config.maxStorageBytes));
+        m.gauge("pixelmill_output_evictions", "Eviction rounds since start")
+            .Set(static_cast<double>(storage.evictions()));
+        m.gauge("pixelmill_webhook_deliveries_pending", "Notifications (webhooks, emails) not delivered yet")
+            .Set(static_cast<double>(store.countPendingDeliveries()));
+        m.gauge("pixelmill_long_polls", "Requests parked with ?wait").Set(static_cast<double>(waiters.pending()));
+        m.gauge("pixelmill_vips_tracked_memory_bytes", "Memory libvips has allocated")
+            .Set(static_cast<double>(vips_tracked_get_mem()));
+        m.gauge("pixelmill_vips_tracked_memory_highwater_bytes", "Most memory libvips has had allocated at once")
+            .Set(static_cast<double>(vips_tracked_get_mem_highwater()));
+        m.gauge("pixelmill_vips_tracked_allocations", "Allocations libvips holds")
+            .Set(static_cast<double>(vips_tracked_get_allocs()));
+        m.gauge("pixelmill_vips_open_files", "Files libvips holds open").Set(static_cast<double>(vips_tracked_get_files()));
+    });
     scheduler.start();
     storage.start();
+    notifier->start();
     ready = true;
     log::info("listening", {{"address", host + ":" + std::to_string(server.port())},
                             {"port", static_cast<int>(server.port())},
@@ -153,6 +207,7 @@ int runServe(const Config& configIn) {
     ready = false;
     jobs.stopAccepting();
     bool clean = scheduler.drain(config.drainTimeoutSeconds);
+    notifier->stop();  // what it had not sent stays pending in the store
     outbound.shutdown();  // finish downloads in flight…
     waiters.shutdown();   // …and answer long-polls while their connections still exist
     server.shutdown();

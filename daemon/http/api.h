@@ -6,6 +6,7 @@
 #include "http/route_table.h"
 #include "jobs/job_service.h"
 #include "jobs/plugin_catalog.h"
+#include "metrics/metrics.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
 
@@ -28,6 +29,7 @@ struct Services {
     std::atomic<bool>& ready;                       // store and plugins loaded, not draining
     JobWaiters& waiters;                            // ?wait= long-polls
     StorageKeeper& storage;                         // quota, deletes
+    Metrics& metrics;                               // /metrics, and every request's duration
     TaskPool& outbound;                             // slow outbound work (source_url downloads)
     // Downloads a source_url into an upload (address policy applied); null: unsupported.
     std::function<Upload(const std::string& url)> fetchSource;

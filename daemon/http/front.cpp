@@ -1,5 +1,6 @@
 #include "http/front.h"
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "http/body.h"
@@ -48,6 +49,7 @@ struct StreamingHandler::Connection {
     enum class Chunk { Size, Data, DataEnd, Trailer };
 
     Phase phase = Phase::Head;
+    double startedAt = 0;  // monotonic, when the request's first byte arrived
     std::string head;
     std::string filteredHead;  // what Pistache's parser sees: no framing headers
     bool keepAlive = true;
@@ -88,8 +90,9 @@ struct StreamingHandler::Connection {
     }
 };
 
-StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits)
-    : router_(std::move(router)), blobs_(blobs), limits_(limits) {}
+StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits,
+                                   Metrics* metrics)
+    : router_(std::move(router)), blobs_(blobs), limits_(limits), metrics_(metrics) {}
 
 void StreamingHandler::onRequest(const Http::Request& request, Http::ResponseWriter response) {
     router_->route(request, std::move(response));
@@ -101,6 +104,8 @@ void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& p
                               const std::string& code, const std::string& message, const std::string& field) {
     Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
     response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    RequestTiming timing{metrics_, "front", "ANY", c.startedAt > 0 ? c.startedAt : monotonicSeconds(), false};
+    TimingScope scope(&timing);
     sendError(response, ApiError(status, code, message, field));
     c.reset();
     // The rest of this connection's input is ignored; the client closes it.
@@ -270,6 +275,7 @@ void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>&
     if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
     {
         BodyScope scope(c.body.get());
+        setRequestStart(c.startedAt);
         onRequest(request, std::move(response));
     }
     parser->reset();
@@ -294,6 +300,7 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
                     if (c.head.empty()) {
                         while (size > 0 && (*data == '\r' || *data == '\n')) ++data, --size;  // stray CRLFs
                         if (size == 0) return;
+                        c.startedAt = monotonicSeconds();
                     }
                     size_t from = c.head.size() >= 3 ? c.head.size() - 3 : 0;
                     c.head.append(data, size);

@@ -7,6 +7,10 @@
 
 #include <memory>
 
+namespace pixelmill {
+class Metrics;
+}
+
 namespace pixelmill::http {
 
 struct FrontLimits {
@@ -28,7 +32,8 @@ class StreamingHandler : public Pistache::Http::Handler {
 public:
     HTTP_PROTOTYPE(StreamingHandler)
 
-    StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits);
+    StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits,
+                     Metrics* metrics);
 
     void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
     void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
@@ -46,6 +51,7 @@ private:
     std::shared_ptr<Pistache::Rest::Router> router_;
     BlobStore* blobs_;
     FrontLimits limits_;
+    Metrics* metrics_;
 };
 
 }  // namespace pixelmill::http

@@ -202,8 +202,7 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
     }
     std::string etag = "\"" + found->sha256 + "\"";
     if (auto inm = request.headers().tryGetRaw("If-None-Match"); inm && inm->value() == etag) {
-        addHeader(response, "ETag", etag);
-        response.send(Http::Code::Not_Modified);
+        sendEmpty(response, 304, {{"ETag", etag}});
         return;
     }
     if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
@@ -231,7 +230,7 @@ void addJobRoutes(RouteTable& routes, Services& s) {
     });
     routes.del("/v1/jobs/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         s.jobs.remove(jobId(rq));
-        rs.send(Http::Code::No_Content);
+        sendEmpty(rs, 204);
     });
     routes.get("/v1/jobs/:id/attempts", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendJson(rs, 200, {{"attempts", attemptsJson(s.jobs.get(jobId(rq)))}});

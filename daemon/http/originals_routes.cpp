@@ -97,7 +97,7 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
     routes.del("/v1/originals/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         Original o = s.jobs.getOriginal(idParam(rq));
         s.storage.deleteOriginal(o.id);
-        rs.send(Http::Code::No_Content);
+        sendEmpty(rs, 204);
     });
 
     routes.post("/v1/batches", [&s](const Rest::Request&, Http::ResponseWriter& rs) {

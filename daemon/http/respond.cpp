@@ -1,5 +1,8 @@
 #include "http/respond.h"
 
+#include "common/clock.h"
+#include "metrics/metrics.h"
+
 #include <pistache/http_headers.h>
 
 namespace pixelmill::http {
@@ -23,7 +26,37 @@ private:
     std::string value_;
 };
 
+thread_local RequestTiming* tlsTiming = nullptr;
+thread_local double tlsRequestStart = 0;
+
+void record(int status) {
+    RequestTiming* t = tlsTiming;
+    if (!t || t->recorded || !t->metrics) return;
+    t->recorded = true;
+    t->metrics->httpRequest(t->route, t->method, status, monotonicSeconds() - t->start);
+}
+
 }  // namespace
+
+RequestTiming* currentTiming() { return tlsTiming; }
+TimingScope::TimingScope(RequestTiming* timing) : previous_(tlsTiming) { tlsTiming = timing; }
+TimingScope::~TimingScope() { tlsTiming = previous_; }
+
+std::shared_ptr<RequestTiming> handOffTiming() {
+    if (!tlsTiming) return nullptr;
+    auto copy = std::make_shared<RequestTiming>(*tlsTiming);
+    tlsTiming->recorded = true;
+    return copy;
+}
+
+void setRequestStart(double monotonicSeconds) { tlsRequestStart = monotonicSeconds; }
+double requestStart() { return tlsRequestStart; }
+
+void sendEmpty(Http::ResponseWriter& response, int status, const Headers& headers) {
+    for (const auto& [k, v] : headers) addHeader(response, k, v);
+    record(status);
+    response.send(static_cast<Http::Code>(status));
+}
 
 nlohmann::ordered_json errorBody(const ApiError& error) {
     nlohmann::ordered_json e = {{"code", error.code()}, {"message", error.what()}};
@@ -38,6 +71,7 @@ void addHeader(Http::ResponseWriter& response, const std::string& name, const st
 void sendText(Http::ResponseWriter& response, int status, const std::string& body, const std::string& contentType,
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
+    record(status);
     response.send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
 }
 
@@ -45,6 +79,7 @@ void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordere
     std::string text = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     text.push_back('\n');
     for (const auto& [k, v] : headers) addHeader(response, k, v);
+    record(status);
     response.send(static_cast<Http::Code>(status), text, MIME(Application, Json));
 }
 
@@ -57,6 +92,7 @@ void sendError(Http::ResponseWriter& response, const ApiError& error) {
 void sendFile(Http::ResponseWriter& response, const std::string& path, const std::string& contentType,
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
+    record(200);
     Http::serveFile(response, path, Http::Mime::MediaType::fromString(contentType));
 }
 

@@ -6,11 +6,46 @@
 
 #include <nlohmann/json.hpp>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+namespace pixelmill {
+class Metrics;
+}
+
 namespace pixelmill::http {
+
+// What the request being answered is, for pixelmill_http_request_duration_seconds:
+// every send helper below records it once, on whichever thread answers.
+struct RequestTiming {
+    Metrics* metrics = nullptr;
+    std::string route;  // the template, never the raw path
+    std::string method;
+    double start = 0;   // monotonic seconds when the request began to arrive
+    bool recorded = false;
+};
+
+// The timing of the request answered on this thread, or null.
+RequestTiming* currentTiming();
+// Installs a timing for the scope (the router's wrapper, deferred answers).
+class TimingScope {
+public:
+    explicit TimingScope(RequestTiming* timing);
+    ~TimingScope();
+    TimingScope(const TimingScope&) = delete;
+    TimingScope& operator=(const TimingScope&) = delete;
+
+private:
+    RequestTiming* previous_;
+};
+// For a response that will be sent later on another thread: a copy to carry
+// there; the original is marked so that it records nothing.
+std::shared_ptr<RequestTiming> handOffTiming();
+// When the current request began to arrive (set by the front for the router).
+void setRequestStart(double monotonicSeconds);
+double requestStart();
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
@@ -25,6 +60,9 @@ void sendText(Pistache::Http::ResponseWriter& response, int status, const std::s
 // Streams a file from disk (sendfile) with Content-Length and the given type.
 void sendFile(Pistache::Http::ResponseWriter& response, const std::string& path, const std::string& contentType,
               const Headers& headers = {});
+
+// A response without a body (204, 304).
+void sendEmpty(Pistache::Http::ResponseWriter& response, int status, const Headers& headers = {});
 
 // Adds a header by name.
 void addHeader(Pistache::Http::ResponseWriter& response, const std::string& name, const std::string& value);

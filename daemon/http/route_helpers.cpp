@@ -35,10 +35,12 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, co
         return;
     }
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+    auto timing = handOffTiming();
     std::string id = job.id;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                            std::chrono::duration<double>(wait));
-    s.waiters.wait(id, deadline, [&s, writer, id, status, location] {
+    s.waiters.wait(id, deadline, [&s, writer, timing, id, status, location] {
+        TimingScope scope(timing.get());
         try {
             auto now = s.store.getJob(id);
             if (!now) sendError(*writer, ApiError::notFound("job " + id + " was deleted"));
@@ -58,7 +60,9 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, co
 
 void answerLater(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-    s.outbound.post([writer, work = std::move(work)] {
+    auto timing = handOffTiming();
+    s.outbound.post([writer, timing, work = std::move(work)] {
+        TimingScope scope(timing.get());
         try {
             work(*writer);
         } catch (const ApiError& e) {

@@ -10,20 +10,6 @@ using namespace Pistache;
 
 namespace {
 
-Rest::Route::Handler wrap(std::string route, RouteTable::Handler h) {
-    return [route = std::move(route), h = std::move(h)](const Rest::Request& request, Http::ResponseWriter response) {
-        try {
-            h(request, response);
-        } catch (const ApiError& e) {
-            sendError(response, e);
-        } catch (const std::exception& e) {
-            log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
-            sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
-        }
-        return Rest::Route::Result::Ok;
-    };
-}
-
 const char* methodName(Http::Method m) {
     switch (m) {
         case Http::Method::Get: return "GET";
@@ -37,11 +23,28 @@ const char* methodName(Http::Method m) {
     }
 }
 
+Rest::Route::Handler wrap(Metrics* metrics, std::string route, RouteTable::Handler h) {
+    return [metrics, route = std::move(route), h = std::move(h)](const Rest::Request& request,
+                                                                 Http::ResponseWriter response) {
+        RequestTiming timing{metrics, route, methodName(request.method()), requestStart(), false};
+        TimingScope scope(&timing);
+        try {
+            h(request, response);
+        } catch (const ApiError& e) {
+            sendError(response, e);
+        } catch (const std::exception& e) {
+            log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
+            sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
+        }
+        return Rest::Route::Result::Ok;
+    };
+}
+
 }  // namespace
 
 void RouteTable::add(Http::Method method, const std::string& path, Handler h) {
     methods_[path].insert(method);
-    router_.addRoute(method, path, wrap(path, std::move(h)));
+    router_.addRoute(method, path, wrap(metrics_, path, std::move(h)));
 }
 
 void RouteTable::finish() {
@@ -52,7 +55,7 @@ void RouteTable::finish() {
         for (Http::Method m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(methodName(m));
         for (Http::Method m : all) {
             if (allowed.count(m)) continue;
-            router_.addRoute(m, path, wrap(path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
+            router_.addRoute(m, path, wrap(metrics_, path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
                                  addHeader(response, "Allow", allow);
                                  sendError(response, ApiError(405, "method_not_allowed",
                                                               std::string(methodName(m)) +
@@ -60,7 +63,9 @@ void RouteTable::finish() {
                              }));
         }
     }
-    router_.addNotFoundHandler([](const Rest::Request& request, Http::ResponseWriter response) {
+    router_.addNotFoundHandler([metrics = metrics_](const Rest::Request& request, Http::ResponseWriter response) {
+        RequestTiming timing{metrics, "unmatched", methodName(request.method()), requestStart(), false};
+        TimingScope scope(&timing);
         sendError(response, ApiError::notFound("no route for " + std::string(methodName(request.method())) + " " +
                                                request.resource()));
         return Rest::Route::Result::Ok;

@@ -7,6 +7,10 @@
 #include <set>
 #include <string>
 
+namespace pixelmill {
+class Metrics;
+}
+
 namespace pixelmill::http {
 
 // Registers routes on a Pistache Router as a table, wrapping every handler so
@@ -16,7 +20,8 @@ class RouteTable {
 public:
     using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
 
-    explicit RouteTable(Pistache::Rest::Router& router) : router_(router) {}
+    // `metrics` (may be null) gets every request's duration by route template.
+    RouteTable(Pistache::Rest::Router& router, Metrics* metrics) : router_(router), metrics_(metrics) {}
 
     void get(const std::string& path, Handler h) { add(Pistache::Http::Method::Get, path, std::move(h)); }
     void post(const std::string& path, Handler h) { add(Pistache::Http::Method::Post, path, std::move(h)); }
@@ -33,6 +38,7 @@ private:
     void add(Pistache::Http::Method method, const std::string& path, Handler h);
 
     Pistache::Rest::Router& router_;
+    Metrics* metrics_;
     std::map<std::string, std::set<Pistache::Http::Method>> methods_;
 };
 

@@ -16,7 +16,7 @@ Server::~Server() { shutdown(); }
 
 void Server::init(const std::string& host, uint16_t port, int threads) {
     router_ = std::make_shared<Rest::Router>();
-    RouteTable routes(*router_);
+    RouteTable routes(*router_, &services_.metrics);
     addJobRoutes(routes, services_);
     addOriginalRoutes(routes, services_);
     addSystemRoutes(routes, services_);
@@ -32,7 +32,7 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
                        .maxRequestSize(limits_.maxHeaderBytes + 1024)
                        .maxResponseSize(64 << 20);
     endpoint_->init(options);
-    endpoint_->setHandler(std::make_shared<StreamingHandler>(router_, &services_.blobs, limits_));
+    endpoint_->setHandler(std::make_shared<StreamingHandler>(router_, &services_.blobs, limits_, &services_.metrics));
 }
 
 void Server::start() {

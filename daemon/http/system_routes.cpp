@@ -34,6 +34,10 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
                   {"accepting", s.jobs.accepting()}});
     });
 
+    routes.get("/metrics", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
+        sendText(rs, 200, s.metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+
     routes.get("/healthz", [](const Rest::Request&, Http::ResponseWriter& rs) {
         sendText(rs, 200, "ok\n", "text/plain; charset=utf-8");
     });

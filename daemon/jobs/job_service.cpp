@@ -103,6 +103,10 @@ NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const
 
 Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, const std::string& mediaType) {
     SubmitOutcome outcome = store_.submit(original, job);
+    if (metrics_) {
+        if (outcome.created) metrics_->jobSubmitted(job.plugin);
+        else metrics_->dedupHit();
+    }
     if (outcome.created) {
         work_.jobsQueued(1);
         log::info("job_submitted", {{"job", outcome.job.id},
@@ -121,6 +125,7 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     Prepared p = prepare(request);
     if (!upload.writer || upload.writer->size() == 0)
         throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
+    if (metrics_) metrics_->uploadBytes(upload.writer->size());
     const std::string& head = upload.writer->head();
     std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
     checkAccepts(*p.plugin, mediaType);
@@ -180,6 +185,7 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
     if (!accepting_) throw ApiError::unavailable("shutting_down", "pixelmill is shutting down", 5);
     if (!upload.writer || upload.writer->size() == 0)
         throw ApiError::badRequest("missing_file", "the file is missing or empty", "file");
+    if (metrics_) metrics_->uploadBytes(upload.writer->size());
     const std::string& head = upload.writer->head();
     std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
     std::shared_ptr<const PluginDescriptor> reader;
@@ -281,6 +287,7 @@ Job JobService::cancel(std::string_view id) {
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     work_.cancelRunning(job->id);
     events_.ended(job->id, JobState::Canceled);
+    if (metrics_) metrics_->jobFinished(job->plugin, "canceled");
     log::info("job_canceled", {{"job", job->id}, {"plugin", job->plugin}});
     return *job;
 }

@@ -4,6 +4,7 @@
 #include "jobs/job_events.h"
 #include "jobs/plugin_catalog.h"
 #include "jobs/storage_keeper.h"
+#include "metrics/metrics.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
 
@@ -86,6 +87,8 @@ public:
     std::pair<Batch, std::vector<Job>> createBatch(const BatchRequest& request);
     std::pair<Batch, std::vector<Job>> getBatch(std::string_view id) const;
 
+    // Where submissions are counted (optional).
+    void setMetrics(Metrics* metrics) { metrics_ = metrics; }
     // The quota keeper; without one, storage is unbounded.
     void setStorage(StorageKeeper* keeper) { storage_ = keeper; }
     // An output of `job` was asked for after it was evicted: run the job again.
@@ -130,6 +133,7 @@ private:
     std::atomic<bool> accepting_{true};
     std::function<void(const std::string&)> callbackCheck_;
     StorageKeeper* storage_ = nullptr;
+    Metrics* metrics_ = nullptr;
 };
 
 }  // namespace pixelmill

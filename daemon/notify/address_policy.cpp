@@ -182,7 +182,8 @@ Target AddressPolicy::check(const std::string& url, const std::string& field) co
     std::string_view rest;
     if (startsWithNoCase(url, "http://")) rest = std::string_view(url).substr(7);
     else if (startsWithNoCase(url, "https://")) rest = std::string_view(url).substr(8);
-    else refuse(field, "only http and https URLs are accepted, not '" + url.substr(0, std::min<size_t>(url.find(':'), 32)) + "'");
+    else refuse(field, "only http and https URLs are accepted, not '" +
+                           url.substr(0, std::min<size_t>(url.find(':'), 32)) + "'");
     if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#')
         refuse(field, "the URL has no host");
 
@@ -236,17 +237,18 @@ Target AddressPolicy::check(const std::string& url, const std::string& field) co
             refuse(field, "host '" + t.host + "' could not be resolved: " + e.what());
         }
         if (t.addresses.empty()) refuse(field, "host '" + t.host + "' could not be resolved: no address");
+        // The pin compares inet_ntop strings: keep the checked list in that form.
+        for (auto& address : t.addresses) {
+            address = canonicalHost(address);
+            if (!isNumericHost(address))
+                refuse(field, "host '" + t.host + "' resolved to '" + address + "', which is not an IP address");
+        }
     }
 
     t.allowListed = isAllowListed(t.host);
     if (allowPrivateNetwork_ || t.allowListed) return t;
     for (const auto& address : t.addresses) {
-        std::optional<std::string> reason;
-        try {
-            reason = refusedRange(address);
-        } catch (const std::invalid_argument&) {
-            reason = "not an IP address";
-        }
+        std::optional<std::string> reason = refusedRange(address);
         if (!reason) continue;
         if (literal) refuse(field, address + " is " + *reason + kHowToAllow);
         refuse(field, "host '" + t.host + "' resolves to " + address + ", " + *reason + kHowToAllow);

@@ -56,8 +56,9 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
                         ? 0
                         : static_cast<long>(parseUnsigned(line.substr(space + 1, 3)).value_or(0));
         t->contentLength.reset();
-    } else if (line.size() > 15 && std::equal(line.begin(), line.begin() + 15, "content-length:",
-                                              [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; })) {
+    } else if (line.size() > 15 && std::equal(line.begin(), line.begin() + 15, "content-length:", [](char a, char b) {
+                   return std::tolower(static_cast<unsigned char>(a)) == b;
+               })) {
         t->contentLength = parseUnsigned(line.substr(15));
     } else if (line == "\r\n" || line == "\n") {
         // End of this response's headers: refuse before a byte of body arrives.

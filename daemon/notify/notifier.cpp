@@ -5,18 +5,15 @@
 #include "common/log.h"
 #include "common/sha256.h"
 #include "notify/curl_support.h"
-#include "notify/fetcher.h"
-
-#include <unistd.h>
+#include "notify/email_message.h"
 
 #include <algorithm>
-#include <ctime>
+#include <cstdio>
 
 namespace pixelmill::notify {
 namespace {
 
 constexpr uint64_t kDiscardLimit = 64 * 1024;  // of a webhook's answer body
-constexpr size_t kMaxLine = 900;               // RFC 5322 allows 998 octets per line
 
 struct Discard {
     uint64_t bytes = 0;
@@ -51,57 +48,6 @@ size_t readMessage(char* buffer, size_t size, size_t count, void* user) {
     return n;
 }
 
-std::string eventName(JobState state) {
-    switch (state) {
-        case JobState::Succeeded: return "job.succeeded";
-        case JobState::Failed: return "job.failed";
-        default: return "job." + std::string(toString(state));
-    }
-}
-
-std::string hostName() {
-    char name[256] = {};
-    if (::gethostname(name, sizeof name - 1) != 0 || !name[0]) return "localhost";
-    return name;
-}
-
-// RFC 5322 date-time in UTC; independent of the C locale.
-std::string rfc5322Date(int64_t unixMs) {
-    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    std::time_t seconds = static_cast<std::time_t>(unixMs / 1000);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d +0000", kDays[tm.tm_wday % 7], tm.tm_mday,
-                  kMonths[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    return buf;
-}
-
-// Text from a plugin or a client on one line of bounded length, cut on a UTF-8 boundary.
-std::string oneLine(std::string text) {
-    std::replace_if(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\n' || c == '\t'; }, ' ');
-    std::erase_if(text, [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
-    if (text.size() > kMaxLine) {
-        size_t cut = kMaxLine;
-        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-        text = text.substr(0, cut) + "…";
-    }
-    return text;
-}
-
-// Enough to refuse header injection and nonsense; the SMTP server judges the rest.
-bool plausibleAddress(const std::string& a) {
-    auto at = a.find('@');
-    if (a.size() > 254 || at == std::string::npos || at == 0 || at + 1 == a.size() || a.find('@', at + 1) != std::string::npos)
-        return false;
-    return std::none_of(a.begin(), a.end(), [](char c) {
-        auto u = static_cast<unsigned char>(c);
-        return u <= 0x20 || u == 0x7f || c == '<' || c == '>' || c == ',' || c == ';' || c == '"' || c == '\\';
-    });
-}
-
 std::string transferError(CURLcode rc, const char* errbuf) { return errbuf[0] ? errbuf : curl_easy_strerror(rc); }
 
 // smtp://user:secret@host:25 -> smtp://host:25, for messages that end up in logs and the API.
@@ -124,7 +70,7 @@ std::string millis(std::chrono::milliseconds ms) {
 
 Notifier::Notifier(JobStore& store, const AddressPolicy& policy, Render render, NotifierOptions options)
     : store_(store), policy_(policy), render_(std::move(render)), options_(std::move(options)) {
-    mailFrom_ = options_.mailFrom.empty() ? "pixelmill@" + hostName() : options_.mailFrom;
+    mailFrom_ = options_.mailFrom.empty() ? "pixelmill@" + localHostName() : options_.mailFrom;
     while (!options_.publicUrl.empty() && options_.publicUrl.back() == '/') options_.publicUrl.pop_back();
     if (options_.leaseTime <= options_.requestTimeout + options_.connectTimeout)
         options_.leaseTime = 2 * (options_.requestTimeout + options_.connectTimeout);
@@ -311,54 +257,13 @@ Notifier::Outcome Notifier::sendWebhook(const Delivery& d, const Job& job) {
 }
 
 std::string Notifier::emailMessage(const Job& job, const Delivery& d, int64_t now) const {
-    const std::string state(toString(job.state));
-    const std::string jobUrl = options_.publicUrl + "/v1/jobs/" + job.id;
-    std::string domain = mailFrom_.substr(mailFrom_.find('@') + 1);
-    if (domain.empty() || domain == mailFrom_) domain = "pixelmill.invalid";
-
-    std::string m;
-    auto line = [&m](const std::string& text) { m += text + "\r\n"; };
-    line("Date: " + rfc5322Date(now));
-    line("From: pixelmill <" + mailFrom_ + ">");
-    line("To: <" + d.target + ">");
-    line("Subject: pixelmill: job " + job.id + " " + state);
-    line("Message-ID: <pixelmill." + job.id + "." + std::to_string(d.id) + "." + std::to_string(d.attempts) + "@" +
-         domain + ">");
-    line("MIME-Version: 1.0");
-    line("Content-Type: text/plain; charset=utf-8");
-    line("Content-Transfer-Encoding: 8bit");
-    line("Auto-Submitted: auto-generated");
-    line("X-Pixelmill-Job: " + job.id);
-    line("X-Pixelmill-Event: " + eventName(job.state));
-    line("X-Pixelmill-Delivery: " + std::to_string(d.id));
-    line("");
-    line("Job " + job.id + " " + state + ".");
-    line("");
-    line("Plugin:   " + oneLine(job.plugin + " " + job.pluginVersion));
-    line("State:    " + state);
-    if (job.finishedAt) line("Finished: " + formatTime(*job.finishedAt));
-    if (job.error) line("Error:    " + oneLine(job.error->code + ": " + job.error->message));
-    line("Job:      " + jobUrl);
-    line("");
-    if (job.outputs.empty()) {
-        line("No outputs.");
-    } else {
-        line("Outputs:");
-        for (const auto& o : job.outputs) {
-            line("  " + oneLine(o.name) + " (" + oneLine(o.mediaType) + ", " + humanBytes(o.sizeBytes) + ")");
-            line("  " + jobUrl + "/outputs/" + std::to_string(o.index));
-        }
-    }
-    line("");
-    line("-- ");
-    line("pixelmill");
-    return m;
+    return composeEmail(job, d, EmailSettings{mailFrom_, options_.publicUrl}, now);
 }
 
 Notifier::Outcome Notifier::sendEmail(const Delivery& d, const Job& job) {
     if (options_.smtpUrl.empty())
         return {false, true, std::nullopt, "no SMTP server is configured (--smtp-url)"};
-    if (!plausibleAddress(d.target)) return {false, true, std::nullopt, "'" + oneLine(d.target) + "' is not an email address"};
+    if (!plausibleAddress(d.target)) return {false, true, std::nullopt, "callback_email is not a plain email address"};
 
     const std::string message = emailMessage(job, d, nowMs());
     detail::Easy easy = detail::newEasy("smtp,smtps", options_.connectTimeout);
@@ -388,7 +293,8 @@ Notifier::Outcome Notifier::sendEmail(const Delivery& d, const Job& job) {
     std::optional<int> status = code > 0 ? std::optional<int>(static_cast<int>(code)) : std::nullopt;
     if (rc == CURLE_OK) return {true, false, status, ""};
     if (rc == CURLE_ABORTED_BY_CALLBACK) return {false, false, status, "interrupted"};
-    return {false, false, status, "sending mail through " + withoutCredentials(options_.smtpUrl) + " failed: " + transferError(rc, errbuf)};
+    return {false, false, status,
+            "sending mail through " + withoutCredentials(options_.smtpUrl) + " failed: " + transferError(rc, errbuf)};
 }
 
 }  // namespace pixelmill::notify

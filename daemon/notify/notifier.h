@@ -18,7 +18,8 @@ namespace pixelmill::notify {
 
 struct NotifierOptions {
     std::string webhookSecret;  // empty: webhooks go unsigned (warned once)
-    std::string smtpUrl;        // smtp://host:port; empty: emails fail for good
+    std::string smtpUrl;        // smtp[s]://[user:password@]host:port, the operator's: not checked
+                                // by the AddressPolicy; empty: email deliveries are given up
     std::string mailFrom;       // empty: pixelmill@<host name>
     std::string publicUrl;      // base of the links in emails, e.g. https://pixelmill.example.com
                                 // (empty: the links are bare paths, /v1/jobs/<id>/outputs/<n>)

@@ -239,6 +239,7 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
         if (!claiming_) attempt.drain();  // drain() began a moment ago: stop at once
     }
     double queueWait = std::max<int64_t>(0, nowMs() - std::max(job.createdAt, job.runAfter)) / 1000.0;
+    if (metrics_) metrics_->queueWait(job.plugin, queueWait);
     log::debug("job_started", {{"job", job.id}, {"plugin", job.plugin}, {"attempt", job.attempt},
                                {"queue_wait_s", queueWait}});
 
@@ -326,6 +327,12 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
                 {"message", ended.error.message},
                 {"recorded", recorded}});
     if (state == JobState::Queued) jobsQueued(1);  // a retry: someone will pick it up when it is due
+    if (metrics_ && recorded) {
+        if (!ended.error.code.empty()) metrics_->jobError(job.plugin, ended.error.code);
+        if (state == JobState::Queued) metrics_->jobRetried(job.plugin);
+        else metrics_->jobFinished(job.plugin, std::string(toString(state)));
+        if (state == JobState::Succeeded) metrics_->jobDuration(job.plugin, result.seconds);
+    }
     if (recorded && state != JobState::Queued) events_.ended(job.id, state);
 }
 

@@ -2,6 +2,7 @@
 
 #include "jobs/job_events.h"
 #include "jobs/job_service.h"
+#include "metrics/metrics.h"
 #include "scheduler/executor.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
@@ -46,6 +47,8 @@ public:
     ~Scheduler() override;
 
     void start();
+    // Where attempts are counted and timed (optional).
+    void setMetrics(Metrics* metrics) { metrics_ = metrics; }
 
     void jobsQueued(int count) override;
     void cancelRunning(const std::string& jobId) override;
@@ -82,6 +85,7 @@ private:
     Executor& executor_;
     JobEvents& events_;
     SchedulerOptions options_;
+    Metrics* metrics_ = nullptr;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -132,6 +132,8 @@ public:
     virtual StateCounts countByState() = 0;
     virtual uint64_t countOriginals() = 0;
     virtual uint64_t countQueued() = 0;
+    // Since when the longest-waiting ready job (queued, due) has waited, if any.
+    virtual std::optional<int64_t> oldestReadySince(int64_t now) = 0;
     // Earliest run_after among queued jobs, if any.
     virtual std::optional<int64_t> nextRunAfter() = 0;
 

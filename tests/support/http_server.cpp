@@ -203,7 +203,8 @@ bool HttpServer::readRequest(int fd, RecordedRequest& request) {
         if (next == std::string::npos) next = head.size();
         std::string line = head.substr(pos, next - pos);
         size_t colon = line.find(':');
-        if (colon != std::string::npos) request.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+        if (colon != std::string::npos)
+            request.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
         pos = next + 2;
     }
 

@@ -321,6 +321,12 @@ std::optional<Job> SqliteJobStore::retry(std::string_view id, int64_t now, int a
             .bind(2, now)
             .bind(3, job->id)
             .run();
+        // A notification of the earlier end would report the new run's state: drop it.
+        db.prepare(
+              "UPDATE deliveries SET state = 'failed', last_error = 'superseded: the job was retried' "
+              "WHERE job_id = ? AND state = 'pending'")
+            .bind(1, job->id)
+            .run();
         return selectJob(db, id);
     });
 }
@@ -372,6 +378,15 @@ std::optional<int64_t> SqliteJobStore::nextRunAfter() {
     auto db = reader();
     Statement& s = db->prepare("SELECT MIN(run_after) FROM jobs WHERE state = 'queued'");
     Reset r(s);
+    if (s.step() && !s.isNull(0)) return s.i64(0);
+    return std::nullopt;
+}
+
+std::optional<int64_t> SqliteJobStore::oldestReadySince(int64_t now) {
+    auto db = reader();
+    Statement& s = db->prepare("SELECT MIN(run_after) FROM jobs WHERE state = 'queued' AND run_after <= ?");
+    Reset r(s);
+    s.bind(1, now);
     if (s.step() && !s.isNull(0)) return s.i64(0);
     return std::nullopt;
 }

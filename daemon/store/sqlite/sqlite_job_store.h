@@ -49,6 +49,7 @@ public:
     uint64_t countOriginals() override;
     uint64_t countQueued() override;
     std::optional<int64_t> nextRunAfter() override;
+    std::optional<int64_t> oldestReadySince(int64_t now) override;
     bool isBlobReferenced(const std::string& sha256) override;
 
     OriginalPage listOriginals(const OriginalFilter& filter) override;

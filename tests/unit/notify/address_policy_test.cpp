@@ -171,7 +171,9 @@ TEST_CASE("address policy: localhost and names that resolve to refused addresses
                          fakeDns({{"internal.example", {"10.0.0.5"}},
                                   {"mixed.example", {"93.184.216.34", "192.168.0.10"}},
                                   {"v6.example", {"2606:4700::1", "fd00::5"}},
-                                  {"public.example", {"93.184.216.34", "2606:2800:220:1::1"}}}));
+                                  {"public.example", {"93.184.216.34", "2606:2800:220:1::1"}},
+                                  {"upper.example", {"::FFFF:7F00:1"}},
+                                  {"junk.example", {"bogus"}}}));
     requireRefused(policy, "https://internal.example/hook", "10.0.0.5");
     CHECK_THAT(refusal(policy, "https://internal.example/hook").what(), Catch::Contains("internal.example"));
     // One refused address among several is enough: the connection could use it.
@@ -181,6 +183,9 @@ TEST_CASE("address policy: localhost and names that resolve to refused addresses
     CHECK(t.host == "public.example");
     CHECK(t.addresses == std::vector<std::string>{"93.184.216.34", "2606:2800:220:1::1"});
     CHECK_FALSE(t.allowListed);
+    // Resolver answers are checked in canonical form, and must be addresses.
+    requireRefused(policy, "https://upper.example/hook", "::ffff:127.0.0.1");
+    CHECK_THAT(refusal(policy, "https://junk.example/").what(), Catch::Contains("not an IP address"));
     // A name that does not resolve is refused with the resolver's reason.
     ApiError nx = refusal(policy, "https://nowhere.example/");
     CHECK_THAT(nx.what(), Catch::Contains("nowhere.example") && Catch::Contains("could not be resolved"));

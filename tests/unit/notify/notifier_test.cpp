@@ -400,7 +400,8 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: the email names the job, its state, e
         if (m[i] == '\n') REQUIRE((i > 0 && m[i - 1] == '\r'));
 }
 
-TEST_CASE_METHOD(NotifyFixture, "notifier: an email without an SMTP server is given up at once", "[notify][notifier][email]") {
+TEST_CASE_METHOD(NotifyFixture, "notifier: an email without an SMTP server is given up at once",
+                 "[notify][notifier][email]") {
     std::string id = finishedJob("", "someone@example.com");
     Notifier notifier(store(), policy, renderJob, fast());
     CHECK(notifier.deliverDue(1) == 1);
