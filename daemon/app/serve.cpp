@@ -116,6 +116,10 @@ int runServe(const Config& configIn) {
     notifierOptions.smtpUrl = config.smtpUrl;
     notifierOptions.mailFrom = config.mailFrom;
     notifierOptions.publicUrl = config.publicUrl;
+    notifierOptions.retrySchedule.clear();
+    for (int i = 0, factor = 1; i < 5; ++i, factor *= 3)  // 5 s, 15 s, 45 s, 2¼ min, 6¾ min by default
+        notifierOptions.retrySchedule.push_back(std::chrono::milliseconds(
+            static_cast<int64_t>(config.notifyRetryBaseSeconds * 1000 * factor)));
     std::optional<notify::Notifier> notifier;  // made once the port is known (links in emails)
     StorageOptions storageOptions;
     storageOptions.quotaBytes = config.maxStorageBytes;

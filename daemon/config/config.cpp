@@ -148,6 +148,8 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.allowPrivateNetwork = parseBool(v); }, true);
     add("webhook-secret", "HMAC-SHA256 key for X-Pixelmill-Signature",
         [](Config& c, const std::string& v) { c.webhookSecret = v; });
+    add("notify-retry-base", "first retry of a webhook or email (5s); then x3, 6 attempts in all",
+        [](Config& c, const std::string& v) { c.notifyRetryBaseSeconds = parseSeconds(v); });
     add("smtp-url", "SMTP server for callback_email, smtp://host:port",
         [](Config& c, const std::string& v) { c.smtpUrl = v; });
     add("mail-from", "sender of callback emails (pixelmill@<host name>)",

@@ -24,6 +24,7 @@ struct Config {
     uint64_t maxStorageBytes = 0;        // 0: no quota
     bool allowPrivateNetwork = false;
     std::string webhookSecret;
+    double notifyRetryBaseSeconds = 5;   // notification retries: base, x3 each time, 6 attempts
     std::string smtpUrl;
     std::string mailFrom;                // default: pixelmill@<host name>
     std::string publicUrl;               // base of links in emails; default http://<listen>

@@ -127,6 +127,7 @@ public:
 
     // At start-up: running jobs whose lease has expired go back to the queue.
     // With `all`, every running job does (one daemon owns an SQLite file).
+    // Notifications claimed by a dead process become due again the same way.
     virtual int requeueExpired(int64_t now, bool all) = 0;
 
     virtual StateCounts countByState() = 0;

@@ -345,7 +345,13 @@ int SqliteJobStore::requeueExpired(int64_t now, bool all) {
             "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0 "
             "WHERE state = 'running' AND (?2 OR lease_until < ?1)");
         s.bind(1, now).bind(2, all ? 1 : 0).run();
-        return static_cast<int>(db.changes());
+        int requeued = static_cast<int>(db.changes());
+        // Notifications a dead process had claimed are due again too.
+        db.prepare("UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND (?2 OR lease_until < ?1)")
+            .bind(1, now)
+            .bind(2, all ? 1 : 0)
+            .run();
+        return requeued;
     });
 }
 

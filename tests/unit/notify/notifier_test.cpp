@@ -12,6 +12,7 @@
 #include "store/sqlite/sqlite_job_store.h"
 #include "support/daemon.h"
 #include "support/http_server.h"
+#include "support/smtp_sink.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -143,68 +144,6 @@ private:
     } quiet_;
     test::TempDir dir_{"pixelmill-notify"};
     std::unique_ptr<SqliteJobStore> store_;
-};
-
-// tests/support/smtp_sink.py under /usr/bin/python3; stdin is a pipe, so the
-// sink ends with this process even if the test dies.
-class SmtpSink {
-public:
-    static bool available() {
-        return test::runCommand("/usr/bin/python3 -c 'import aiosmtpd' 2>&1") == 0;
-    }
-
-    explicit SmtpSink(const std::filesystem::path& folder) : folder_(folder) {
-        int in[2], out[2];
-        REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-        REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-        posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-        std::string script = (test::sourceDir() / "tests/support/smtp_sink.py").string();
-        std::string dir = folder.string();
-        const char* argv[] = {"/usr/bin/python3", script.c_str(), "--folder", dir.c_str(), nullptr};
-        int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, const_cast<char* const*>(argv), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        ::close(in[0]);
-        ::close(out[1]);
-        stdin_ = in[1];
-        REQUIRE(rc == 0);
-
-        std::string line;
-        auto until = Clock::now() + 15s;
-        while (line.find('\n') == std::string::npos && Clock::now() < until) {
-            pollfd p{out[0], POLLIN, 0};
-            if (::poll(&p, 1, 100) <= 0) continue;
-            char buf[256];
-            ssize_t n = ::read(out[0], buf, sizeof buf);
-            if (n <= 0) break;
-            line.append(buf, static_cast<size_t>(n));
-        }
-        ::close(out[0]);
-        INFO("smtp_sink.py said: " << line);
-        REQUIRE(line.rfind("PORT ", 0) == 0);
-        port_ = std::stoi(line.substr(5));
-    }
-
-    ~SmtpSink() {
-        ::close(stdin_);
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            ::waitpid(pid_, &status, 0);
-        }
-    }
-
-    int port() const { return port_; }
-    std::filesystem::path message(int n) const { return folder_ / (std::to_string(n) + ".eml"); }
-    std::filesystem::path envelope(int n) const { return folder_ / (std::to_string(n) + ".env"); }
-
-private:
-    std::filesystem::path folder_;
-    pid_t pid_ = -1;
-    int stdin_ = -1;
-    int port_ = 0;
 };
 
 }  // namespace
@@ -412,11 +351,11 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: an email without an SMTP server is gi
 
 TEST_CASE_METHOD(NotifyFixture, "notifier: an email reaches the SMTP server with links to every output",
                  "[notify][notifier][email]") {
-    if (!SmtpSink::available()) {
+    if (!test::SmtpSink::available()) {
         WARN("skipped: /usr/bin/python3 cannot import aiosmtpd (apt-get install python3-aiosmtpd)");
         return;
     }
-    SmtpSink sink(dir() / "mail");
+    test::SmtpSink sink(dir() / "mail");
     server.on("/hook", Reply{});
     std::string id = finishedJob(server.url("/hook"), "someone@example.com", Outcome::Succeeded, 2);
     NotifierOptions options = fast();
