@@ -2,6 +2,7 @@
 #include "app/commands.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "worker/worker_main.h"
 
 #include <CLI/CLI.hpp>
 
@@ -34,6 +35,22 @@ int main(int argc, char** argv) {
     run->add_option("-p,--param", runParams, "plugin parameter key=value (repeatable)");
     run->add_option("-o,--out", runOut, "folder for the outputs (default: .)");
 
+    // Started by the daemon itself, never by people: not listed in --help.
+    CLI::App* worker = app.add_subcommand("worker", "")->group("");
+    pixelmill::worker::WorkerOptions workerOptions;
+    std::string workerThreads = "1";
+    worker->add_option("--socket-fd", workerOptions.fd)->required();
+    worker->add_option("--plugin-dir", workerOptions.pluginDir)->required();
+    worker->add_option("--blob-dir", workerOptions.blobDir)->required();
+    worker->add_option("--tmp-dir", workerOptions.tmpDir)->required();
+    worker->add_option("--fsync", workerOptions.fsync);
+    worker->add_option("--memory-limit", workerOptions.memoryLimitBytes);
+    worker->add_option("--cpu-seconds", workerOptions.cpuSecondsPerJob);
+    worker->add_option("--max-pixels", workerOptions.limits.maxPixels);
+    worker->add_option("--max-pages", workerOptions.limits.maxPages);
+    worker->add_option("--threads", workerOptions.threads);
+    worker->add_option("--log-level", workerOptions.logLevel);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -41,6 +58,7 @@ int main(int argc, char** argv) {
     }
 
     try {
+        if (*worker) return pixelmill::worker::runWorker(workerOptions);
         if (*serve) return pixelmill::runServe(serveOptions.resolve());
         if (*plugins) return pixelmill::runPlugins(pluginsDir, pluginsJson);
         if (*run) {

@@ -13,9 +13,11 @@ build_packages=(
   libpistache-dev libboost-filesystem-dev libvips-dev libpoppler-cpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
   libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
+  libkainjow-mustache-dev
 )
 test_packages=(
   curl libvips-tools poppler-utils python3 python3-aiosmtpd prometheus
+  chromium nodejs npm
 )
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2
@@ -30,8 +32,22 @@ case "${1:-}" in
   *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
 esac
 
+# The dashboard's browser tests: tests/browser's node modules (--test), when
+# missing or older than their lock file.
+browser_modules() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [[ "${1:-}" == --test ]] && command -v npm >/dev/null &&
+     { [[ ! -d "$dir/node_modules" ]] || [[ "$dir/package-lock.json" -nt "$dir/node_modules" ]]; }; then
+    echo "install-deps: npm ci --prefix tests/browser"
+    npm ci --prefix "$dir" --no-audit --no-fund && touch "$dir/node_modules"
+  fi
+}
+
 missing=()
 for p in "${want[@]}"; do
+  # Node.js from another source (NodeSource) ships npm itself.
+  [[ "$p" == npm ]] && command -v npm >/dev/null && continue
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
@@ -39,6 +55,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#want[@]} packages are installed"
+  browser_modules "${1:-}"
   exit 0
 fi
 
@@ -72,3 +89,4 @@ if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}";
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+browser_modules "${1:-}"

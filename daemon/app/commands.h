@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/config.h"
+#include "plugins/image_library.h"
 
 #include <filesystem>
 #include <map>
@@ -22,9 +23,5 @@ int runOnce(const std::string& pluginDir, const std::string& plugin, const std::
 // The plugin folder: the one given, else ../plugins or ../lib/pixelmill/plugins
 // next to the running binary.
 std::filesystem::path resolvePluginDir(const std::string& configured);
-
-// libvips, once per process, on the main thread, before any worker starts:
-// operation cache off, `threads` threads per image pipeline.
-void initImageLibrary(const char* argv0, int threads);
 
 }  // namespace pixelmill

@@ -2,7 +2,6 @@
 
 #include "common/log.h"
 
-#include <vips/vips.h>
 
 #include <cstdlib>
 #include <system_error>
@@ -20,20 +19,6 @@ fs::path resolvePluginDir(const std::string& configured) {
         if (fs::is_directory(candidate, ec)) return fs::weakly_canonical(candidate, ec);
     }
     return fs::weakly_canonical(bin / ".." / "plugins", ec);
-}
-
-void initImageLibrary(const char* argv0, int threads) {
-    static bool done = false;
-    if (done) return;
-    done = true;
-    if (VIPS_INIT(argv0 ? argv0 : "pixelmill") != 0) {
-        log::error("vips_init_failed", {{"error", vips_error_buffer()}});
-        std::exit(1);
-    }
-    // A server sees each input once: caching operations only costs memory.
-    vips_cache_set_max(0);
-    vips_cache_set_max_mem(0);
-    vips_concurrency_set(threads);
 }
 
 }  // namespace pixelmill

@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/parallel.h"
 #include "common/log.h"
 #include "jobs/sniff.h"
 #include "plugins/in_process_executor.h"
@@ -50,6 +51,11 @@ public:
         return true;
     }
 
+    bool addStoredOutput(uint32_t, const std::string&, const std::string&, const std::string&, uint64_t, int32_t,
+                         int32_t) override {
+        return false;  // the in-process executor hands over bytes
+    }
+
     void progress(uint32_t done, uint32_t total) override {
         if (!tty_ || total == 0) return;
         std::lock_guard lock(mutex_);
@@ -66,15 +72,7 @@ public:
     }
 
     void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) override {
-        unsigned threads = std::min<unsigned>(count, std::max(1u, std::thread::hardware_concurrency()));
-        std::atomic<uint32_t> next{0};
-        auto work = [&] {
-            for (uint32_t i; (i = next.fetch_add(1)) < count;) fn(user, i);
-        };
-        std::vector<std::thread> pool;
-        for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
+        runParallel(count, std::thread::hardware_concurrency(), fn, user);
     }
 
     std::map<uint32_t, std::string> written() const {

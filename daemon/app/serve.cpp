@@ -14,6 +14,7 @@
 #include "scheduler/scheduler.h"
 #include "store/fs/fs_blob_store.h"
 #include "store/sqlite/sqlite_job_store.h"
+#include "worker/process_executor.h"
 
 #include <vips/vips.h>
 
@@ -93,7 +94,30 @@ int runServe(const Config& configIn) {
     plugins.scan();
 
     Metrics metrics(PIXELMILL_VERSION);
-    InProcessExecutor executor(plugins);
+    // Plugins run in supervised worker processes unless told to trust them.
+    InProcessExecutor inProcess(plugins);
+    std::unique_ptr<worker::ProcessExecutor> isolated;
+    if (config.isolation == "process") {
+        std::error_code ec;
+        worker::ProcessExecutorOptions w;
+        w.binary = fs::read_symlink("/proc/self/exe", ec).string();
+        double cpu = config.workerCpuSeconds > 0 ? config.workerCpuSeconds : config.jobTimeoutSeconds * cores;
+        w.args = {"--plugin-dir", pluginDir.string(),
+                  "--blob-dir", (dataDir / "blobs").string(),
+                  "--tmp-dir", (dataDir / "tmp").string(),
+                  "--fsync", config.fsync ? "true" : "false",
+                  "--memory-limit", std::to_string(config.workerMemoryLimit),
+                  "--cpu-seconds", std::to_string(cpu),
+                  "--max-pixels", std::to_string(config.maxPixels),
+                  "--max-pages", std::to_string(config.maxPages),
+                  "--threads", std::to_string(cores),
+                  "--log-level", config.logLevel};
+        isolated = std::make_unique<worker::ProcessExecutor>(w, blobs);
+        plugins.setProbeRunner([&isolated](const PluginDescriptor& p, const std::string& path, std::string_view type) {
+            return isolated->probe(p.name, p.version, path, std::string(type));
+        });
+    }
+    Executor& executor = isolated ? static_cast<Executor&>(*isolated) : inProcess;
     JobEvents events;
     http::JobWaiters waiters;
     events.subscribe([&waiters](const std::string& id, JobState) { waiters.notify(id); });
@@ -149,7 +173,13 @@ int runServe(const Config& configIn) {
                             },
                             PIXELMILL_VERSION,
                             startedAt};
-    http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024});
+    http::GuardLimits guard;
+    guard.headerTimeout = config.headerTimeoutSeconds;
+    guard.keepaliveTimeout = config.keepaliveTimeoutSeconds;
+    guard.bodyGrace = config.headerTimeoutSeconds;
+    guard.minBodyRate = static_cast<double>(config.minBodyRate);
+    guard.maxConnections = config.maxConnections;
+    http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024}, guard);
     server.init(host, port, config.httpThreads);
     server.start();
     if (notifierOptions.publicUrl.empty())
@@ -168,8 +198,8 @@ int runServe(const Config& configIn) {
         m.gauge("pixelmill_blob_store_bytes", "Bytes of blobs stored").Set(static_cast<double>(blobs.totalBytes()));
         m.gauge("pixelmill_blob_store_quota_bytes", "The storage quota in bytes (0: none)")
             .Set(static_cast<double>(config.maxStorageBytes));
-        m.gauge("pixelmill_output_evictions", "Eviction rounds since start")
-            .Set(static_cast<double>(storage.evictions()));
+        m.counterTo("pixelmill_output_evictions_total", "Rounds of output evictions for the storage quota",
+                    static_cast<double>(storage.evictions()));
         m.gauge("pixelmill_webhook_deliveries_pending", "Notifications (webhooks, emails) not delivered yet")
             .Set(static_cast<double>(store.countPendingDeliveries()));
         m.gauge("pixelmill_long_polls", "Requests parked with ?wait").Set(static_cast<double>(waiters.pending()));
@@ -179,6 +209,16 @@ int runServe(const Config& configIn) {
             .Set(static_cast<double>(vips_tracked_get_mem_highwater()));
         m.gauge("pixelmill_vips_tracked_allocations", "Allocations libvips holds")
             .Set(static_cast<double>(vips_tracked_get_allocs()));
+        if (isolated) {
+            m.counterTo("pixelmill_plugin_workers_started_total", "Plugin worker processes started",
+                        static_cast<double>(isolated->started()));
+            m.counterTo("pixelmill_plugin_worker_crashes_total", "Plugin worker processes that died under a job",
+                        static_cast<double>(isolated->crashes()));
+            m.gauge("pixelmill_plugin_workers", "Plugin worker processes alive")
+                .Set(static_cast<double>(isolated->alive()));
+            m.gauge("pixelmill_plugin_workers_resident_memory_bytes", "Resident memory of all plugin worker processes")
+                .Set(static_cast<double>(isolated->residentBytes()));
+        }
         m.gauge("pixelmill_vips_open_files", "Files libvips holds open").Set(static_cast<double>(vips_tracked_get_files()));
     });
     scheduler.start();
@@ -191,6 +231,7 @@ int runServe(const Config& configIn) {
                             {"workers", config.workers},
                             {"http_threads", config.httpThreads},
                             {"plugins", static_cast<int>(plugins.list().size())},
+                            {"isolation", config.isolation},
                             {"plugin_dir", pluginDir.string()},
                             {"data_dir", dataDir.string()},
                             {"recovered_jobs", recovered}});

@@ -14,4 +14,10 @@ struct EmbeddedFile {
 // SQL migrations, in file-name order: store/sqlite/migrations/NNN_*.sql.
 const std::vector<EmbeddedFile>& sqliteMigrations();
 
+// The API documentation, http/openapi/: openapi.json and the /docs page's docs.css.
+const std::vector<EmbeddedFile>& apiDocsFiles();
+
+// The dashboard's templates, stylesheet and script: web/dashboard/*.
+const std::vector<EmbeddedFile>& dashboardFiles();
+
 }  // namespace pixelmill

@@ -190,8 +190,26 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.retryBaseSeconds = parseSeconds(v); });
     add("http-threads", "HTTP reactor threads (default: max(2, cores))",
         [](Config& c, const std::string& v) { c.httpThreads = static_cast<int>(parseInteger(v, 0, 256)); });
+    add("header-timeout", "time a request's head may take to arrive (10s)",
+        [](Config& c, const std::string& v) { c.headerTimeoutSeconds = parseSeconds(v); });
+    add("keepalive-timeout", "idle time after which a connection is closed (75s)",
+        [](Config& c, const std::string& v) { c.keepaliveTimeoutSeconds = parseSeconds(v); });
+    add("min-body-rate", "bytes per second a request body must average once --header-timeout has passed (1KiB)",
+        [](Config& c, const std::string& v) { c.minBodyRate = parseBytes(v); });
+    add("max-connections", "open connections beyond which new ones are closed (1024)",
+        [](Config& c, const std::string& v) { c.maxConnections = static_cast<uint64_t>(parseInteger(v, 1, 1'000'000)); });
     add("fsync", "fsync blobs and commits (true); false survives a process crash, not a power cut",
         [](Config& c, const std::string& v) { c.fsync = parseBool(v); });
+    add("isolation", "process: plugins run in supervised worker processes (a crash kills a worker, not the "
+        "daemon); none: in the daemon's threads, faster, for trusted plugins",
+        [](Config& c, const std::string& v) {
+            if (v != "process" && v != "none") throw std::invalid_argument("'" + v + "' is not process or none");
+            c.isolation = v;
+        });
+    add("worker-memory-limit", "address-space limit of each worker process (4GiB; 0: none)",
+        [](Config& c, const std::string& v) { c.workerMemoryLimit = parseBytes(v); });
+    add("worker-cpu-limit", "CPU seconds one job may use in a worker (0: job timeout x cores)",
+        [](Config& c, const std::string& v) { c.workerCpuSeconds = parseSeconds(v); });
     add("log-level", "debug, info, warn or error", [](Config& c, const std::string& v) {
         static const std::vector<std::string> ok{"debug", "info", "warn", "error"};
         if (std::find(ok.begin(), ok.end(), lower(v)) == ok.end())

@@ -39,7 +39,14 @@ struct Config {
     int maxAttempts = 3;
     double retryBaseSeconds = 1;         // first backoff; doubles per attempt
     int httpThreads = 0;                 // 0: max(2, cores)
+    double headerTimeoutSeconds = 10;    // a request's head must arrive within this
+    double keepaliveTimeoutSeconds = 75; // idle connections are closed after this
+    uint64_t minBodyRate = 1024;         // bytes/s a body must average after 10 s
+    uint64_t maxConnections = 1024;
     bool fsync = true;                   // fsync blobs and the database on commit
+    std::string isolation = "process";   // process: plugins run in worker processes; none: in the daemon
+    uint64_t workerMemoryLimit = 4ull << 30;  // RLIMIT_AS of a worker process; 0: none
+    double workerCpuSeconds = 0;         // RLIMIT_CPU per job in a worker; 0: job timeout x cores
     std::string logLevel = "info";
 
     // Filled in by resolve(): the effective values, for logs and /v1/status.

@@ -41,17 +41,32 @@ struct Services {
 void addJobRoutes(RouteTable& routes, Services& services);
 void addSystemRoutes(RouteTable& routes, Services& services);
 void addOriginalRoutes(RouteTable& routes, Services& services);
+// GET /openapi.json and GET /docs (http/openapi/openapi.json, compiled in).
+void addDocsRoutes(RouteTable& routes, Services& services);
+void addCompatRoutes(RouteTable& routes, Services& services);
+// The HTML dashboard under /dashboard (http/dashboard/, templates in web/dashboard/).
+void addDashboardRoutes(RouteTable& routes, Services& services);
 
 // Helpers shared by the route files.
 double waitSeconds(const Pistache::Rest::Request& request);
 void answerJob(Pistache::Http::ResponseWriter& response, int status, const Job& job, bool location = false);
-// Answers now if the job has ended or wait is 0, else when it ends or time is up.
+// Answers now if the job has ended or wait is 0, else when it ends or time is
+// up (holding no thread), with `answer` given the job as it is then.
+using JobAnswer = std::function<void(Pistache::Http::ResponseWriter&, const Job&)>;
+void answerWhenEnded(Services& s, Pistache::Http::ResponseWriter& response, const Job& job, double wait,
+                     JobAnswer answer);
+// The same, answering with the job resource.
 void answerWhenEnded(Services& s, Pistache::Http::ResponseWriter& response, int status, const Job& job,
                      bool location, double wait);
 // Runs `work` (which may block: downloads) on the outbound pool and sends
 // what it returns, or its ApiError; the reactor thread is free meanwhile.
 void answerLater(Services& s, Pistache::Http::ResponseWriter& response,
                  std::function<void(Pistache::Http::ResponseWriter&)> work);
+// priority: an integer from -1000 to 1000 (400 naming the field otherwise).
+int parsePriority(const std::string& text);
+// Members of a JSON body: "" / 0 when absent, 400 naming the field when of the wrong type.
+std::string stringMember(const nlohmann::json& doc, const char* key);
+int priorityMember(const nlohmann::json& doc);
 // ?limit= (1-1000, default 50) and ?cursor= (an opaque position this server gave out).
 int parseLimit(const Pistache::Rest::Request& request);
 std::optional<int64_t> parseCursor(const Pistache::Rest::Request& request);

@@ -50,6 +50,11 @@ struct StreamingHandler::Connection {
 
     Phase phase = Phase::Head;
     double startedAt = 0;  // monotonic, when the request's first byte arrived
+    std::shared_ptr<ConnectionGuard::Entry> guard;  // watched for slowness; null if unguarded
+
+    void mark(ConnectionGuard::Phase p) {
+        if (guard) guard->set(p, monotonicSeconds());
+    }
     std::string head;
     std::string filteredHead;  // what Pistache's parser sees: no framing headers
     bool keepAlive = true;
@@ -91,14 +96,26 @@ struct StreamingHandler::Connection {
 };
 
 StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits,
-                                   Metrics* metrics)
-    : router_(std::move(router)), blobs_(blobs), limits_(limits), metrics_(metrics) {}
+                                   Metrics* metrics, std::shared_ptr<ConnectionGuard> guard)
+    : router_(std::move(router)), blobs_(blobs), limits_(limits), metrics_(metrics), guard_(std::move(guard)) {}
 
 void StreamingHandler::onRequest(const Http::Request& request, Http::ResponseWriter response) {
     router_->route(request, std::move(response));
 }
 
-void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) { router_->disconnectPeer(peer); }
+void StreamingHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
+    // What Http::Handler::onConnection does (it is private, so it cannot be called).
+    peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
+    auto state = std::make_shared<Connection>();
+    if (guard_) state->guard = guard_->admit(peer);
+    peer->putData(kConnectionKey, state);
+}
+
+void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
+    if (auto state = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey)); state && state->guard)
+        guard_->leave(state->guard.get());
+    router_->disconnectPeer(peer);
+}
 
 void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, int status,
                               const std::string& code, const std::string& message, const std::string& field) {
@@ -236,10 +253,12 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
     }
     c.remaining = c.contentLength.value_or(0);
     c.phase = Connection::Phase::Body;
+    c.mark(ConnectionGuard::Phase::Body);
 }
 
 void StreamingHandler::bodyBytes(Connection& c, const char* data, size_t size) {
     c.received += size;
+    if (c.guard) c.guard->bodyBytes += size;
     if (c.received > limits_.maxUploadBytes + kEnvelopeBytes)
         throw ApiError::tooLarge("the upload is larger than the limit of " + humanBytes(limits_.maxUploadBytes));
     RequestBody& b = *c.body;
@@ -273,6 +292,7 @@ void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>&
     Http::Request& request = parser->request;
     Http::ResponseWriter response(request.version(), transport(), this, peer);
     if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    c.mark(ConnectionGuard::Phase::Busy);
     {
         BodyScope scope(c.body.get());
         setRequestStart(c.startedAt);
@@ -280,6 +300,9 @@ void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>&
     }
     parser->reset();
     c.reset();
+    // Ready for the next request; an answer still owed (a long-poll) is
+    // covered by the keep-alive timeout, which outlasts any ?wait.
+    c.mark(ConnectionGuard::Phase::Idle);
 }
 
 void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) {
@@ -301,6 +324,7 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
                         while (size > 0 && (*data == '\r' || *data == '\n')) ++data, --size;  // stray CRLFs
                         if (size == 0) return;
                         c.startedAt = monotonicSeconds();
+                        c.mark(ConnectionGuard::Phase::Head);
                     }
                     size_t from = c.head.size() >= 3 ? c.head.size() - 3 : 0;
                     c.head.append(data, size);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/connection_guard.h"
 #include "store/blob_store.h"
 
 #include <pistache/http.h>
@@ -33,9 +34,10 @@ public:
     HTTP_PROTOTYPE(StreamingHandler)
 
     StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits,
-                     Metrics* metrics);
+                     Metrics* metrics, std::shared_ptr<ConnectionGuard> guard);
 
     void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
+    void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
     void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
 
 private:
@@ -52,6 +54,7 @@ private:
     BlobStore* blobs_;
     FrontLimits limits_;
     Metrics* metrics_;
+    std::shared_ptr<ConnectionGuard> guard_;
 };
 
 }  // namespace pixelmill::http

@@ -23,24 +23,9 @@ namespace {
 const std::set<std::string> kReserved = {"plugin",          "callback_url", "callback_email", "priority",
                                          "idempotency_key", "wait",         "file",           "filename"};
 
-int parsePriority(const std::string& text) {
-    int v = 0;
-    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-    if (ec != std::errc() || p != text.data() + text.size() || v < -1000 || v > 1000)
-        throw ApiError::invalidParam("priority", "priority must be an integer from -1000 to 1000, got '" + text + "'");
-    return v;
-}
-
 std::string queryValue(const Rest::Request& request, const std::string& key) {
     auto v = request.query().get(key);
     return v ? *v : std::string();
-}
-
-// A string member of a JSON body, or "" if absent; 400 naming it if it is not a string.
-std::string stringMember(const nlohmann::json& doc, const char* key) {
-    if (!doc.contains(key) || doc[key].is_null()) return {};
-    if (!doc[key].is_string()) throw ApiError::invalidParam(key, std::string(key) + " must be a string");
-    return doc[key].get<std::string>();
 }
 
 // RFC 3339 (2026-11-22T17:49:03Z, fractions and offsets allowed) to unix ms.
@@ -84,10 +69,7 @@ void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter&
     if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
     SubmitRequest submit;
     submit.plugin = stringMember(doc, "plugin");
-    if (doc.contains("priority")) {
-        if (!doc["priority"].is_number_integer()) throw ApiError::invalidParam("priority", "priority must be an integer");
-        submit.priority = parsePriority(std::to_string(doc["priority"].get<long long>()));
-    }
+    submit.priority = priorityMember(doc);
     submit.callbackUrl = stringMember(doc, "callback_url");
     submit.callbackEmail = stringMember(doc, "callback_email");
     if (doc.contains("params") && !doc["params"].is_object())

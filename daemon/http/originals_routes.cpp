@@ -104,18 +104,13 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
         if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
         BatchRequest request;
-        if (!doc.contains("plugin") || !doc["plugin"].is_string())
-            throw ApiError::invalidParam("plugin", "plugin is required");
-        request.job.plugin = doc["plugin"].get<std::string>();
+        request.job.plugin = stringMember(doc, "plugin");
         if (doc.contains("params") && !doc["params"].is_object())
             throw ApiError::invalidParam("params", "params must be an object");
         request.job.params = doc.value("params", nlohmann::json::object());
-        if (doc.contains("priority")) {
-            if (!doc["priority"].is_number_integer()) throw ApiError::invalidParam("priority", "priority must be an integer");
-            request.job.priority = doc["priority"].get<int>();
-        }
-        if (doc.contains("callback_url") && doc["callback_url"].is_string())
-            request.job.callbackUrl = doc["callback_url"].get<std::string>();
+        request.job.priority = priorityMember(doc);
+        request.job.callbackUrl = stringMember(doc, "callback_url");
+        request.job.callbackEmail = stringMember(doc, "callback_email");
         if (!doc.contains("original_ids") || !doc["original_ids"].is_array())
             throw ApiError::invalidParam("original_ids", "original_ids must be an array of original ids");
         for (const auto& id : doc["original_ids"]) {

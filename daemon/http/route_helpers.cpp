@@ -28,10 +28,9 @@ void answerJob(Http::ResponseWriter& response, int status, const Job& job, bool 
     sendJson(response, status, jobJson(job), headers);
 }
 
-void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, const Job& job, bool location,
-                     double wait) {
+void answerWhenEnded(Services& s, Http::ResponseWriter& response, const Job& job, double wait, JobAnswer answer) {
     if (wait <= 0 || isFinal(job.state)) {
-        answerJob(response, status, job, location);
+        answer(response, job);
         return;
     }
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
@@ -39,12 +38,14 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, co
     std::string id = job.id;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                            std::chrono::duration<double>(wait));
-    s.waiters.wait(id, deadline, [&s, writer, timing, id, status, location] {
+    s.waiters.wait(id, deadline, [&s, writer, timing, id, answer = std::move(answer)] {
         TimingScope scope(timing.get());
         try {
             auto now = s.store.getJob(id);
-            if (!now) sendError(*writer, ApiError::notFound("job " + id + " was deleted"));
-            else answerJob(*writer, status, *now, location);
+            if (!now) throw ApiError::notFound("job " + id + " was deleted");
+            answer(*writer, *now);
+        } catch (const ApiError& e) {
+            sendError(*writer, e);
         } catch (const std::exception& e) {
             sendError(*writer, ApiError::internal(e.what()));
         }
@@ -56,6 +57,13 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, co
     } catch (const std::exception&) {
         s.waiters.notify(id);
     }
+}
+
+void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, const Job& job, bool location,
+                     double wait) {
+    answerWhenEnded(s, response, job, wait, [status, location](Http::ResponseWriter& w, const Job& j) {
+        answerJob(w, status, j, location);
+    });
 }
 
 void answerLater(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
@@ -71,6 +79,26 @@ void answerLater(Services& s, Http::ResponseWriter& response, std::function<void
             sendError(*writer, ApiError::internal(e.what()));
         }
     });
+}
+
+int parsePriority(const std::string& text) {
+    int v = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (ec != std::errc() || p != text.data() + text.size() || v < -1000 || v > 1000)
+        throw ApiError::invalidParam("priority", "priority must be an integer from -1000 to 1000, got '" + text + "'");
+    return v;
+}
+
+std::string stringMember(const nlohmann::json& doc, const char* key) {
+    if (!doc.contains(key) || doc[key].is_null()) return {};
+    if (!doc[key].is_string()) throw ApiError::invalidParam(key, std::string(key) + " must be a string");
+    return doc[key].get<std::string>();
+}
+
+int priorityMember(const nlohmann::json& doc) {
+    if (!doc.contains("priority") || doc["priority"].is_null()) return 0;
+    if (!doc["priority"].is_number_integer()) throw ApiError::invalidParam("priority", "priority must be an integer");
+    return parsePriority(std::to_string(doc["priority"].get<long long>()));
 }
 
 int parseLimit(const Rest::Request& request) {

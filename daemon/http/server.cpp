@@ -10,7 +10,8 @@ namespace pixelmill::http {
 
 using namespace Pistache;
 
-Server::Server(Services& services, FrontLimits limits) : services_(services), limits_(limits) {}
+Server::Server(Services& services, FrontLimits limits, GuardLimits guard)
+    : services_(services), limits_(limits), guard_(std::make_shared<ConnectionGuard>(guard)) {}
 
 Server::~Server() { shutdown(); }
 
@@ -19,7 +20,10 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
     RouteTable routes(*router_, &services_.metrics);
     addJobRoutes(routes, services_);
     addOriginalRoutes(routes, services_);
+    addCompatRoutes(routes, services_);
     addSystemRoutes(routes, services_);
+    addDocsRoutes(routes, services_);
+    addDashboardRoutes(routes, services_);
     routes.finish();
 
     Address address(host == "localhost" ? "127.0.0.1" : host, Port(port));
@@ -32,7 +36,8 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
                        .maxRequestSize(limits_.maxHeaderBytes + 1024)
                        .maxResponseSize(64 << 20);
     endpoint_->init(options);
-    endpoint_->setHandler(std::make_shared<StreamingHandler>(router_, &services_.blobs, limits_, &services_.metrics));
+    endpoint_->setHandler(std::make_shared<StreamingHandler>(router_, &services_.blobs, limits_, &services_.metrics,
+                                                                     guard_));
 }
 
 void Server::start() {

@@ -15,7 +15,7 @@ namespace pixelmill::http {
 // table, start() serves on background threads, shutdown() stops them.
 class Server {
 public:
-    Server(Services& services, FrontLimits limits);
+    Server(Services& services, FrontLimits limits, GuardLimits guard = {});
     ~Server();
 
     // Binds host:port (port 0 picks a free one). Throws on failure.
@@ -27,6 +27,7 @@ public:
 private:
     Services& services_;
     FrontLimits limits_;
+    std::shared_ptr<ConnectionGuard> guard_;
     std::shared_ptr<Pistache::Rest::Router> router_;
     std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
     bool started_ = false;

@@ -150,6 +150,15 @@ prometheus::Gauge& Metrics::gauge(const std::string& name, const std::string& he
     return family->Add(labels);
 }
 
+void Metrics::counterTo(const std::string& name, const std::string& help, double total) {
+    std::lock_guard lock(mutex_);
+    auto it = externalCounters_.find(name);
+    if (it == externalCounters_.end())
+        it = externalCounters_.emplace(name, &BuildCounter().Name(name).Help(help).Register(*registry_).Add({})).first;
+    double now = it->second->Value();
+    if (total > now) it->second->Increment(total - now);
+}
+
 void Metrics::onScrape(std::function<void(Metrics&)> refresh) {
     std::lock_guard lock(mutex_);
     refreshers_.push_back(std::move(refresh));

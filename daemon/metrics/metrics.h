@@ -49,6 +49,8 @@ public:
     // Gauges set before each scrape by whoever knows them.
     prometheus::Gauge& gauge(const std::string& name, const std::string& help,
                              const prometheus::Labels& labels = {});
+    // A counter whose total someone else keeps: brought up to `total` (never down).
+    void counterTo(const std::string& name, const std::string& help, double total);
     void onScrape(std::function<void(Metrics&)> refresh);
 
     // The text exposition format 0.0.4, with the process metrics read from /proc.
@@ -82,6 +84,7 @@ private:
     std::map<std::string, prometheus::Counter*> counterCache_;
     std::map<std::string, prometheus::Histogram*> histogramCache_;
     std::map<std::string, prometheus::Family<prometheus::Gauge>*> gaugeFamilies_;
+    std::map<std::string, prometheus::Counter*> externalCounters_;
     std::vector<std::function<void(Metrics&)>> refreshers_;
     double lastCpuSeconds_ = 0;
 };

@@ -30,6 +30,10 @@ public:
                    int32_t) override {
         return false;
     }
+    bool addStoredOutput(uint32_t, const std::string&, const std::string&, const std::string&, uint64_t, int32_t,
+                         int32_t) override {
+        return false;
+    }
     void progress(uint32_t, uint32_t) override {}
     void log(int, const std::string&) override {}
     void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) override {

@@ -176,6 +176,15 @@ const pm_plugin* PluginHost::abi(std::string_view name, std::string_view version
 
 SourceInfo PluginHost::probe(const PluginDescriptor& plugin, const std::string& path,
                              std::string_view mediaType) const {
+    if (probeRunner_) {
+        if (!plugin.canProbe) return {};
+        ProbeResult r = probeRunner_(plugin, path, mediaType);
+        if (!r.error.empty()) {
+            if (r.error.rfind("the file cannot be read", 0) == 0) throw ApiError::unprocessable(r.error);
+            throw ApiError::unprocessable("the file cannot be read as " + std::string(mediaType) + ": " + r.error);
+        }
+        return SourceInfo{r.width, r.height, r.pages};
+    }
     const pm_plugin* table = abi(plugin.name, plugin.version);
     if (!table || !table->probe) return {};
     MappedFile file(path);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "jobs/plugin_catalog.h"
+#include "scheduler/executor.h"
 
 #include <pixelmill/plugin.h>
 
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +53,11 @@ public:
     SourceInfo probe(const PluginDescriptor& plugin, const std::string& path,
                      std::string_view mediaType) const override;
 
+    // Probes run elsewhere (in a worker process) when a runner is set.
+    using ProbeRunner = std::function<ProbeResult(const PluginDescriptor&, const std::string& path,
+                                                  std::string_view mediaType)>;
+    void setProbeRunner(ProbeRunner runner) { probeRunner_ = std::move(runner); }
+
     // The ABI table for name+version, or nullptr.
     const pm_plugin* abi(std::string_view name, std::string_view version) const;
 
@@ -67,6 +74,7 @@ private:
     std::vector<LoadedPlugin> plugins_;
     std::vector<RefusedPlugin> refused_;
     std::vector<std::string> seen_;  // files already tried
+    ProbeRunner probeRunner_;
 };
 
 // Compares dotted version strings numerically ("1.10.0" > "1.9.3").

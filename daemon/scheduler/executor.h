@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -18,6 +19,9 @@ public:
     // Stores one output; false if it could not be kept (the job then fails transiently).
     virtual bool addOutput(uint32_t index, const std::string& name, const std::string& mediaType,
                            std::span<const unsigned char> bytes, int32_t width, int32_t height) = 0;
+    // Records an output whose bytes another process already stored as a blob.
+    virtual bool addStoredOutput(uint32_t index, const std::string& name, const std::string& mediaType,
+                                 const std::string& sha256, uint64_t size, int32_t width, int32_t height) = 0;
     virtual void progress(uint32_t done, uint32_t total) = 0;
     virtual void log(int level, const std::string& message) = 0;
     // Runs fn(user, i) for i in [0, count) on spare workers and this thread.
@@ -39,6 +43,14 @@ struct ExecResult {
     Status status = Status::Ok;
     std::string message;
     double seconds = 0;  // the plugin's own processing time
+};
+
+// What a plugin read from a source's header, in the executor's terms.
+struct ProbeResult {
+    std::optional<int> width;
+    std::optional<int> height;
+    std::optional<int> pages;
+    std::string error;  // non-empty: the source cannot be read
 };
 
 // Runs one attempt of a job: in this process, or elsewhere. Thread-safe:

@@ -33,21 +33,18 @@ public:
     bool addOutput(uint32_t index, const std::string& name, const std::string& mediaType,
                    std::span<const unsigned char> bytes, int32_t width, int32_t height) override {
         try {
-            BlobRef blob = s_.blobs_.put(bytes);
-            Output out;
-            out.index = index;
-            out.name = name;
-            out.mediaType = mediaType;
-            out.sha256 = blob.sha256;
-            out.sizeBytes = blob.size;
-            if (width > 0) out.width = width;
-            if (height > 0) out.height = height;
-            if (!s_.store_.putOutput(job_.id, job_.attempt, out)) {
-                canceled_ = true;  // someone else owns the job now
-                return false;
-            }
-            ++outputs_;
-            return true;
+            return record(index, name, mediaType, s_.blobs_.put(bytes), width, height);
+        } catch (const std::exception& e) {
+            storageError_ = e.what();
+            log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
+            return false;
+        }
+    }
+
+    bool addStoredOutput(uint32_t index, const std::string& name, const std::string& mediaType,
+                         const std::string& sha256, uint64_t size, int32_t width, int32_t height) override {
+        try {
+            return record(index, name, mediaType, BlobRef{sha256, size, false}, width, height);
         } catch (const std::exception& e) {
             storageError_ = e.what();
             log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
@@ -73,6 +70,24 @@ public:
 
     void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) override {
         s_.parallelFor(count, fn, user);
+    }
+
+    bool record(uint32_t index, const std::string& name, const std::string& mediaType, const BlobRef& blob,
+                int32_t width, int32_t height) {
+        Output out;
+        out.index = index;
+        out.name = name;
+        out.mediaType = mediaType;
+        out.sha256 = blob.sha256;
+        out.sizeBytes = blob.size;
+        if (width > 0) out.width = width;
+        if (height > 0) out.height = height;
+        if (!s_.store_.putOutput(job_.id, job_.attempt, out)) {
+            canceled_ = true;  // someone else owns the job now
+            return false;
+        }
+        ++outputs_;
+        return true;
     }
 
     void cancel() { canceled_ = true; }
@@ -296,7 +311,11 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
             retryOrFail(attempt.storageError().empty() ? "transient" : "insufficient_storage",
                         attempt.storageError().empty() ? result.message : attempt.storageError());
             break;
-        case S::Crashed: retryOrFail("plugin_crashed", result.message); break;
+        case S::Crashed:
+            // One more try on a fresh worker; a second crash is the input's doing.
+            if (job.attempt >= 2) fail("plugin_crashed", result.message + " (twice)");
+            else retryOrFail("plugin_crashed", result.message);
+            break;
         case S::Internal: retryOrFail("internal", result.message); break;
     }
 

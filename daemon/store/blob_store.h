@@ -11,6 +11,7 @@ namespace pixelmill {
 struct BlobRef {
     std::string sha256;
     uint64_t size = 0;
+    bool created = false;  // false: the same content was stored already
 };
 
 // Streams bytes into a temp file while hashing them. finish() closes the
@@ -48,6 +49,8 @@ public:
     // Every blob whose last write is older than `olderThanUnixMs`.
     virtual std::vector<std::string> listOlderThan(int64_t olderThanUnixMs) const = 0;
     virtual uint64_t totalBytes() const = 0;
+    // Another process (a plugin worker) stored a new blob of `bytes` here.
+    virtual void noteStoredElsewhere(uint64_t bytes) = 0;
 };
 
 }  // namespace pixelmill

@@ -147,10 +147,11 @@ private:
 
 }  // namespace
 
-FsBlobStore::FsBlobStore(fs::path root, fs::path tmp, bool fsync)
+FsBlobStore::FsBlobStore(fs::path root, fs::path tmp, bool fsync, bool owner)
     : root_(std::move(root)), tmp_(std::move(tmp)), fsync_(fsync) {
     fs::create_directories(root_);
     fs::create_directories(tmp_);
+    if (!owner) return;
     // Temp files left by a crash belong to no one.
     for (const auto& entry : fs::directory_iterator(tmp_)) {
         std::error_code ec;
@@ -200,13 +201,13 @@ BlobRef FsBlobStore::adopt(const fs::path& tempFile, const std::string& sha256, 
         fs::remove(tempFile, ec);
         if (err == EEXIST) {
             ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
-            return {sha256, size};
+            return {sha256, size, false};
         }
         throwIo("rename blob", err);
     }
     if (fsync_) fsyncDir(dir);
     totalBytes_ += size;
-    return {sha256, size};
+    return {sha256, size, true};
 }
 
 void FsBlobStore::remove(const std::string& sha256) {

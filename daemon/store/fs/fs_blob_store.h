@@ -13,7 +13,9 @@ namespace pixelmill {
 // Thread-safe: files are immutable once renamed; the byte count is atomic.
 class FsBlobStore final : public BlobStore {
 public:
-    FsBlobStore(std::filesystem::path root, std::filesystem::path tmp, bool fsync);
+    // `owner`: this process owns the folders: it cleans leftover temp files
+    // and counts the stored bytes (a plugin worker process does neither).
+    FsBlobStore(std::filesystem::path root, std::filesystem::path tmp, bool fsync, bool owner = true);
 
     std::unique_ptr<BlobWriter> writer() override;
     BlobRef put(std::span<const unsigned char> bytes) override;
@@ -22,6 +24,7 @@ public:
     void remove(const std::string& sha256) override;
     std::vector<std::string> listOlderThan(int64_t olderThanUnixMs) const override;
     uint64_t totalBytes() const override { return totalBytes_.load(); }
+    void noteStoredElsewhere(uint64_t bytes) override { totalBytes_ += bytes; }
 
     // Moves a finished temp file into place (used by writers).
     BlobRef adopt(const std::filesystem::path& tempFile, const std::string& sha256, uint64_t size);

@@ -65,6 +65,14 @@ public:
                         int64_t retryAt, int64_t now) override;
     uint64_t countPendingDeliveries() override;
 
+    // Dashboard queries (sqlite_dashboard.cpp).
+    DashboardJobPage dashboardJobs(const DashboardJobQuery& query) override;
+    std::vector<FinishedJob> finishedSince(int64_t since) override;
+    std::vector<ErrorCount> failuresByCode() override;
+    std::vector<Job> latestFailures(int limit) override;
+    std::map<std::string, OriginalUsage> originalUsage(const std::vector<std::string>& originalIds,
+                                                       int latest) override;
+
 private:
     // A read-only connection borrowed from the pool for a scope.
     class ReadLease {

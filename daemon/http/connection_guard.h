@@ -1,0 +1,74 @@
+#pragma once
+
+#include <pistache/peer.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace pixelmill::http {
+
+struct GuardLimits {
+    double headerTimeout = 10;     // a request's head must arrive within this
+    double keepaliveTimeout = 75;  // an idle connection is closed after this (longer than the longest ?wait)
+    double bodyGrace = 10;         // then a body must arrive at least at…
+    double minBodyRate = 1024;     // …this many bytes per second on average
+    size_t maxConnections = 1024;  // more are closed at once
+};
+
+// Keeps slow or idle clients from tying up the server: a once-a-second sweep
+// closes connections whose head is late (slow loris), whose body trickles
+// below a minimum rate, or that sit idle past the keep-alive timeout, and
+// the number of open connections is capped. Pistache offers no timers to a
+// handler, so the sweep is ours; it closes a connection by shutting its
+// socket down, which the reactor then sees as a disconnect.
+//
+// Thread-safe: reactor threads update their connections' state (atomics);
+// a mutex guards the table, and a connection is shut down only while the
+// mutex is held and the reactor has not reported it gone, so a reused file
+// descriptor is never touched.
+class ConnectionGuard {
+public:
+    enum class Phase : int { Idle, Head, Body, Busy };
+
+    struct Entry {
+        int fd = -1;
+        std::atomic<int> phase{static_cast<int>(Phase::Idle)};
+        std::atomic<double> since{0};
+        std::atomic<uint64_t> bodyBytes{0};
+        void set(Phase p, double now) {
+            phase = static_cast<int>(p);
+            since = now;
+            if (p == Phase::Body) bodyBytes = 0;
+        }
+    };
+
+    explicit ConnectionGuard(GuardLimits limits);
+    ~ConnectionGuard();
+    ConnectionGuard(const ConnectionGuard&) = delete;
+    ConnectionGuard& operator=(const ConnectionGuard&) = delete;
+
+    // A new connection; nullptr (and the socket shut down) when over the cap.
+    std::shared_ptr<Entry> admit(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    // The reactor reports the connection gone: it is never touched again.
+    void leave(const Entry* entry);
+
+    size_t open() const;
+    uint64_t closedForSlowness() const { return closed_.load(); }
+
+private:
+    void loop();
+
+    GuardLimits limits_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::unordered_map<const Entry*, std::shared_ptr<Entry>> entries_;
+    bool stopping_ = false;
+    std::atomic<uint64_t> closed_{0};
+    std::thread sweeper_;
+};
+
+}  // namespace pixelmill::http

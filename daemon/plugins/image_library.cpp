@@ -1,0 +1,24 @@
+#include "plugins/image_library.h"
+
+#include "common/log.h"
+
+#include <vips/vips.h>
+
+#include <cstdlib>
+
+namespace pixelmill {
+
+void initImageLibrary(const char* argv0, int threads) {
+    static bool done = false;
+    if (done) return;
+    done = true;
+    if (VIPS_INIT(argv0 ? argv0 : "pixelmill") != 0) {
+        log::error("vips_init_failed", {{"error", vips_error_buffer()}});
+        std::exit(1);
+    }
+    vips_cache_set_max(0);
+    vips_cache_set_max_mem(0);
+    vips_concurrency_set(threads);
+}
+
+}  // namespace pixelmill

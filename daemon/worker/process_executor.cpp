@@ -1,0 +1,262 @@
+#include "worker/process_executor.h"
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+extern char** environ;
+
+namespace pixelmill::worker {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+ExecResult::Status statusFrom(const std::string& s) {
+    using S = ExecResult::Status;
+    if (s == "ok") return S::Ok;
+    if (s == "invalid_param") return S::InvalidParam;
+    if (s == "unprocessable") return S::Unprocessable;
+    if (s == "unsupported") return S::Unsupported;
+    if (s == "canceled") return S::Canceled;
+    if (s == "transient") return S::Transient;
+    if (s == "unavailable") return S::Unavailable;
+    return S::Internal;
+}
+
+std::string describeExit(int status) {
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char* name = sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGKILL ? "SIGKILL"
+                           : sig == SIGXCPU ? "SIGXCPU (CPU time limit)" : sig == SIGBUS ? "SIGBUS"
+                           : sig == SIGFPE ? "SIGFPE" : sig == SIGILL ? "SIGILL" : nullptr;
+        return std::string("killed by ") + (name ? name : ("signal " + std::to_string(sig)));
+    }
+    if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+    return "ended";
+}
+
+}  // namespace
+
+ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, BlobStore& blobs)
+    : options_(std::move(options)), blobs_(blobs) {}
+
+ProcessExecutor::~ProcessExecutor() {
+    std::vector<std::unique_ptr<Worker>> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.swap(idle_);
+    }
+    for (auto& w : all) discard(std::move(w), false);
+}
+
+std::unique_ptr<ProcessExecutor::Worker> ProcessExecutor::acquire() {
+    {
+        std::lock_guard lock(mutex_);
+        if (!idle_.empty()) {
+            auto w = std::move(idle_.back());
+            idle_.pop_back();
+            return w;
+        }
+    }
+    auto [mine, theirs] = socketPair();
+    std::vector<std::string> args = {options_.binary, "worker", "--socket-fd", "3"};
+    args.insert(args.end(), options_.args.begin(), options_.args.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, theirs, 3);  // dup2 clears close-on-exec
+    // Signals the daemon blocks for sigwait() must not stay blocked in the worker.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none;
+    sigemptyset(&none);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, options_.binary.c_str(), &actions, &attr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    ::close(theirs);
+    if (rc != 0) {
+        ::close(mine);
+        throw std::runtime_error(std::string("cannot start a plugin worker: ") + std::strerror(rc));
+    }
+    {
+        std::lock_guard lock(mutex_);
+        live_.insert(pid);
+    }
+    auto w = std::make_unique<Worker>();
+    w->pid = pid;
+    w->channel = std::make_unique<Channel>(mine);
+    ++started_;
+    // The worker says hello once its plugins are loaded.
+    auto hello = w->channel->receive(30s);
+    if (!hello || hello->value("type", "") != "ready") {
+        std::string how = discard(std::move(w), true);
+        throw std::runtime_error("a plugin worker did not start: " + how);
+    }
+    log::debug("worker_started", {{"pid", static_cast<int>(pid)}});
+    return w;
+}
+
+void ProcessExecutor::release(std::unique_ptr<Worker> worker) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(worker));
+}
+
+size_t ProcessExecutor::alive() const {
+    std::lock_guard lock(mutex_);
+    return live_.size();
+}
+
+uint64_t ProcessExecutor::residentBytes() const {
+    std::set<pid_t> pids;
+    {
+        std::lock_guard lock(mutex_);
+        pids = live_;
+    }
+    uint64_t total = 0;
+    for (pid_t pid : pids) {
+        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+        for (std::string line; std::getline(status, line);)
+            if (line.rfind("VmRSS:", 0) == 0) total += std::stoull(line.substr(6)) * 1024;
+    }
+    return total;
+}
+
+std::string ProcessExecutor::discard(std::unique_ptr<Worker> worker, bool kill) {
+    if (!worker || worker->pid <= 0) return "gone";
+    {
+        std::lock_guard lock(mutex_);
+        live_.erase(worker->pid);
+    }
+    worker->channel.reset();  // EOF tells a healthy worker to exit
+    if (kill) ::kill(worker->pid, SIGKILL);
+    int status = 0;
+    for (int i = 0; i < 200; ++i) {
+        if (::waitpid(worker->pid, &status, WNOHANG) == worker->pid) return describeExit(status);
+        std::this_thread::sleep_for(10ms);
+    }
+    ::kill(worker->pid, SIGKILL);
+    ::waitpid(worker->pid, &status, 0);
+    return describeExit(status);
+}
+
+ExecResult ProcessExecutor::execute(const ExecRequest& request, JobControl& control) {
+    std::unique_ptr<Worker> w;
+    try {
+        w = acquire();
+    } catch (const std::exception& e) {
+        return {ExecResult::Status::Transient, e.what(), 0};
+    }
+    json params = json::array();
+    for (const auto& [k, v] : request.params) params.push_back({k, v});
+    if (!w->channel->send({{"type", "run"}, {"job", request.jobId}, {"plugin", request.plugin},
+                           {"version", request.pluginVersion}, {"params", params}, {"input", request.inputPath},
+                           {"media_type", request.mediaType}})) {
+        std::string how = discard(std::move(w), true);
+        ++crashes_;
+        return {ExecResult::Status::Crashed, "the plugin worker " + how, 0};
+    }
+    double started = monotonicSeconds();
+    std::optional<double> killAt;
+    for (;;) {
+        if (!killAt && control.shouldStop()) {
+            w->channel->send({{"type", "stop"}});
+            killAt = monotonicSeconds() + std::chrono::duration<double>(options_.stopGrace).count();
+        }
+        if (killAt && monotonicSeconds() > *killAt) {
+            // It did not stop when asked (a plugin that ignores should_stop): end it.
+            std::string how = discard(std::move(w), true);
+            log::warn("worker_killed", {{"job", request.jobId}, {"plugin", request.plugin}, {"how", how}});
+            return {ExecResult::Status::Canceled, "stopped: the plugin did not stop when asked and was killed",
+                    monotonicSeconds() - started};
+        }
+        std::optional<json> m;
+        try {
+            m = w->channel->receive(50ms);
+        } catch (const std::exception&) {
+            std::string how = discard(std::move(w), false);
+            ++crashes_;
+            log::error("plugin_crashed", {{"job", request.jobId}, {"plugin", request.plugin}, {"how", how}});
+            if (killAt) return {ExecResult::Status::Canceled, "stopped", monotonicSeconds() - started};
+            return {ExecResult::Status::Crashed, "the plugin process " + how, monotonicSeconds() - started};
+        }
+        if (!m) continue;
+        std::string type = m->value("type", "");
+        if (type == "output") {
+            bool ok = false;
+            try {
+                uint64_t size = m->value("size", uint64_t{0});
+                if (m->value("created", false)) blobs_.noteStoredElsewhere(size);
+                ok = control.addStoredOutput(m->value("index", 0u), m->value("name", ""), m->value("media_type", ""),
+                                             m->value("sha256", ""), size, m->value("width", -1),
+                                             m->value("height", -1));
+            } catch (const std::exception&) {
+                ok = false;
+            }
+            w->channel->send({{"type", "ack"}, {"seq", m->value("seq", uint64_t{0})}, {"ok", ok}});
+        } else if (type == "progress") {
+            control.progress(m->value("done", 0u), m->value("total", 0u));
+        } else if (type == "log") {
+            control.log(m->value("level", 1), m->value("message", ""));
+        } else if (type == "done") {
+            ExecResult result{statusFrom(m->value("status", "internal")), m->value("message", ""),
+                              m->value("seconds", 0.0)};
+            release(std::move(w));
+            return result;
+        }
+    }
+}
+
+ProbeResult ProcessExecutor::probe(const std::string& plugin, const std::string& version, const std::string& path,
+                                   const std::string& mediaType) {
+    std::unique_ptr<Worker> w;
+    try {
+        w = acquire();
+    } catch (const std::exception& e) {
+        return ProbeResult{{}, {}, {}, e.what()};
+    }
+    w->channel->send({{"type", "probe"}, {"plugin", plugin}, {"version", version}, {"input", path},
+                      {"media_type", mediaType}});
+    auto deadline = monotonicSeconds() + 30;
+    while (monotonicSeconds() < deadline) {
+        std::optional<json> m;
+        try {
+            m = w->channel->receive(100ms);
+        } catch (const std::exception&) {
+            std::string how = discard(std::move(w), false);
+            ++crashes_;
+            log::error("plugin_crashed", {{"plugin", plugin}, {"during", "probe"}, {"how", how}});
+            return ProbeResult{{}, {}, {}, "reading the file crashed the plugin (" + how + ")"};
+        }
+        if (!m || m->value("type", "") != "probed") continue;
+        ProbeResult r;
+        if (m->contains("error")) r.error = (*m)["error"].get<std::string>();
+        auto opt = [&](const char* k) -> std::optional<int> {
+            if (!m->contains(k) || (*m)[k].is_null()) return std::nullopt;
+            return (*m)[k].get<int>();
+        };
+        r.width = opt("width");
+        r.height = opt("height");
+        r.pages = opt("pages");
+        release(std::move(w));
+        return r;
+    }
+    discard(std::move(w), true);
+    return ProbeResult{{}, {}, {}, "reading the file took longer than 30 s"};
+}
+
+}  // namespace pixelmill::worker

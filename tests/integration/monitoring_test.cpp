@@ -1,0 +1,439 @@
+// monitoring/: the Prometheus config, the alert rules and their unit tests
+// pass promtool, and every query of the Grafana dashboard is accepted by a
+// real Prometheus scraping a real daemon, and finds data there.
+#include "support/daemon.h"
+#include "support/images.h"
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+using namespace pixelmill::test;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path monitoringDir() { return sourceDir() / "monitoring"; }
+
+bool haveCommand(const std::string& name) { return runCommand("command -v " + name + " >/dev/null") == 0; }
+
+std::vector<std::string> lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+// ---- A real Prometheus on loopback, with its own storage in a temp folder.
+
+int freePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("no free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string urlEncode(const std::string& s) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+        else {
+            out += '%';
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        }
+    }
+    return out;
+}
+
+class Prometheus {
+public:
+    // Scrapes `target` (host:port) every second as job "pixelmill", with the
+    // alert rules of monitoring/ loaded.
+    explicit Prometheus(const std::string& target) : dir_("pixelmill-prometheus") {
+        fs::copy_file(monitoringDir() / "alerts.yml", dir_ / "alerts.yml");
+        writeFile(dir_ / "prometheus.yml",
+                  "global:\n"
+                  "  scrape_interval: 1s\n"
+                  "  evaluation_interval: 1s\n"
+                  "rule_files:\n"
+                  "  - alerts.yml\n"
+                  "scrape_configs:\n"
+                  "  - job_name: pixelmill\n"
+                  "    scrape_interval: 1s\n"
+                  "    scrape_timeout: 1s\n"
+                  "    static_configs:\n"
+                  "      - targets: ['" + target + "']\n");
+        port_ = freePort();
+        fs::path log = dir_ / "prometheus.log";
+        std::vector<std::string> args = {"prometheus",
+                                         "--config.file=" + (dir_ / "prometheus.yml").string(),
+                                         "--storage.tsdb.path=" + (dir_ / "data").string(),
+                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_),
+                                         "--log.level=warn"};
+        pid_ = ::fork();
+        if (pid_ < 0) throw std::runtime_error("fork failed");
+        if (pid_ == 0) {
+            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            ::dup2(fd, 1);
+            ::dup2(fd, 2);
+            if (::chdir(dir_.path().c_str()) != 0) ::_exit(126);
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execvp(argv[0], argv.data());
+            ::_exit(127);
+        }
+        http_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(port_));
+        auto deadline = std::chrono::steady_clock::now() + 30s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            try {
+                if (http_->get("/-/ready").status == 200) return;
+            } catch (const std::exception&) {
+            }
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+                pid_ = -1;
+                throw std::runtime_error("prometheus exited during start-up:\n" + readFile(log));
+            }
+            std::this_thread::sleep_for(100ms);
+        }
+        throw std::runtime_error("prometheus did not become ready:\n" + readFile(log));
+    }
+    ~Prometheus() {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGTERM);
+        for (int i = 0; i < 100; ++i) {
+            int status = 0;
+            if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
+            std::this_thread::sleep_for(50ms);
+        }
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    Prometheus(const Prometheus&) = delete;
+    Prometheus& operator=(const Prometheus&) = delete;
+
+    nlohmann::json api(const std::string& pathAndQuery) {
+        Response r = http_->get(pathAndQuery);
+        INFO(pathAndQuery << " -> " << r.body);
+        REQUIRE(r.status == 200);
+        return r.json();
+    }
+    // Prometheus answers 400 with status "error" for an expression it refuses.
+    nlohmann::json query(const std::string& expr) {
+        Response r = http_->get("/api/v1/query?query=" + urlEncode(expr));
+        try {
+            return r.json();
+        } catch (const std::exception&) {
+            return {{"status", "error"}, {"error", r.body}};
+        }
+    }
+    std::optional<double> scalar(const std::string& expr) {
+        auto j = query(expr);
+        if (j["status"] != "success" || j["data"]["result"].empty()) return std::nullopt;
+        return std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
+    }
+    nlohmann::json waitForTargetsUp(std::chrono::seconds timeout) {
+        auto deadline = std::chrono::steady_clock::now() + timeout;
+        nlohmann::json targets;
+        while (std::chrono::steady_clock::now() < deadline) {
+            targets = api("/api/v1/targets")["data"]["activeTargets"];
+            bool up = !targets.empty() && std::all_of(targets.begin(), targets.end(),
+                                                      [](const auto& t) { return t["health"] == "up"; });
+            if (up) return targets;
+            std::this_thread::sleep_for(200ms);
+        }
+        FAIL("targets not up: " << targets.dump());
+        return targets;
+    }
+    std::string log() const { return readFile(dir_ / "prometheus.log"); }
+
+private:
+    TempDir dir_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+    std::unique_ptr<HttpClient> http_;
+};
+
+// ---- The dashboard.
+
+nlohmann::json loadDashboard() {
+    std::string text = readFile(monitoringDir() / "grafana" / "pixelmill.json");
+    REQUIRE_FALSE(text.empty());
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const std::exception& e) {
+        FAIL("monitoring/grafana/pixelmill.json is not valid JSON: " << e.what());
+    }
+    return {};
+}
+
+struct PanelQuery {
+    std::string panel;
+    std::string expr;
+};
+
+std::vector<PanelQuery> panelQueries(const nlohmann::json& dashboard) {
+    std::vector<PanelQuery> out;
+    std::function<void(const nlohmann::json&)> walk = [&](const nlohmann::json& panels) {
+        for (const auto& p : panels) {
+            if (p.contains("panels")) walk(p["panels"]);  // panels inside collapsed rows
+            if (!p.contains("targets")) continue;
+            for (const auto& t : p["targets"]) out.push_back({p.value("title", ""), t.value("expr", "")});
+        }
+    };
+    walk(dashboard["panels"]);
+    return out;
+}
+
+// Grafana's variables, as a query sent straight to Prometheus would need them.
+std::string expandVariables(std::string expr) {
+    static const std::vector<std::pair<std::regex, std::string>> rules = {
+        {std::regex(R"(\$__rate_interval|\$\{__rate_interval\})"), "1m"},
+        {std::regex(R"(\$__interval|\$\{__interval\})"), "1m"},
+        {std::regex(R"(\$__range|\$\{__range\})"), "1h"},
+        {std::regex(R"(\$\{[A-Za-z_][A-Za-z0-9_]*(:[a-z]+)?\}|\$[A-Za-z_][A-Za-z0-9_]*)"), ".*"},  // $job, ${instance}
+    };
+    for (const auto& [re, value] : rules) expr = std::regex_replace(expr, re, value);
+    return expr;
+}
+
+// Gauges read from the job store are the same on every node sharing it: they
+// are taken with max(), never added up.
+const std::vector<std::string> kStoreGauges = {"pixelmill_jobs{", "pixelmill_oldest_queued_job_age_seconds",
+                                               "pixelmill_webhook_deliveries_pending"};
+
+void checkStoreGaugesUseMax(const std::string& expr) {
+    for (const std::string& g : kStoreGauges) {
+        size_t at = expr.find(g);
+        if (at == std::string::npos) continue;
+        INFO(expr);
+        // The innermost aggregation around the gauge: the nearest "max"/"sum"/... before it.
+        static const std::regex aggregation(R"((sum|max|min|avg|count)\s*(by|without)?\s*(\([^()]*\))?\s*\(\s*$)");
+        std::smatch m;
+        std::string head = expr.substr(0, at);
+        REQUIRE(std::regex_search(head, m, aggregation));
+        CHECK(m[1] == "max");
+    }
+}
+
+// ---- Jobs for the real daemon, so that the dashboard's queries find data.
+
+std::string submitOk(Daemon& d, const fs::path& file, const std::string& plugin,
+                     const std::map<std::string, std::string>& fields, long status = 202) {
+    Response r = d.submit(file.string(), plugin, fields);
+    INFO(r.body);
+    REQUIRE(r.status == status);
+    return r.json()["id"];
+}
+
+}  // namespace
+
+TEST_CASE("promtool: the alert rules, their unit tests and prometheus.yml are clean") {
+    if (!haveCommand("promtool")) {
+        WARN("promtool is not installed (Debian package prometheus): skipping the promtool checks of monitoring/");
+        return;
+    }
+    std::string out;
+    std::string dir = monitoringDir().string();
+
+    int rc = runCommand("cd '" + dir + "' && promtool check rules alerts.yml", &out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("SUCCESS") != std::string::npos);
+    CHECK(out.find("WARN") == std::string::npos);
+    CHECK(out.find("FAILED") == std::string::npos);
+
+    rc = runCommand("cd '" + dir + "' && promtool test rules alerts_test.yml", &out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("SUCCESS") != std::string::npos);
+
+    rc = runCommand("cd '" + dir + "' && promtool check config prometheus.yml", &out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("is valid prometheus config file syntax") != std::string::npos);
+    CHECK(out.find("WARN") == std::string::npos);
+}
+
+TEST_CASE("every alert has a severity, a for, a summary and a description, and tests that fire it and keep it quiet") {
+    std::string rules = readFile(monitoringDir() / "alerts.yml");
+    std::string tests = readFile(monitoringDir() / "alerts_test.yml");
+    REQUIRE_FALSE(rules.empty());
+    REQUIRE_FALSE(tests.empty());
+
+    // alerts.yml, one rule at a time (a rule runs from "- alert:" to the next).
+    static const std::regex alertLine(R"(^\s*- alert:\s*(\S+)\s*$)");
+    std::map<std::string, std::string> bodies;
+    std::string current;
+    for (const std::string& line : lines(rules)) {
+        std::smatch m;
+        if (std::regex_match(line, m, alertLine)) current = m[1];
+        else if (!current.empty()) bodies[current] += line + "\n";
+    }
+    const std::set<std::string> expected = {"PixelmillHighJobFailureRatio", "PixelmillQueueBacklog",
+                                            "PixelmillNoJobSucceeding",     "PixelmillDown",
+                                            "PixelmillStorageNearQuota",    "PixelmillMemoryGrowth"};
+    for (const std::string& name : expected) CHECK(bodies.count(name));
+    for (const auto& [name, body] : bodies) {
+        INFO(name << ":\n" << body);
+        CHECK(std::regex_search(body, std::regex(R"(\n\s+for:\s*\d+[smh])")));
+        CHECK(std::regex_search(body, std::regex(R"(severity:\s*(critical|warning|info))")));
+        CHECK(std::regex_search(body, std::regex(R"(summary:\s*\S)")));
+        CHECK(std::regex_search(body, std::regex(R"(description:\s*\S)")));
+        checkStoreGaugesUseMax(body);
+    }
+    CHECK(bodies["PixelmillStorageNearQuota"].find("pixelmill_blob_store_quota_bytes > 0") != std::string::npos);
+    CHECK(bodies["PixelmillDown"].find("up{") != std::string::npos);
+    CHECK(bodies["PixelmillMemoryGrowth"].find("process_resident_memory_bytes") != std::string::npos);
+
+    // alerts_test.yml: for each alert, a case that fires (exp_labels) and one that does not (exp_alerts: []).
+    static const std::regex nameLine(R"(^\s*alertname:\s*(\S+)\s*$)");
+    std::map<std::string, int> firing, quiet;
+    std::string alert;
+    for (const std::string& line : lines(tests)) {
+        std::smatch m;
+        if (std::regex_match(line, m, nameLine)) alert = m[1];
+        else if (!alert.empty() && std::regex_search(line, std::regex(R"(exp_alerts:\s*\[\s*\])"))) ++quiet[alert];
+        else if (!alert.empty() && line.find("- exp_labels:") != std::string::npos) ++firing[alert];
+    }
+    for (const std::string& name : expected) {
+        INFO(name);
+        CHECK(firing[name] > 0);
+        CHECK(quiet[name] > 0);
+    }
+}
+
+TEST_CASE("the Grafana dashboard imports as is and asks for the panels operators need") {
+    nlohmann::json dash = loadDashboard();
+    REQUIRE(dash.is_object());
+    CHECK(dash["schemaVersion"].is_number_integer());
+    CHECK(dash["schemaVersion"].get<int>() >= 30);
+    CHECK(dash["title"].is_string());
+    CHECK(dash["uid"].is_string());
+    CHECK_FALSE((dash.contains("id") && !dash["id"].is_null()));  // an exported id would clash on import
+
+    // The data source is a variable, so the JSON imports into any Grafana.
+    bool dsVariable = false;
+    for (const auto& v : dash["templating"]["list"])
+        if (v["name"] == "DS_PROMETHEUS" && v["type"] == "datasource" && v["query"] == "prometheus") dsVariable = true;
+    CHECK(dsVariable);
+
+    std::set<int> ids;
+    for (const auto& p : dash["panels"]) {
+        INFO(p.value("title", "?"));
+        REQUIRE(p.contains("id"));
+        CHECK(ids.insert(p["id"].get<int>()).second);
+        CHECK(p["gridPos"].contains("w"));
+        if (p["type"] == "row") continue;
+        CHECK(p["datasource"]["uid"] == "${DS_PROMETHEUS}");
+        REQUIRE(p.contains("targets"));
+        CHECK_FALSE(p["targets"].empty());
+        for (const auto& t : p["targets"]) {
+            CHECK(t["datasource"]["uid"] == "${DS_PROMETHEUS}");
+            CHECK_FALSE(t.value("expr", "").empty());
+            CHECK_FALSE(t.value("refId", "").empty());
+        }
+    }
+
+    std::vector<PanelQuery> queries = panelQueries(dash);
+    auto anyExpr = [&](const std::string& needle) {
+        return std::any_of(queries.begin(), queries.end(),
+                           [&](const PanelQuery& q) { return q.expr.find(needle) != std::string::npos; });
+    };
+    for (const char* q : {"0.5", "0.95", "0.99"}) {
+        INFO("conversion time quantile " << q);
+        CHECK(anyExpr(std::string("histogram_quantile(") + q +
+                      ", sum by (le, plugin) (rate(pixelmill_job_duration_seconds_bucket"));
+    }
+    for (const char* needle : {"pixelmill_jobs_finished_total", "pixelmill_job_errors_total", "by (plugin, code)",
+                               "pixelmill_jobs{", "pixelmill_oldest_queued_job_age_seconds",
+                               "pixelmill_job_queue_wait_seconds_bucket", "pixelmill_workers_busy",
+                               "process_resident_memory_bytes", "process_cpu_seconds_total",
+                               "pixelmill_blob_store_bytes", "pixelmill_blob_store_quota_bytes"}) {
+        INFO(needle);
+        CHECK(anyExpr(needle));
+    }
+    for (const PanelQuery& q : queries) {
+        INFO(q.panel);
+        checkStoreGaugesUseMax(q.expr);
+    }
+}
+
+TEST_CASE("every dashboard query is accepted by a real Prometheus scraping the daemon, and finds data") {
+    if (!haveCommand("prometheus")) {
+        WARN("prometheus is not installed (Debian package prometheus): skipping the dashboard queries");
+        return;
+    }
+    Daemon d(DaemonOptions{.args = {"--retry-base", "0.05", "--max-storage-bytes", "1GiB"}});
+    Prometheus prometheus("127.0.0.1:" + std::to_string(d.port()));
+    prometheus.waitForTargetsUp(20s);
+
+    // Successes, a retry, a failure and a dedup hit, while Prometheus scrapes.
+    TempDir files;
+    makeJpeg(files / "a.jpg", 400, 300, 1, 31);
+    writeFile(files / "retry.txt", "retry " + std::to_string(::getpid()) + "\n");
+    writeFile(files / "bad.txt", "bad " + std::to_string(::getpid()) + "\n");
+    std::vector<std::string> ids{submitOk(d, files / "a.jpg", "thumbnail", {}),
+                                 submitOk(d, files / "retry.txt", "flaky", {{"fail_times", "1"}}),
+                                 submitOk(d, files / "bad.txt", "flaky", {{"permanent", "true"}})};
+    for (const auto& id : ids) d.waitForJob(id);
+    submitOk(d, files / "a.jpg", "thumbnail", {}, 200);
+
+    // Wait until Prometheus holds the final numbers, then two more scrapes so rates have two points.
+    std::optional<double> finished;
+    for (int i = 0; i < 100 && finished != 3.0; ++i) {
+        finished = prometheus.scalar("sum(pixelmill_jobs_finished_total)");
+        if (finished != 3.0) std::this_thread::sleep_for(100ms);
+    }
+    REQUIRE(finished == 3.0);
+    std::this_thread::sleep_for(2500ms);
+
+    std::vector<PanelQuery> queries = panelQueries(loadDashboard());
+    REQUIRE(queries.size() >= 10);
+    for (const PanelQuery& q : queries) {
+        std::string expr = expandVariables(q.expr);
+        INFO("panel '" << q.panel << "': " << expr);
+        CHECK(expr.find('$') == std::string::npos);
+        auto answer = prometheus.query(expr);
+        INFO(answer.dump());
+        CHECK(answer["status"] == "success");
+        if (answer["status"] == "success") CHECK_FALSE(answer["data"]["result"].empty());
+    }
+
+    // The alert rules load into the same Prometheus and evaluate without errors.
+    auto rules = prometheus.api("/api/v1/rules");
+    REQUIRE(rules["status"] == "success");
+    int evaluated = 0;
+    for (const auto& group : rules["data"]["groups"])
+        for (const auto& rule : group["rules"]) {
+            INFO(rule.dump());
+            CHECK(rule.value("health", "") != "err");
+            ++evaluated;
+        }
+    CHECK(evaluated == 6);
+}
