@@ -23,7 +23,7 @@ best_pm=0
 for run in 1 2; do
   mkdir -p "$work/r$run"
   for f in "${files[@]}"; do b=$(basename "$f"); cp "$f" "$work/r$run/$b"; printf 'run%d' "$run" >> "$work/r$run/$b"; done
-  out=$("$PYTHON" "$BENCH_DIR/loadgen.py" pixelmill "$BASE" ascii "$work"/r$run/*.jpg --clients 16 --param width=100)
+  out=$("$LOADGEN" jobs "$BASE" --plugin ascii "$work"/r$run/*.jpg --clients 16 --param width=100)
   rate=$("$PYTHON" -c "import json,sys; d=json.loads(sys.argv[1]); assert d['errors']==0, d; print(d['per_second'])" "$out")
   best_pm=$("$PYTHON" -c "print(max($best_pm, $rate))")
 done

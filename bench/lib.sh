@@ -5,6 +5,8 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$REPO_DIR/build}"
 PIXELMILL="$BUILD_DIR/bin/pixelmill"
+# The C++ load generator (bench/loadgen): a Python client would compete for the cores.
+LOADGEN="$BUILD_DIR/bin/pixelmill-loadgen"
 CACHE_DIR="${BENCH_CACHE:-$BENCH_DIR/.cache}"
 mkdir -p "$CACHE_DIR"
 # Debian's interpreter: the FastAPI/Pillow comparison uses its packages.

@@ -21,7 +21,7 @@ best_pm=0
 for run in 1 2 3; do
   # A distinct copy each run: dedup would answer at once.
   cp "$pdf" "$work/doc-$run.pdf"; printf '%%%% run %d\n' "$run" >> "$work/doc-$run.pdf"
-  out=$("$PYTHON" "$BENCH_DIR/loadgen.py" pixelmill "$BASE" pdf2png "$work/doc-$run.pdf" --clients 1 --param dpi=72)
+  out=$("$LOADGEN" jobs "$BASE" --plugin pdf2png "$work/doc-$run.pdf" --clients 1 --param dpi=72)
   pages_per_s=$("$PYTHON" -c "import json,sys; d=json.loads(sys.argv[1]); assert d['errors']==0, d; print(50 / d['seconds'])" "$out")
   best_pm=$("$PYTHON" -c "print(max($best_pm, $pages_per_s))")
 done

@@ -31,15 +31,15 @@ port=$((20000 + RANDOM % 20000))
 "$PYTHON" -m uvicorn --app-dir "$BENCH_DIR" fastapi_thumb:app --host 127.0.0.1 --port "$port" --workers 2 --log-level warning &
 UVI=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$port/docs" && break; sleep 0.1; done
-"$PYTHON" "$BENCH_DIR/loadgen.py" fastapi "http://127.0.0.1:$port" "${files[@]:0:32}" --clients 16 >/dev/null
-fa_json=$("$PYTHON" "$BENCH_DIR/loadgen.py" fastapi "http://127.0.0.1:$port" "${files[@]}" --clients 16)
+"$LOADGEN" fastapi "http://127.0.0.1:$port" "${files[@]:0:32}" --clients 16 >/dev/null
+fa_json=$("$LOADGEN" fastapi "http://127.0.0.1:$port" "${files[@]}" --clients 16)
 kill $UVI; wait $UVI 2>/dev/null || true; UVI=""
 
 # pixelmill.
 start_daemon "$work/pm" ${PIXELMILL_FLAGS:-}
 mkdir -p "$work/warm"; for i in $(seq 1 16); do cp "${files[$i]}" "$work/warm/w$i.jpg"; printf warm >> "$work/warm/w$i.jpg"; done
-"$PYTHON" "$BENCH_DIR/loadgen.py" pixelmill "$BASE" thumbnail "$work"/warm/*.jpg --clients 16 --param size=256 >/dev/null
-pm_json=$("$PYTHON" "$BENCH_DIR/loadgen.py" pixelmill "$BASE" thumbnail "${files[@]}" --clients 16 --param size=256)
+"$LOADGEN" jobs "$BASE" --plugin thumbnail "$work"/warm/*.jpg --clients 16 --param size=256 >/dev/null
+pm_json=$("$LOADGEN" jobs "$BASE" --plugin thumbnail "${files[@]}" --clients 16 --param size=256)
 rss=$(peak_rss_mib "$DAEMON_PID")
 stop_daemon
 

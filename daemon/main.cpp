@@ -1,7 +1,8 @@
-// pixelmill: serve | plugins | run
+// pixelmill: serve | plugins | run | token
 #include "app/commands.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "http/access.h"
 #include "worker/worker_main.h"
 
 #include <CLI/CLI.hpp>
@@ -35,6 +36,16 @@ int main(int argc, char** argv) {
     run->add_option("-p,--param", runParams, "plugin parameter key=value (repeatable)");
     run->add_option("-o,--out", runOut, "folder for the outputs (default: .)");
 
+    CLI::App* token = app.add_subcommand("token", "make an API token: prints it once, and the line for --token-file");
+    std::string tokenName, tokenScopes = "read,submit", tokenFile;
+    token->add_option("name", tokenName, "who the token is for (letters, digits, - and _)")->required()
+        ->check(CLI::Validator([](std::string& v) {
+            bool ok = !v.empty() && v.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") == std::string::npos;
+            return ok ? std::string() : std::string("a name is letters, digits, '-', '_' and '.'");
+        }, "NAME"));
+    token->add_option("--scopes", tokenScopes, "comma-separated: read, submit, admin (default read,submit)");
+    token->add_option("--append", tokenFile, "append the hashed line to this token file");
+
     // Started by the daemon itself, never by people: not listed in --help.
     CLI::App* worker = app.add_subcommand("worker", "")->group("");
     pixelmill::worker::WorkerOptions workerOptions;
@@ -61,6 +72,7 @@ int main(int argc, char** argv) {
         if (*worker) return pixelmill::worker::runWorker(workerOptions);
         if (*serve) return pixelmill::runServe(serveOptions.resolve());
         if (*plugins) return pixelmill::runPlugins(pluginsDir, pluginsJson);
+        if (*token) return pixelmill::runToken(tokenName, tokenScopes, tokenFile);
         if (*run) {
             pixelmill::Config config = runOptions.resolve();
             return pixelmill::runOnce(config.pluginDir, runPlugin, runInput, runParams, runOut, config);

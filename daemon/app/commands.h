@@ -20,6 +20,9 @@ int runPlugins(const std::string& pluginDir, bool asJson);
 int runOnce(const std::string& pluginDir, const std::string& plugin, const std::string& input,
             const std::vector<std::string>& params, const std::string& outDir, const Config& limits);
 
+// `pixelmill token`: prints a new token and its hashed line; with a file, appends the line.
+int runToken(const std::string& name, const std::string& scopes, const std::string& file);
+
 // The plugin folder: the one given, else ../plugins or ../lib/pixelmill/plugins
 // next to the running binary.
 std::filesystem::path resolvePluginDir(const std::string& configured);

@@ -24,6 +24,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <iostream>
 #include <thread>
 
 #ifndef PIXELMILL_VERSION
@@ -77,6 +78,24 @@ int runServe(const Config& configIn) {
     std::string host;
     uint16_t port = 0;
     splitListen(config.listen, host, port);
+
+    // Anyone who can reach a non-loopback address could submit and read: tokens, or a deliberate --insecure.
+    http::AccessOptions access;
+    if (!config.tokenFile.empty()) access.tokens = http::loadTokenFile(config.tokenFile);
+    access.publicMetrics = config.publicMetrics;
+    access.rateLimit = config.rateLimit;
+    access.rateBurst = config.rateBurst;
+    bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+    if (!loopback && access.tokens.empty() && !config.insecure) {
+        log::error("refused_to_start", {{"listen", config.listen},
+                                        {"reason", "a non-loopback address needs --token-file (or --insecure)"}});
+        std::cerr << "pixelmill: refusing to serve " << config.listen
+                  << " without tokens: give --token-file (see `pixelmill token`), or --insecure to serve it open\n";
+        return 2;
+    }
+    if (!access.tokens.empty())
+        log::info("auth_enabled", {{"tokens", std::to_string(access.tokens.size())},
+                                   {"public_metrics", config.publicMetrics ? "true" : "false"}});
 
     // One libvips thread per pipeline: the workers already keep every core busy.
     initImageLibrary("pixelmill", 1);
@@ -173,6 +192,7 @@ int runServe(const Config& configIn) {
                             },
                             PIXELMILL_VERSION,
                             startedAt};
+    services.access = std::make_shared<http::AccessControl>(std::move(access));
     http::GuardLimits guard;
     guard.headerTimeout = config.headerTimeoutSeconds;
     guard.keepaliveTimeout = config.keepaliveTimeoutSeconds;

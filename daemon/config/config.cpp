@@ -50,6 +50,18 @@ long long parseInteger(const std::string& text, long long min, long long max) {
     return v;
 }
 
+double parseNumber(const std::string& text) {
+    size_t used = 0;
+    double v = 0;
+    try {
+        v = std::stod(text, &used);
+    } catch (const std::exception&) {
+        throw std::invalid_argument("'" + text + "' is not a number");
+    }
+    if (used != text.size() || !std::isfinite(v) || v < 0) throw std::invalid_argument("'" + text + "' is not a number >= 0");
+    return v;
+}
+
 std::string tomlValueToString(const toml::node& node, bool allowArray = false) {
     if (auto s = node.as_string()) return s->get();
     if (auto a = node.as_array(); a && allowArray) {  // lists become comma-separated text
@@ -173,7 +185,17 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
     options_.back().isList = true;
     add("original-retention", "age after which unused originals' content is removed (0: never)",
         [](Config& c, const std::string& v) { c.originalRetentionSeconds = parseSeconds(v); });
-    add("token-file", "file of API tokens", [](Config& c, const std::string& v) { c.tokenFile = v; });
+    add("token-file", "file of API tokens, one 'NAME SCOPES sha256:HEX' per line (pixelmill token makes them); "
+        "with it every route but /healthz and /readyz needs a token",
+        [](Config& c, const std::string& v) { c.tokenFile = v; });
+    add("insecure", "serve a non-loopback --listen address without a token file",
+        [](Config& c, const std::string& v) { c.insecure = parseBool(v); }, true);
+    add("public-metrics", "leave /metrics open when tokens are required (for a Prometheus without a token)",
+        [](Config& c, const std::string& v) { c.publicMetrics = parseBool(v); }, true);
+    add("rate-limit", "requests per second per client (token, else IP address); 0: no limit",
+        [](Config& c, const std::string& v) { c.rateLimit = parseNumber(v); });
+    add("rate-burst", "requests a client may send at once before --rate-limit applies (default: the rate)",
+        [](Config& c, const std::string& v) { c.rateBurst = parseNumber(v); });
     add("job-timeout", "time one attempt may run (60s)",
         [](Config& c, const std::string& v) { c.jobTimeoutSeconds = parseSeconds(v); });
     add("max-pixels", "largest source in pixels (71000000)",

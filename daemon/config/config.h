@@ -30,7 +30,11 @@ struct Config {
     std::string publicUrl;               // base of links in emails; default http://<listen>
     std::vector<std::string> allowHosts; // hosts reachable even on private addresses
     double originalRetentionSeconds = 0; // 0: originals are kept until deleted
-    std::string tokenFile;
+    std::string tokenFile;               // API tokens (http/access.h); none: auth off, loopback only
+    bool insecure = false;               // serve a non-loopback address without tokens
+    bool publicMetrics = false;          // /metrics open even when auth is on
+    double rateLimit = 0;                // requests/s per token or IP; 0: no limit
+    double rateBurst = 0;                // 0: max(1, rateLimit)
     double jobTimeoutSeconds = 60;
     uint64_t maxPixels = 71'000'000;
     uint32_t maxPages = 1000;

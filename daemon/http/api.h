@@ -2,6 +2,7 @@
 
 #include "common/task_pool.h"
 #include "config/config.h"
+#include "http/access.h"
 #include "http/job_waiters.h"
 #include "http/route_table.h"
 #include "jobs/job_service.h"
@@ -12,6 +13,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <pistache/router.h>
 #include <string>
@@ -35,6 +37,7 @@ struct Services {
     std::function<Upload(const std::string& url)> fetchSource;
     std::string version;
     double startedAtMonotonic = 0;
+    std::shared_ptr<AccessControl> access = nullptr;  // tokens, sessions, rate limit; null: all open
 };
 
 // One function per route family; each adds its routes to the table.

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
 
 namespace pixelmill::http {
 
@@ -60,6 +61,8 @@ struct StreamingHandler::Connection {
     bool keepAlive = true;
     bool expectContinue = false;
     std::string contentType;
+    std::string authorization;
+    std::string cookie;
     std::optional<uint64_t> contentLength;
     bool chunked = false;
 
@@ -81,6 +84,8 @@ struct StreamingHandler::Connection {
         keepAlive = true;
         expectContinue = false;
         contentType.clear();
+        authorization.clear();
+        cookie.clear();
         contentLength.reset();
         chunked = false;
         remaining = 0;
@@ -96,8 +101,14 @@ struct StreamingHandler::Connection {
 };
 
 StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits,
-                                   Metrics* metrics, std::shared_ptr<ConnectionGuard> guard)
-    : router_(std::move(router)), blobs_(blobs), limits_(limits), metrics_(metrics), guard_(std::move(guard)) {}
+                                   Metrics* metrics, std::shared_ptr<ConnectionGuard> guard,
+                                   std::shared_ptr<AccessControl> access)
+    : router_(std::move(router)),
+      blobs_(blobs),
+      limits_(limits),
+      metrics_(metrics),
+      guard_(std::move(guard)),
+      access_(std::move(access)) {}
 
 void StreamingHandler::onRequest(const Http::Request& request, Http::ResponseWriter response) {
     router_->route(request, std::move(response));
@@ -117,13 +128,12 @@ void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
     router_->disconnectPeer(peer);
 }
 
-void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, int status,
-                              const std::string& code, const std::string& message, const std::string& field) {
+void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, const ApiError& error) {
     Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
     response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
     RequestTiming timing{metrics_, "front", "ANY", c.startedAt > 0 ? c.startedAt : monotonicSeconds(), false};
     TimingScope scope(&timing);
-    sendError(response, ApiError(status, code, message, field));
+    sendError(response, error);
     c.reset();
     // The rest of this connection's input is ignored; the client closes it.
     c.phase = Connection::Phase::Discard;
@@ -134,7 +144,8 @@ namespace {
 // Parses the request line and headers enough to frame the body; Pistache's
 // parser reads the filtered head again for routing.
 void parseHead(std::string_view head, std::string& filtered, std::optional<uint64_t>& contentLength, bool& chunked,
-               bool& expectContinue, bool& keepAlive, std::string& contentType) {
+               bool& expectContinue, bool& keepAlive, std::string& contentType, std::string& authorization,
+               std::string& cookie) {
     size_t eol = head.find("\r\n");
     std::string_view requestLine = head.substr(0, eol);
     size_t sp1 = requestLine.find(' ');
@@ -189,6 +200,8 @@ void parseHead(std::string_view head, std::string& filtered, std::optional<uint6
             else if (iequals(value, "keep-alive")) keepAlive = true;
         }
         if (iequals(name, "content-type")) contentType.assign(value);
+        if (iequals(name, "authorization")) authorization.assign(value);
+        if (iequals(name, "cookie")) cookie.assign(value);
         filtered.append(line);
         filtered.append("\r\n");
     }
@@ -279,6 +292,37 @@ void StreamingHandler::bodyBytes(Connection& c, const char* data, size_t size) {
     b.spilled->write(data, size);
 }
 
+void StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
+    std::string_view line = std::string_view(c.head).substr(0, c.head.find("\r\n"));
+    std::string_view method = line.substr(0, line.find(' '));
+    std::string_view target = line.substr(method.size() + 1);
+    target = target.substr(0, target.rfind(' '));
+    std::string_view path = target.substr(0, target.find('?'));
+    try {
+        access_->admit(Caller{method, path, c.authorization, c.cookie, peer->address().host()});
+    } catch (const ApiError& e) {
+        // A person opening a dashboard page without a session is sent to the login form.
+        bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
+        if (e.status() != 401 || !page) {
+            reject(c, peer, e);
+            return;
+        }
+        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+        response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+        std::string next;
+        for (unsigned char ch : target) {
+            if (std::isalnum(ch) || std::strchr("/-._~", ch)) next.push_back(static_cast<char>(ch));
+            else {
+                static const char* hex = "0123456789ABCDEF";
+                next += {'%', hex[ch >> 4], hex[ch & 15]};
+            }
+        }
+        sendEmpty(response, 303, {{"Location", "/dashboard/login?next=" + next}});
+        c.reset();
+        c.phase = Connection::Phase::Discard;
+    }
+}
+
 void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
     if (c.body) {
         if (c.multipart) c.multipart->finish();
@@ -331,22 +375,26 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
                     size_t end = c.head.find("\r\n\r\n", from);
                     if (end == std::string::npos) {
                         if (c.head.size() > limits_.maxHeaderBytes) {
-                            reject(c, peer, 431, "headers_too_large",
-                                   "the request head is larger than " + humanBytes(limits_.maxHeaderBytes));
+                            reject(c, peer, ApiError(431, "headers_too_large",
+                                                     "the request head is larger than " + humanBytes(limits_.maxHeaderBytes)));
                         }
                         return;
                     }
                     leftover = c.head.substr(end + 4);
                     c.head.resize(end + 4);
                     if (c.head.size() > limits_.maxHeaderBytes) {
-                        reject(c, peer, 431, "headers_too_large",
-                               "the request head is larger than " + humanBytes(limits_.maxHeaderBytes));
+                        reject(c, peer, ApiError(431, "headers_too_large",
+                                                 "the request head is larger than " + humanBytes(limits_.maxHeaderBytes)));
                         return;
                     }
                     data = leftover.data();
                     size = leftover.size();
                     parseHead(c.head, c.filteredHead, c.contentLength, c.chunked, c.expectContinue, c.keepAlive,
-                              c.contentType);
+                              c.contentType, c.authorization, c.cookie);
+                    if (access_) {
+                        admit(c, peer);
+                        if (c.phase == Connection::Phase::Discard) return;
+                    }
                     if (!c.chunked && c.contentLength.value_or(0) == 0) dispatch(c, peer);
                     else startBody(c, peer);
                     break;
@@ -425,10 +473,10 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
             }
         }
     } catch (const ApiError& e) {
-        reject(c, peer, e.status(), e.code(), e.what(), e.field());
+        reject(c, peer, e);
     } catch (const std::exception& e) {
         log::error("http_front_error", {{"error", e.what()}});
-        reject(c, peer, 500, "internal", "internal error");
+        reject(c, peer, ApiError::internal("internal error"));
     }
 }
 

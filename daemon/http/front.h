@@ -1,5 +1,7 @@
 #pragma once
 
+#include "common/error.h"
+#include "http/access.h"
 #include "http/connection_guard.h"
 #include "store/blob_store.h"
 
@@ -34,7 +36,8 @@ public:
     HTTP_PROTOTYPE(StreamingHandler)
 
     StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits,
-                     Metrics* metrics, std::shared_ptr<ConnectionGuard> guard);
+                     Metrics* metrics, std::shared_ptr<ConnectionGuard> guard,
+                     std::shared_ptr<AccessControl> access = nullptr);
 
     void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
     void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
@@ -47,14 +50,16 @@ private:
     void startBody(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void bodyBytes(Connection& c, const char* data, size_t size);
     void dispatch(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
-    void reject(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, int status, const std::string& code,
-                const std::string& message, const std::string& field = {});
+    void reject(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, const ApiError& error);
+    // Auth and rate limit, from the head alone: nothing of a refused body is read.
+    void admit(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 
     std::shared_ptr<Pistache::Rest::Router> router_;
     BlobStore* blobs_;
     FrontLimits limits_;
     Metrics* metrics_;
     std::shared_ptr<ConnectionGuard> guard_;
+    std::shared_ptr<AccessControl> access_;
 };
 
 }  // namespace pixelmill::http

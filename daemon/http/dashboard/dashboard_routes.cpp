@@ -132,6 +132,7 @@ void addDashboardRoutes(RouteTable& routes, Services& s) {
     dashboard::addPluginsPage(routes, s);
     dashboard::addSubmitPage(routes, s);
     dashboard::addActions(routes, s);
+    dashboard::addLoginPage(routes, s);
     routes.get("/dashboard/static/:file", dashboard::staticFile);
 }
 

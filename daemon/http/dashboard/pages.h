@@ -16,6 +16,7 @@ void addOriginalsPage(RouteTable& routes, Services& s);     // GET /dashboard/or
 void addPluginsPage(RouteTable& routes, Services& s);       // GET /dashboard/plugins
 void addSubmitPage(RouteTable& routes, Services& s);        // GET /dashboard/submit
 void addActions(RouteTable& routes, Services& s);           // POST /dashboard/actions/*
+void addLoginPage(RouteTable& routes, Services& s);         // /dashboard/login, /dashboard/logout
 
 using PageHandler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
 // Wraps a page or action so that its errors answer as dashboard pages (HTML),

@@ -84,6 +84,7 @@ void Page::send(int status) {
     nav.set(nav_, true);
     root.set("nav", nav);
     root.set("live", live_);
+    root.set("signed_in", services_.access && services_.access->authEnabled() && nav_ != "");
     std::string notice = clip(queryParam(request_, "notice"), kNoticeMax);
     std::string problem = clip(queryParam(request_, "problem"), kNoticeMax);
     root.set("has_notice", !notice.empty());
