@@ -10,7 +10,7 @@ set -euo pipefail
 
 build_packages=(
   build-essential cmake pkg-config git
-  libpistache-dev libboost-filesystem-dev libvips-dev libpoppler-cpp-dev libsqlite3-dev
+  libpistache-dev libboost-filesystem-dev libvips-dev libjpeg62-turbo-dev libpoppler-cpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
   libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
   libkainjow-mustache-dev

@@ -1,8 +1,15 @@
 // thumbnail: a small image that fits (or, with crop, fills) a square box,
 // made with libvips' shrink-on-load so that a large JPEG is never decoded whole.
+#include "../common/jpeg_scaled.hpp"
 #include "../common/vips_support.hpp"
 
 #include <pixelmill/plugin.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <vector>
 
 namespace {
 
@@ -34,9 +41,10 @@ public:
     sdk::Probe probe(const sdk::Input& input) const { return plugins::probeImage(input); }
 
     void process(sdk::Job& job) const {
-        plugins::checkPixels(job, probe(job.input()));
         int size = static_cast<int>(job.integer("size", 256));
         std::string crop = job.str("crop", "none");
+        if (crop == "none" && job.input().mediaType() == "image/jpeg" && fastJpeg(job, size)) return;
+        plugins::checkPixels(job, probe(job.input()));
         VipsInteresting interesting = crop == "centre"      ? VIPS_INTERESTING_CENTRE
                                       : crop == "attention" ? VIPS_INTERESTING_ATTENTION
                                                             : VIPS_INTERESTING_NONE;
@@ -54,6 +62,32 @@ public:
         std::string format = job.str("format");
         if (format.empty()) format = image.has_alpha() ? "png" : "jpeg";
         plugins::encodeAndAdd(job, image, format, static_cast<int>(job.integer("quality", 80)), "thumbnail");
+    }
+
+private:
+    // A plain JPEG: decoded at a DCT scale by libjpeg, then resized to the
+    // box as libvips' thumbnail would size it. False: not plain, use libvips.
+    static bool fastJpeg(sdk::Job& job, int size) {
+        std::vector<unsigned char> owned;
+        auto bytes = job.input().bytes();
+        if (bytes.empty()) {
+            std::ifstream in(job.input().path(), std::ios::binary);
+            owned.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            bytes = owned;
+        }
+        auto decoded = plugins::decodeScaledJpeg(bytes, size, job.maxPixels());
+        if (!decoded) return false;
+        int w = decoded->fullWidth, h = decoded->fullHeight;
+        double scale = std::min(1.0, static_cast<double>(size) / std::max(w, h));
+        int tw = std::max(1, static_cast<int>(std::lround(w * scale)));
+        int th = std::max(1, static_cast<int>(std::lround(h * scale)));
+        vips::VImage image = decoded->image;
+        if (image.width() != tw || image.height() != th)
+            image = image.resize(static_cast<double>(tw) / image.width(),
+                                 vips::VImage::option()->set("vscale", static_cast<double>(th) / image.height()));
+        std::string format = job.str("format", "jpeg");
+        plugins::encodeAndAdd(job, image, format, static_cast<int>(job.integer("quality", 80)), "thumbnail");
+        return true;
     }
 };
 
