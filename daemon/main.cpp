@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
     bool pluginsJson = false;
     plugins->add_option("--plugin-dir", pluginsDir, "plugin folder")->envname("PIXELMILL_PLUGIN_DIR");
     plugins->add_flag("--json", pluginsJson, "print JSON");
+    std::string pluginsCheck;
+    plugins->add_option("--check", pluginsCheck, "load one .so and say whether it would be accepted (exit 0) or why not");
 
     CLI::App* run = app.add_subcommand("run", "run one job in the foreground, without a daemon or database");
     pixelmill::ConfigOptions runOptions(*run);
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
     try {
         if (*worker) return pixelmill::worker::runWorker(workerOptions);
         if (*serve) return pixelmill::runServe(serveOptions.resolve());
+        if (*plugins && !pluginsCheck.empty()) return pixelmill::checkPluginFile(pluginsCheck);
         if (*plugins) return pixelmill::runPlugins(pluginsDir, pluginsJson);
         if (*token) return pixelmill::runToken(tokenName, tokenScopes, tokenFile);
         if (*run) {

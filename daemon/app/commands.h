@@ -15,6 +15,8 @@ int runServe(const Config& config);
 
 // `pixelmill plugins`: lists loadable plugins and refused files.
 int runPlugins(const std::string& pluginDir, bool asJson);
+// `pixelmill plugins --check FILE`: loads one library; exit 0 if accepted, else 1 with the reason.
+int checkPluginFile(const std::string& file);
 
 // `pixelmill run`: one job in the foreground, no daemon, no database.
 int runOnce(const std::string& pluginDir, const std::string& plugin, const std::string& input,

@@ -41,6 +41,17 @@ std::string describeParam(const ParamSchema::Property& p) {
 
 }  // namespace
 
+int checkPluginFile(const std::string& file) {
+    log::init(log::Level::Error);
+    initImageLibrary("pixelmill", 1);
+    std::filesystem::path path(file);
+    PluginHost host(path.parent_path(), PluginLimits{});
+    if (host.load(path)) return 0;
+    auto refused = host.refused();
+    std::cout << (refused.empty() ? std::string("refused") : refused.back().reason) << "\n";
+    return 1;
+}
+
 int runPlugins(const std::string& pluginDir, bool asJson) {
     log::init(log::Level::Error);  // refusals are printed below, not logged
     initImageLibrary("pixelmill", 1);

@@ -11,6 +11,7 @@
 #include "jobs/job_service.h"
 #include "plugins/in_process_executor.h"
 #include "plugins/plugin_host.h"
+#include "plugins/plugin_watcher.h"
 #include "scheduler/scheduler.h"
 #include "store/fs/fs_blob_store.h"
 #include "store/sqlite/sqlite_job_store.h"
@@ -19,17 +20,22 @@
 #include <vips/vips.h>
 
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #ifndef PIXELMILL_VERSION
 #define PIXELMILL_VERSION "0.0.0"
 #endif
+
+extern char** environ;
 
 namespace fs = std::filesystem;
 
@@ -45,6 +51,41 @@ int lockDataDir(const fs::path& dir) {
         throw std::runtime_error("another pixelmill is serving " + dir.string() + " (" + lockPath.string() +
                                  " is locked)");
     return fd;
+}
+
+// Loads a plugin library in a child `pixelmill plugins --check` first: a
+// truncated or hostile .so crashes that child, never the daemon.
+std::string checkInChild(const fs::path& self, const fs::path& library) {
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return {};
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+    std::vector<std::string> args = {self.string(), "plugins", "--check", library.string()};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (rc != 0) {
+        ::close(out[0]);
+        return {};  // cannot check: load as before
+    }
+    std::string message;
+    char buffer[512];
+    for (ssize_t n; (n = ::read(out[0], buffer, sizeof buffer)) > 0;) message.append(buffer, static_cast<size_t>(n));
+    ::close(out[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+    if (WIFSIGNALED(status))
+        return std::string("crashed while loading (") + strsignal(WTERMSIG(status)) + "); not loaded";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+    return message.empty() ? "refused when loaded on its own" : message;
 }
 
 log::Level parseLevel(const std::string& s) {
@@ -110,7 +151,20 @@ int runServe(const Config& configIn) {
     int recovered = store.requeueExpired(nowMs(), true);
 
     PluginHost plugins(pluginDir, PluginLimits{config.maxPixels, config.maxPages});
+    // Libraries are loaded from copies under the data dir: see PluginHost::setStaging.
+    fs::path loadedPlugins = dataDir / "plugins-loaded";
+    plugins.setStaging(loadedPlugins);
+    {
+        std::error_code ec;
+        fs::path self = fs::read_symlink("/proc/self/exe", ec);
+        if (!ec) plugins.setLoadCheck([self](const fs::path& library) { return checkInChild(self, library); });
+    }
     plugins.scan();
+    auto rescanPlugins = [&plugins](const char* why, bool settle = false) {
+        int added = plugins.scan(settle);
+        if (added > 0) log::info("plugins_rescanned", {{"added", added}, {"trigger", why}});
+        return added;
+    };
 
     Metrics metrics(PIXELMILL_VERSION);
     // Plugins run in supervised worker processes unless told to trust them.
@@ -121,7 +175,7 @@ int runServe(const Config& configIn) {
         worker::ProcessExecutorOptions w;
         w.binary = fs::read_symlink("/proc/self/exe", ec).string();
         double cpu = config.workerCpuSeconds > 0 ? config.workerCpuSeconds : config.jobTimeoutSeconds * cores;
-        w.args = {"--plugin-dir", pluginDir.string(),
+        w.args = {"--plugin-dir", loadedPlugins.string(),
                   "--blob-dir", (dataDir / "blobs").string(),
                   "--tmp-dir", (dataDir / "tmp").string(),
                   "--fsync", config.fsync ? "true" : "false",
@@ -192,6 +246,7 @@ int runServe(const Config& configIn) {
                             },
                             PIXELMILL_VERSION,
                             startedAt};
+    services.reloadPlugins = [&] { return rescanPlugins("reload_route"); };
     services.access = std::make_shared<http::AccessControl>(std::move(access));
     http::GuardLimits guard;
     guard.headerTimeout = config.headerTimeoutSeconds;
@@ -202,6 +257,13 @@ int runServe(const Config& configIn) {
     http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024}, guard);
     server.init(host, port, config.httpThreads);
     server.start();
+    // A .so dropped into (or renamed into) the plugin folder is served without a restart.
+    std::optional<PluginWatcher> watcher;
+    if (config.watchPlugins)
+        watcher.emplace(pluginDir, [&] {
+            rescanPlugins("watch", true);
+            return plugins.settling();
+        });
     if (notifierOptions.publicUrl.empty())
         notifierOptions.publicUrl = "http://" + host + ":" + std::to_string(server.port());
     notifier.emplace(store, policy, [](const Job& job) { return http::jobJson(job).dump(); }, notifierOptions);
@@ -260,8 +322,7 @@ int runServe(const Config& configIn) {
         int sig = 0;
         if (sigwait(&signals, &sig) != 0) continue;
         if (sig == SIGHUP) {
-            int added = plugins.scan();
-            log::info("plugins_rescanned", {{"added", added}});
+            rescanPlugins("sighup");
             continue;
         }
         log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},

@@ -222,6 +222,9 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.maxConnections = static_cast<uint64_t>(parseInteger(v, 1, 1'000'000)); });
     add("fsync", "fsync blobs and commits (true); false survives a process crash, not a power cut",
         [](Config& c, const std::string& v) { c.fsync = parseBool(v); });
+    add("watch-plugins", "load plugins dropped into the plugin folder as they arrive (inotify); "
+        "SIGHUP and POST /v1/plugins/reload rescan either way",
+        [](Config& c, const std::string& v) { c.watchPlugins = parseBool(v); }, true);
     add("isolation", "process: plugins run in supervised worker processes (a crash kills a worker, not the "
         "daemon); none: in the daemon's threads, faster, for trusted plugins",
         [](Config& c, const std::string& v) {

@@ -48,6 +48,7 @@ struct Config {
     uint64_t minBodyRate = 1024;         // bytes/s a body must average after 10 s
     uint64_t maxConnections = 1024;
     bool fsync = true;                   // fsync blobs and the database on commit
+    bool watchPlugins = true;            // load .so files dropped into the plugin folder without a restart
     std::string isolation = "process";   // process: plugins run in worker processes; none: in the daemon
     uint64_t workerMemoryLimit = 4ull << 30;  // RLIMIT_AS of a worker process; 0: none
     double workerCpuSeconds = 0;         // RLIMIT_CPU per job in a worker; 0: job timeout x cores

@@ -37,7 +37,8 @@ struct Services {
     std::function<Upload(const std::string& url)> fetchSource;
     std::string version;
     double startedAtMonotonic = 0;
-    std::shared_ptr<AccessControl> access = nullptr;  // tokens, sessions, rate limit; null: all open
+    std::shared_ptr<AccessControl> access = nullptr;
+    std::function<int()> reloadPlugins = nullptr;     // rescans the plugin folder; returns how many loaded  // tokens, sessions, rate limit; null: all open
 };
 
 // One function per route family; each adds its routes to the table.

@@ -2,6 +2,8 @@
 
 #include "common/clock.h"
 
+#include <filesystem>
+
 namespace pixelmill::http {
 
 using json = nlohmann::ordered_json;
@@ -98,7 +100,9 @@ json pluginJson(const PluginDescriptor& p) {
             {"version", p.version},
             {"description", p.description},
             {"accepts", p.accepts},
-            {"params", p.params.document()}};
+            {"params", p.params.document()},
+            // Libraries are never unloaded: a deleted file's plugin serves until a restart.
+            {"file_removed", !p.file.empty() && !std::filesystem::exists(p.file)}};
 }
 
 }  // namespace pixelmill::http

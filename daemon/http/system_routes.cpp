@@ -11,12 +11,22 @@ using namespace Pistache;
 using json = nlohmann::ordered_json;
 
 void addSystemRoutes(RouteTable& routes, Services& s) {
-    routes.get("/v1/plugins", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
+    auto pluginList = [&s] {
         json plugins = json::array();
         for (const auto& p : s.plugins.list()) plugins.push_back(pluginJson(*p));
         json refused = json::array();
         for (const auto& r : s.plugins.refused()) refused.push_back({{"file", r.file}, {"reason", r.reason}});
-        sendJson(rs, 200, {{"plugins", std::move(plugins)}, {"refused", std::move(refused)}});
+        return json{{"plugins", std::move(plugins)}, {"refused", std::move(refused)}};
+    };
+    routes.get("/v1/plugins", [pluginList](const Rest::Request&, Http::ResponseWriter& rs) {
+        sendJson(rs, 200, pluginList());
+    });
+    // The same rescan as the folder watcher and SIGHUP, answered when it is done.
+    routes.post("/v1/plugins/reload", [&s, pluginList](const Rest::Request&, Http::ResponseWriter& rs) {
+        int added = s.reloadPlugins ? s.reloadPlugins() : 0;
+        json body = pluginList();
+        body["added"] = added;
+        sendJson(rs, 200, body);
     });
 
     routes.get("/v1/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {

@@ -3,11 +3,16 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/mapped_file.h"
+#include "common/sha256.h"
 #include "plugins/host_bridge.h"
 
 #include <boost/dll/shared_library.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <chrono>
+#include <fstream>
 #include <regex>
 
 namespace fs = std::filesystem;
@@ -18,6 +23,14 @@ namespace {
 bool validName(const char* name) {
     static const std::regex pattern("[a-z0-9][a-z0-9_-]{0,63}");
     return name && std::regex_match(name, pattern);
+}
+
+// Size, modification time and inode: a file replaced or rewritten gets a new one.
+std::string fileSignature(const fs::path& file) {
+    struct stat st {};
+    if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+    return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+           std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino);
 }
 
 }  // namespace
@@ -40,7 +53,15 @@ int compareVersions(std::string_view a, std::string_view b) {
 
 PluginHost::PluginHost(fs::path folder, PluginLimits limits) : folder_(std::move(folder)), limits_(limits) {}
 
-int PluginHost::scan() {
+void PluginHost::setStaging(fs::path dir) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir);
+    staging_ = std::move(dir);
+}
+
+int PluginHost::scan(bool settle) {
+    std::lock_guard scanning(scanMutex_);
     std::vector<fs::path> files;
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(folder_, ec))
@@ -48,14 +69,28 @@ int PluginHost::scan() {
     if (ec) log::warn("plugin_folder_unreadable", {{"folder", folder_.string()}, {"error", ec.message()}});
     std::sort(files.begin(), files.end());
     int accepted = 0;
+    bool settling = false;
+    auto now = fs::file_time_type::clock::now();
     for (const fs::path& f : files) {
+        std::string signature = fileSignature(f);
+        if (signature.empty()) continue;
         {
             std::lock_guard lock(mutex_);
-            if (std::find(seen_.begin(), seen_.end(), f.string()) != seen_.end()) continue;
-            seen_.push_back(f.string());
+            if (auto it = seen_.find(f.string()); it != seen_.end() && it->second == signature) continue;
+        }
+        // A file written to in the last half second may still be arriving (cp, scp, a slow disk).
+        if (settle && now - fs::last_write_time(f, ec) < std::chrono::milliseconds(500)) {
+            settling = true;
+            continue;
+        }
+        {
+            std::lock_guard lock(mutex_);
+            seen_[f.string()] = signature;
+            std::erase_if(refused_, [&](const RefusedPlugin& r) { return r.file == f.string(); });
         }
         if (load(f)) ++accepted;
     }
+    settling_ = settling;
     return accepted;
 }
 
@@ -66,15 +101,49 @@ void PluginHost::refuse(const fs::path& file, const std::string& reason) {
 }
 
 bool PluginHost::load(const fs::path& file) {
-    {
+    fs::path from = file;  // what is mapped: the file itself, or its staged copy
+    if (!staging_.empty()) {
+        std::string bytes;
+        try {
+            MappedFile mapped(file.string());
+            bytes.assign(reinterpret_cast<const char*>(mapped.data()), mapped.size());
+        } catch (const std::exception& e) {
+            refuse(file, std::string("cannot be read: ") + e.what());
+            return false;
+        }
+        std::string sha = Sha256::hex(bytes);
+        {
+            std::lock_guard lock(mutex_);
+            if (staged_.count(sha)) return false;  // these very bytes were loaded (or refused) already
+            staged_[sha] = file.string();
+        }
+        from = staging_ / (sha + ".so");
+        fs::path tmp = staging_ / (sha + ".so.tmp");
+        {
+            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+            if (!out) {
+                refuse(file, "cannot be copied to " + staging_.string());
+                return false;
+            }
+        }
+        fs::rename(tmp, from);
+        if (loadCheck_) {
+            std::string problem = loadCheck_(from);
+            if (!problem.empty()) {
+                refuse(file, problem);
+                return false;
+            }
+        }
+    } else {
         std::lock_guard lock(mutex_);
         for (const LoadedPlugin& p : plugins_)
             if (p.descriptor->file == file.string()) return true;
-        if (std::find(seen_.begin(), seen_.end(), file.string()) == seen_.end()) seen_.push_back(file.string());
+        seen_[file.string()] = fileSignature(file);
     }
     boost::dll::shared_library library;
     try {
-        library.load(file.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+        library.load(from.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
     } catch (const std::exception& e) {
         refuse(file, std::string("cannot be loaded: ") + e.what());
         return false;

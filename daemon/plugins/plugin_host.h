@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,8 +43,30 @@ class PluginHost final : public PluginCatalog {
 public:
     PluginHost(std::filesystem::path folder, PluginLimits limits);
 
-    // Loads every .so in the folder not loaded yet; returns how many were accepted.
-    int scan();
+    // Loads every .so in the folder that is new or changed since the last
+    // scan; returns how many were accepted. Serialized: concurrent callers
+    // (watcher, SIGHUP, the reload route) take turns.
+    // With `settle`, a file modified in the last half second is left for a
+    // later scan (the folder watcher); without, everything is loaded now.
+    int scan(bool settle = false);
+    // True when the last scan() skipped a file modified in the last half
+    // second (possibly still being copied in): scan again a little later.
+    bool settling() const { return settling_; }
+
+    // With a staging folder every library is first copied to
+    // staging/<sha256>.so and loaded from there: a file replaced in the
+    // plugin folder, even at the same path, loads as a new library (dlopen
+    // would hand back the old one for a known path), a copy still being
+    // written is never mapped, and worker processes load exactly the bytes
+    // this host checked. Files are also given a moment to settle (see
+    // settling()). The folder is emptied first: it is the daemon's own.
+    void setStaging(std::filesystem::path dir);
+    // Checks a staged copy before this process maps it (for example by
+    // loading it in a child process first, so that a truncated or hostile
+    // library crashes the child, not the daemon); returns why it is refused,
+    // or "" to go on.
+    using LoadCheck = std::function<std::string(const std::filesystem::path&)>;
+    void setLoadCheck(LoadCheck check) { loadCheck_ = std::move(check); }
     // Loads one file; returns true if accepted (else it is in refused()).
     bool load(const std::filesystem::path& file);
 
@@ -73,8 +97,13 @@ private:
     std::vector<boost::dll::shared_library> libraries_;  // never unloaded
     std::vector<LoadedPlugin> plugins_;
     std::vector<RefusedPlugin> refused_;
-    std::vector<std::string> seen_;  // files already tried
+    std::map<std::string, std::string> seen_;  // file → size/mtime/inode when last tried
+    std::map<std::string, std::string> staged_;  // sha256 → staged copy already loaded or refused
+    std::filesystem::path staging_;
+    std::mutex scanMutex_;
+    std::atomic<bool> settling_{false};
     ProbeRunner probeRunner_;
+    LoadCheck loadCheck_;
 };
 
 // Compares dotted version strings numerically ("1.10.0" > "1.9.3").

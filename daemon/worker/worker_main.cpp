@@ -185,6 +185,8 @@ int runWorker(const WorkerOptions& options) {
         if (type == "probe") {
             json answer = {{"type", "probed"}};
             auto plugin = host.find(request.value("plugin", ""), request.value("version", ""));
+            if (!plugin && host.scan() > 0)  // loaded by the daemon after this worker started
+                plugin = host.find(request.value("plugin", ""), request.value("version", ""));
             try {
                 if (!plugin) throw std::runtime_error("plugin not loaded in the worker");
                 SourceInfo info = host.probe(*plugin, request.value("input", ""), request.value("media_type", ""));
@@ -211,6 +213,7 @@ int runWorker(const WorkerOptions& options) {
         exec.mediaType = request.value("media_type", "");
         for (const auto& kv : request.value("params", json::array()))
             exec.params.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::string>());
+        if (!host.abi(exec.plugin, exec.pluginVersion)) host.scan();  // a plugin newer than this worker
         limitCpu(options.cpuSecondsPerJob);
         ExecResult result = executor.execute(exec, control);
         {

@@ -10,6 +10,9 @@
 // libvips' own.
 #include <vips/vips8>
 
+#include <cstddef>
+#include <cstdio>  // jpeglib.h needs size_t and FILE first
+
 #include <jpeglib.h>
 
 #include <csetjmp>

@@ -38,6 +38,7 @@ const std::set<std::pair<std::string, std::string>> kRoutes = {
     {"POST", "/v1/batches"},
     {"GET", "/v1/batches/{id}"},
     {"GET", "/v1/plugins"},
+    {"POST", "/v1/plugins/reload"},
     {"GET", "/v1/status"},
     {"GET", "/metrics"},
     {"GET", "/healthz"},
@@ -394,6 +395,7 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         see("GET /v1/originals/{id}/content", "content", h.get("/v1/originals/" + original + "/content"));
         see("GET /v1/batches/{id}", "batch", h.get("/v1/batches/" + batch.json()["id"].get<std::string>()));
         see("GET /v1/plugins", "plugins", h.get("/v1/plugins"));
+        see("POST /v1/plugins/reload", "plugins", h.post("/v1/plugins/reload", ""));
         see("GET /v1/status", "status", h.get("/v1/status"));
         see("GET /metrics", "metrics", h.get("/metrics"));
         see("GET /healthz", "health", h.get("/healthz"));

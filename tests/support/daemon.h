@@ -68,6 +68,7 @@ public:
     bool running();
 
     int port() const { return port_; }
+    pid_t pid() const { return pid_; }
     std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
     HttpClient& http() { return *client_; }
     const std::filesystem::path& dataDir() const { return dataDir_; }

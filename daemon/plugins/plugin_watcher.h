@@ -1,0 +1,31 @@
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <thread>
+
+namespace pixelmill {
+
+// Watches the plugin folder with inotify and calls `rescan` once the folder
+// has been quiet for a moment after a change (a file closed after writing,
+// moved in, created or removed), and again while `rescan` says a file is
+// still settling. Without inotify it falls back to a rescan every second.
+class PluginWatcher {
+public:
+    // rescan() returns true when it wants to be called again soon.
+    PluginWatcher(std::filesystem::path folder, std::function<bool()> rescan);
+    ~PluginWatcher();
+    PluginWatcher(const PluginWatcher&) = delete;
+    PluginWatcher& operator=(const PluginWatcher&) = delete;
+
+private:
+    void run();
+
+    std::filesystem::path folder_;
+    std::function<bool()> rescan_;
+    int inotify_ = -1;
+    int stop_[2] = {-1, -1};
+    std::thread thread_;
+};
+
+}  // namespace pixelmill
