@@ -316,11 +316,18 @@ int main(int argc, char** argv) {
     if (mode == "submit") {
         // Completion: wait until no job is queued or running.
         Connection conn(url);
-        for (;;) {
-            auto status = nlohmann::json::parse(conn.request("GET", "/v1/status").body);
-            const auto& jobs = status["jobs"];
-            long open = jobs.value("queued", 0L) + jobs.value("running", 0L);
-            if (open == 0) break;
+        for (int failures = 0;;) {
+            try {
+                auto status = nlohmann::json::parse(conn.request("GET", "/v1/status").body);
+                const auto& jobs = status["jobs"];
+                long open = jobs.value("queued", 0L) + jobs.value("running", 0L);
+                if (open == 0) break;
+            } catch (const std::exception& e) {  // a dropped keep-alive: reconnect, but not forever
+                if (++failures > 20) {
+                    std::cerr << "loadgen: /v1/status keeps failing: " << e.what() << "\n";
+                    return 1;
+                }
+            }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         double finished = std::chrono::duration<double>(Clock::now() - start).count();

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Queue throughput and submit latency: 32 clients submit as fast as they can
+# (multipart, distinct bytes so dedup cannot answer); completion is observed
+# through GET /v1/status, not by polling each job. Two loads:
+#   tiny: 16-px thumbnail of a 64x64 PNG (real libvips work, tiny)
+#   noop: the fixture plugin that does nothing (the queue's own cost)
+# Prints accepted/s, completed/s and the submit latency p50/p99.
+#
+#   BUILD_DIR=build bench/throughput.sh [JOBS]
+source "$(dirname "$0")/lib.sh"
+need vips
+JOBS="${1:-4000}"
+CLIENTS="${CLIENTS:-32}"
+work="$(mktemp -d)"
+trap 'stop_daemon; rm -rf "$work"' EXIT
+vips black "$work/tiny.png" 64 64 --bands 3
+mkdir -p "$work/plugins"
+ln -s "$BUILD_DIR"/plugins/thumbnail.so "$work/plugins/"
+ln -s "$BUILD_DIR"/test-plugins/fixture_noop.so "$work/plugins/"
+
+run() {  # run <label> <plugin> [param] -- [serve flags…]
+  local label="$1" plugin="$2" param="$3"; shift 4
+  start_daemon "$work/pm-$label" --plugin-dir "$work/plugins" "$@" ${PIXELMILL_FLAGS:-}
+  "$LOADGEN" submit "$BASE" --plugin "$plugin" $param --clients "$CLIENTS" --requests 200 --unique "$work/tiny.png" >/dev/null
+  local out
+  out=$("$LOADGEN" submit "$BASE" --plugin "$plugin" $param --clients "$CLIENTS" --requests "$JOBS" --unique "$work/tiny.png")
+  stop_daemon
+  "$PYTHON" - "$label" "$out" <<'PY'
+import json, sys
+label, r = sys.argv[1], json.loads(sys.argv[2])
+print(f"  {label:<34} accepted {r['per_second']:7.0f}/s   completed {r['finished_per_second']:7.0f}/s   "
+      f"submit p50 {r['p50_ms']:5.1f} ms  p99 {r['p99_ms']:5.1f} ms   errors {r['errors']}")
+PY
+}
+
+echo "queue throughput, $JOBS jobs, $CLIENTS clients, durable (fsync on)"
+run "tiny thumbnail (process isolation)" thumbnail "--param size=16" --
+run "tiny thumbnail (isolation none)" thumbnail "--param size=16" -- --isolation none
+run "noop (process isolation)" noop "" --
+run "noop (isolation none)" noop "" -- --isolation none
