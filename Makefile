@@ -5,7 +5,10 @@ JOBS       ?= $(shell nproc)
 # Extra flags for `make run`, e.g. make run ARGS="--workers 4"
 ARGS       ?=
 
-.PHONY: all deps deps-test deps-bench configure build run test test-unit test-integration bench clean
+# Seconds each fuzz harness runs for `make fuzz`.
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps deps-test deps-bench configure build run test test-unit test-integration test-sanitize fuzz bench clean
 
 all: build
 
@@ -41,9 +44,29 @@ test-integration: deps-test configure
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L integration
 
+# The unit and integration suites under AddressSanitizer + UBSan, then the
+# unit suite (scheduler, store, blob store) under ThreadSanitizer; each in its own build folder.
+test-sanitize: deps-test
+	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPIXELMILL_SANITIZE=address
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	# ASan reserves terabytes of address space, so worker processes run without
+	# RLIMIT_AS here and the memory-limit test is left to the normal suite; the
+	# timing-bound and tool-only tests (slow clients, disk full, kill -9 rounds,
+	# packaging, monitoring) add nothing under a sanitizer.
+	cd $(BUILD)-asan && PIXELMILL_WORKER_MEMORY_LIMIT=0 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration|plugins' -E 'isolation_test|slow_clients|disk_full|crash_recovery|packaging|monitoring'
+	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPIXELMILL_SANITIZE=thread
+	cmake --build $(BUILD)-tsan -j $(JOBS) --target unit_tests
+	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L unit
+
+# libFuzzer harnesses (tests/fuzz), built with clang, FUZZ_SECONDS each.
+fuzz: deps-test
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
 # Side by side with vipsthumbnail, FastAPI + Pillow, pdftoppm and jp2a; run on a quiet machine.
 bench: build deps-bench
 	BUILD_DIR=$(abspath $(BUILD)) bench/run_all.sh
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan build-fuzz

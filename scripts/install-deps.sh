@@ -4,13 +4,13 @@
 # No prompts; as root it calls apt-get directly, otherwise through sudo.
 #
 #   scripts/install-deps.sh          what building and running needs
-#   scripts/install-deps.sh --test   plus what the test suite uses
+#   scripts/install-deps.sh --test   plus what the test suite uses (clang: fuzzing)
 #   scripts/install-deps.sh --bench  plus the tools the benchmarks compare against
 set -euo pipefail
 
 build_packages=(
   build-essential cmake pkg-config git
-  libpistache-dev libboost-filesystem-dev libvips-dev libjpeg62-turbo-dev libpoppler-cpp-dev libsqlite3-dev
+  libpistache-dev libboost-filesystem-dev libvips-dev libpoppler-cpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
   libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
   libkainjow-mustache-dev
@@ -18,6 +18,7 @@ build_packages=(
 test_packages=(
   curl libvips-tools poppler-utils python3 python3-aiosmtpd prometheus
   chromium nodejs npm
+  clang libclang-rt-14-dev
 )
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2

@@ -55,8 +55,8 @@ inline int exifOrientation(const unsigned char* data, size_t size) {
     size_t len = size - 6;
     bool little = tiff[0] == 'I' && tiff[1] == 'I';
     if (!little && !(tiff[0] == 'M' && tiff[1] == 'M')) return 1;
-    uint32_t ifd = read32(tiff + 4, little);
-    if (ifd + 2 > len) return 1;
+    size_t ifd = read32(tiff + 4, little);  // size_t: an offset near 2^32 must not wrap past the check
+    if (ifd > len || len - ifd < 2) return 1;
     uint16_t entries = read16(tiff + ifd, little);
     for (uint16_t i = 0; i < entries; ++i) {
         size_t at = ifd + 2 + static_cast<size_t>(i) * 12;

@@ -107,3 +107,20 @@ TEST_CASE("thumbnail: a truncated JPEG still fails as unprocessable, and a forma
     CHECK(webp.substr(8, 4) == "WEBP");
     CHECK(decoded(webp).width() == 100);
 }
+
+TEST_CASE("thumbnail: a JPEG whose EXIF points past its end is read safely (found by plugin_thumbnail_fuzz)") {
+    initVips();
+    Daemon d;
+    auto file = sourceDir() / "tests/fuzz/corpus/plugin_image/exif-ifd-offset-overflow.jpg";
+    Response r = d.submit(file.string(), "thumbnail", {{"size", "64"}});
+    if (r.status == 202) {
+        auto job = d.waitForJob(r.json()["id"]);
+        INFO(job.dump());
+        CHECK(job["state"] != "canceled");
+        if (job["state"] == "failed") CHECK(job["error"]["code"] == "unprocessable");
+        CHECK(job["attempts"] == 1);  // no worker crash and retry
+    } else {
+        CHECK(r.status == 422);
+    }
+    CHECK(d.http().get("/healthz").status == 200);
+}
