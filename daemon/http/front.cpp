@@ -43,6 +43,19 @@ std::string humanBytes(uint64_t n) {
     return std::to_string(n) + " bytes";
 }
 
+// A client's file name as the last segment of whatever path it came with
+// (browsers on Windows send backslashes), without control characters: kept
+// as text for people, never a path.
+std::string clientFileName(std::string_view name) {
+    size_t cut = name.find_last_of("/\\");
+    if (cut != std::string_view::npos) name.remove_prefix(cut + 1);
+    std::string out;
+    for (char c : name)
+        if (static_cast<unsigned char>(c) >= 0x20 && c != 0x7f) out.push_back(c);
+    if (out == "." || out == "..") out.clear();
+    return out;
+}
+
 }  // namespace
 
 struct StreamingHandler::Connection {
@@ -230,7 +243,7 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
         cb.begin = [this, conn](const MultipartParser::Part& part) {
             RequestBody& b = *conn->body;
             if (part.hasFilename) {
-                b.files.push_back(FormFile{part.name, part.filename, part.contentType, blobs_->writer()});
+                b.files.push_back(FormFile{part.name, clientFileName(part.filename), part.contentType, blobs_->writer()});
                 conn->currentFile = static_cast<int>(b.files.size()) - 1;
             } else {
                 conn->currentField = part.name;

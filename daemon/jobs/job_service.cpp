@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/mapped_file.h"
 #include "common/sha256.h"
 #include "jobs/sniff.h"
 
@@ -12,6 +13,15 @@ namespace pixelmill {
 using json = nlohmann::json;
 
 namespace {
+
+// SVGs are rendered by librsvg, which would follow references to files and URLs.
+void refuseUnsafeSvg(const std::string& mediaType, const std::string& path) {
+    if (mediaType != "image/svg+xml") return;
+    MappedFile file(path);
+    std::string why = svgExternalReference(
+        std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
+    if (!why.empty()) throw ApiError::unprocessable(why);
+}
 
 std::string acceptsList(const PluginDescriptor& p) {
     std::string out;
@@ -132,6 +142,7 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     checkQueue();
 
     upload.writer->finish();
+    refuseUnsafeSvg(mediaType, upload.writer->tempPath());
     SourceInfo info;
     if (p.plugin->canProbe) info = plugins_.probe(*p.plugin, upload.writer->tempPath(), mediaType);
     checkPixels(info);
@@ -201,6 +212,7 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
         throw ApiError::unsupportedMediaType("file is " + mediaType + "; the loaded plugins accept " + known);
     }
     upload.writer->finish();
+    refuseUnsafeSvg(mediaType, upload.writer->tempPath());
     SourceInfo info;
     if (reader->canProbe) info = plugins_.probe(*reader, upload.writer->tempPath(), mediaType);
     checkPixels(info);

@@ -1,5 +1,7 @@
 #include "jobs/sniff.h"
 
+#include <cctype>
+
 #include <algorithm>
 #include <cstring>
 #include <string_view>
@@ -83,6 +85,52 @@ std::string sniffMediaType(std::span<const unsigned char> b) {
     }
     if (b.empty()) return "application/x-empty";
     return "application/octet-stream";
+}
+
+}  // namespace pixelmill
+
+namespace pixelmill {
+
+namespace {
+
+bool internalTarget(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' || v.front() == '\r' ||
+                          v.front() == '"' || v.front() == '\''))
+        v.remove_prefix(1);
+    return v.empty() || v.front() == '#' || v.substr(0, 5) == "data:";
+}
+
+}  // namespace
+
+std::string svgExternalReference(std::string_view text) {
+    std::string lower(text);
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower.find("<!entity") != std::string::npos) return "an SVG that declares entities is not accepted";
+    if (lower.find("<?xml-stylesheet") != std::string::npos || lower.find("@import") != std::string::npos)
+        return "an SVG that imports a stylesheet is not accepted";
+    // Attribute values of href, xlink:href and src.
+    for (std::string_view name : {"href", "src"}) {
+        for (size_t at = lower.find(name); at != std::string::npos; at = lower.find(name, at + 1)) {
+            char before = at > 0 ? lower[at - 1] : ' ';
+            if (std::isalnum(static_cast<unsigned char>(before)) || before == '-' || before == '_') continue;
+            size_t i = at + name.size();
+            while (i < lower.size() && std::isspace(static_cast<unsigned char>(lower[i]))) ++i;
+            if (i >= lower.size() || lower[i] != '=') continue;
+            ++i;
+            while (i < lower.size() && std::isspace(static_cast<unsigned char>(lower[i]))) ++i;
+            if (i >= lower.size()) break;
+            char quote = lower[i];
+            size_t end = quote == '"' || quote == '\'' ? lower.find(quote, i + 1) : lower.find_first_of(" >", i);
+            std::string_view value = std::string_view(lower).substr(i, end == std::string::npos ? std::string::npos : end - i);
+            if (!internalTarget(value))
+                return "an SVG that refers to something outside itself (" + std::string(name) +
+                       ") is not accepted; embed it as data: or #fragment";
+        }
+    }
+    for (size_t at = lower.find("url("); at != std::string::npos; at = lower.find("url(", at + 1))
+        if (!internalTarget(std::string_view(lower).substr(at + 4)))
+            return "an SVG that refers to something outside itself (url()) is not accepted";
+    return {};
 }
 
 }  // namespace pixelmill

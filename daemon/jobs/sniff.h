@@ -2,6 +2,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 namespace pixelmill {
 
@@ -9,5 +10,12 @@ namespace pixelmill {
 // the first 4 KiB when there are that many); never from a file name or a
 // client's Content-Type. Unknown binary is application/octet-stream.
 std::string sniffMediaType(std::span<const unsigned char> head);
+
+// Why an SVG document must not be rendered, or "" when it may: a reference
+// to anything outside the document (href, xlink:href, src or url() that is
+// not "#fragment" or "data:", an external entity, a stylesheet import)
+// would let an upload make the renderer read other files or reach the
+// network. Judged from the whole text, case-insensitively.
+std::string svgExternalReference(std::string_view text);
 
 }  // namespace pixelmill
