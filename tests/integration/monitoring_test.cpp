@@ -2,6 +2,7 @@
 // pass promtool, and every query of the Grafana dashboard is accepted by a
 // real Prometheus scraping a real daemon, and finds data there.
 #include "support/daemon.h"
+#include "support/prometheus.h"
 #include "support/images.h"
 
 #include <catch2/catch.hpp>
@@ -28,8 +29,6 @@ namespace {
 
 fs::path monitoringDir() { return sourceDir() / "monitoring"; }
 
-bool haveCommand(const std::string& name) { return runCommand("command -v " + name + " >/dev/null") == 0; }
-
 std::vector<std::string> lines(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);
@@ -37,147 +36,7 @@ std::vector<std::string> lines(const std::string& text) {
     return out;
 }
 
-// ---- A real Prometheus on loopback, with its own storage in a temp folder.
-
-int freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("no free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-std::string urlEncode(const std::string& s) {
-    static const char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
-        else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
-class Prometheus {
-public:
-    // Scrapes `target` (host:port) every second as job "pixelmill", with the
-    // alert rules of monitoring/ loaded.
-    explicit Prometheus(const std::string& target) : dir_("pixelmill-prometheus") {
-        fs::copy_file(monitoringDir() / "alerts.yml", dir_ / "alerts.yml");
-        writeFile(dir_ / "prometheus.yml",
-                  "global:\n"
-                  "  scrape_interval: 1s\n"
-                  "  evaluation_interval: 1s\n"
-                  "rule_files:\n"
-                  "  - alerts.yml\n"
-                  "scrape_configs:\n"
-                  "  - job_name: pixelmill\n"
-                  "    scrape_interval: 1s\n"
-                  "    scrape_timeout: 1s\n"
-                  "    static_configs:\n"
-                  "      - targets: ['" + target + "']\n");
-        port_ = freePort();
-        fs::path log = dir_ / "prometheus.log";
-        std::vector<std::string> args = {"prometheus",
-                                         "--config.file=" + (dir_ / "prometheus.yml").string(),
-                                         "--storage.tsdb.path=" + (dir_ / "data").string(),
-                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                         "--log.level=warn"};
-        pid_ = ::fork();
-        if (pid_ < 0) throw std::runtime_error("fork failed");
-        if (pid_ == 0) {
-            int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(fd, 1);
-            ::dup2(fd, 2);
-            if (::chdir(dir_.path().c_str()) != 0) ::_exit(126);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execvp(argv[0], argv.data());
-            ::_exit(127);
-        }
-        http_ = std::make_unique<HttpClient>("http://127.0.0.1:" + std::to_string(port_));
-        auto deadline = std::chrono::steady_clock::now() + 30s;
-        while (std::chrono::steady_clock::now() < deadline) {
-            try {
-                if (http_->get("/-/ready").status == 200) return;
-            } catch (const std::exception&) {
-            }
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                throw std::runtime_error("prometheus exited during start-up:\n" + readFile(log));
-            }
-            std::this_thread::sleep_for(100ms);
-        }
-        throw std::runtime_error("prometheus did not become ready:\n" + readFile(log));
-    }
-    ~Prometheus() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        for (int i = 0; i < 100; ++i) {
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
-            std::this_thread::sleep_for(50ms);
-        }
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    Prometheus(const Prometheus&) = delete;
-    Prometheus& operator=(const Prometheus&) = delete;
-
-    nlohmann::json api(const std::string& pathAndQuery) {
-        Response r = http_->get(pathAndQuery);
-        INFO(pathAndQuery << " -> " << r.body);
-        REQUIRE(r.status == 200);
-        return r.json();
-    }
-    // Prometheus answers 400 with status "error" for an expression it refuses.
-    nlohmann::json query(const std::string& expr) {
-        Response r = http_->get("/api/v1/query?query=" + urlEncode(expr));
-        try {
-            return r.json();
-        } catch (const std::exception&) {
-            return {{"status", "error"}, {"error", r.body}};
-        }
-    }
-    std::optional<double> scalar(const std::string& expr) {
-        auto j = query(expr);
-        if (j["status"] != "success" || j["data"]["result"].empty()) return std::nullopt;
-        return std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
-    }
-    nlohmann::json waitForTargetsUp(std::chrono::seconds timeout) {
-        auto deadline = std::chrono::steady_clock::now() + timeout;
-        nlohmann::json targets;
-        while (std::chrono::steady_clock::now() < deadline) {
-            targets = api("/api/v1/targets")["data"]["activeTargets"];
-            bool up = !targets.empty() && std::all_of(targets.begin(), targets.end(),
-                                                      [](const auto& t) { return t["health"] == "up"; });
-            if (up) return targets;
-            std::this_thread::sleep_for(200ms);
-        }
-        FAIL("targets not up: " << targets.dump());
-        return targets;
-    }
-    std::string log() const { return readFile(dir_ / "prometheus.log"); }
-
-private:
-    TempDir dir_;
-    int port_ = 0;
-    pid_t pid_ = -1;
-    std::unique_ptr<HttpClient> http_;
-};
+// ---- A real Prometheus: support/prometheus.h.
 
 // ---- The dashboard.
 
@@ -390,7 +249,7 @@ TEST_CASE("every dashboard query is accepted by a real Prometheus scraping the d
         return;
     }
     Daemon d(DaemonOptions{.args = {"--retry-base", "0.05", "--max-storage-bytes", "1GiB"}});
-    Prometheus prometheus("127.0.0.1:" + std::to_string(d.port()));
+    Prometheus prometheus("127.0.0.1:" + std::to_string(d.port()), monitoringDir() / "alerts.yml");
     prometheus.waitForTargetsUp(20s);
 
     // Successes, a retry, a failure and a dedup hit, while Prometheus scrapes.
