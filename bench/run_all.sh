@@ -8,3 +8,6 @@ cd "$(dirname "$0")"
 ./pdf2png.sh
 ./ascii.sh
 ./rss.sh
+./memory_flat.sh
+./throughput.sh
+./dashboard.sh
