@@ -236,7 +236,9 @@ void AccessControl::limitRate(const std::string& client) {
         return;
     }
     int wait = static_cast<int>(std::ceil((1 - b.tokens) / options_.rateLimit));
-    ApiError e(429, "rate_limited", "more than " + std::to_string(options_.rateLimit) + " requests per second");
+    std::ostringstream rate;
+    rate << options_.rateLimit;  // 2, 0.5: no trailing zeros
+    ApiError e(429, "rate_limited", "more than " + rate.str() + " requests per second from this client");
     e.retryAfter(std::max(1, wait));
     throw e;
 }
