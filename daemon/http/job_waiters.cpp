@@ -86,7 +86,12 @@ void JobWaiters::loop() {
         }
         if (stopping_) return;
         if (byDeadline_.empty()) wake_.wait(lock);
-        else wake_.wait_until(lock, byDeadline_.begin()->first);
+        else {
+            // A copy: wait_until reads the deadline again after waking, and
+            // notify() may have erased that map entry meanwhile.
+            auto next = byDeadline_.begin()->first;
+            wake_.wait_until(lock, next);
+        }
     }
 }
 
