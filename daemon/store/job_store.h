@@ -3,7 +3,9 @@
 #include "jobs/job.h"
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,6 +84,24 @@ struct OriginalPage {
 struct BatchItem {
     NewOriginal original;
     NewJob job;
+};
+
+// A daemon sharing the store with others (PostgreSQL), as /v1/status shows it.
+struct NodeStatus {
+    std::string id;       // unique per process start
+    std::string address;  // host:port it serves
+    std::string version;
+    int64_t startedAt = 0;    // unix ms
+    int64_t heartbeatAt = 0;  // unix ms, last sign of life
+    int busy = 0;             // workers running a job
+    int workers = 0;          // workers in its pool
+};
+
+// Held while a submission refers to a blob that may already exist: a node
+// removing unreferenced blobs skips the blob until it is released.
+class BlobPin {
+public:
+    virtual ~BlobPin() = default;
 };
 
 // The job store: originals, jobs and their outputs. Thread-safe: every method
@@ -169,6 +189,38 @@ public:
     virtual void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
                                 int64_t retryAt, int64_t now) = 0;
     virtual uint64_t countPendingDeliveries() = 0;
+
+    // Several daemons ----------------------------------------------------------
+    // The defaults fit a store that one daemon owns (SQLite, the lock file).
+
+    // True when other daemons may share the store: then node heartbeats and
+    // leases, not the start of a process, decide which running jobs are orphaned.
+    virtual bool shared() const { return false; }
+    // The id this daemon writes as the lease owner of the jobs it claims.
+    virtual std::string nodeId() const { return {}; }
+    // Records this daemon alive (insert or update) and extends the leases of
+    // the jobs it runs to `leaseUntil`.
+    virtual void heartbeat(const NodeStatus& self, int64_t leaseUntil) {}
+    // Running jobs owned by daemons whose last heartbeat is before `deadBefore`
+    // go back to the queue (the attempt counts: a job that keeps killing nodes
+    // fails in the end), their deliveries become due; those daemons are
+    // forgotten. Returns how many jobs were requeued.
+    virtual int rescueDeadNodes(int64_t deadBefore, int64_t now) { return 0; }
+    // The daemons that sent a heartbeat after `since`, oldest start first.
+    virtual std::vector<NodeStatus> nodes(int64_t since) { return {}; }
+    // Calls `wake` (from a store thread) when another daemon queued work, so
+    // idle workers start at once; stores without such a signal never call it.
+    virtual void watchForWork(std::function<void()> wake) {}
+    // Pins a blob a submission is about to refer to; see BlobPin. nullptr:
+    // nothing to pin (one daemon, whose removals the job service orders).
+    virtual std::unique_ptr<BlobPin> pinBlob(const std::string& sha256) { return nullptr; }
+    // Calls `remove` if no row refers to the blob and no daemon pins it, in a
+    // way that no daemon can refer to it in between. True if it was removed.
+    virtual bool removeBlobIfUnreferenced(const std::string& sha256, const std::function<void()>& remove) {
+        if (isBlobReferenced(sha256)) return false;
+        remove();
+        return true;
+    }
 
     // Dashboard queries ------------------------------------------------------
     // What the pages of http/dashboard read; nothing else depends on them.
