@@ -200,20 +200,20 @@ public:
     virtual std::string nodeId() const { return {}; }
     // Records this daemon alive (insert or update) and extends the leases of
     // the jobs it runs to `leaseUntil`.
-    virtual void heartbeat(const NodeStatus& self, int64_t leaseUntil) {}
+    virtual void heartbeat(const NodeStatus& /*self*/, int64_t /*leaseUntil*/) {}
     // Running jobs owned by daemons whose last heartbeat is before `deadBefore`
     // go back to the queue (the attempt counts: a job that keeps killing nodes
     // fails in the end), their deliveries become due; those daemons are
     // forgotten. Returns how many jobs were requeued.
-    virtual int rescueDeadNodes(int64_t deadBefore, int64_t now) { return 0; }
+    virtual int rescueDeadNodes(int64_t /*deadBefore*/, int64_t /*now*/) { return 0; }
     // The daemons that sent a heartbeat after `since`, oldest start first.
-    virtual std::vector<NodeStatus> nodes(int64_t since) { return {}; }
+    virtual std::vector<NodeStatus> nodes(int64_t /*since*/) { return {}; }
     // Calls `wake` (from a store thread) when another daemon queued work, so
     // idle workers start at once; stores without such a signal never call it.
-    virtual void watchForWork(std::function<void()> wake) {}
+    virtual void watchForWork(std::function<void()> /*wake*/) {}
     // Pins a blob a submission is about to refer to; see BlobPin. nullptr:
     // nothing to pin (one daemon, whose removals the job service orders).
-    virtual std::unique_ptr<BlobPin> pinBlob(const std::string& sha256) { return nullptr; }
+    virtual std::unique_ptr<BlobPin> pinBlob(const std::string& /*sha256*/) { return nullptr; }
     // Calls `remove` if no row refers to the blob and no daemon pins it, in a
     // way that no daemon can refer to it in between. True if it was removed.
     virtual bool removeBlobIfUnreferenced(const std::string& sha256, const std::function<void()>& remove) {
