@@ -13,16 +13,18 @@ build_packages=(
   libpistache-dev libboost-filesystem-dev libvips-dev libpoppler-cpp-dev libsqlite3-dev
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
   libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
-  libkainjow-mustache-dev
+  libkainjow-mustache-dev libpq-dev
 )
 test_packages=(
   curl libvips-tools poppler-utils python3 python3-aiosmtpd prometheus
   chromium nodejs npm
   clang libclang-rt-14-dev
+  postgresql
 )
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2
   python3 python3-fastapi python3-uvicorn python3-pil python3-multipart
+  postgresql
 )
 
 want=("${build_packages[@]}")
@@ -82,6 +84,13 @@ done
 if [[ $needs_update -eq 1 ]]; then
   echo "install-deps: apt-get update"
   "${sudo[@]}" apt-get update -q
+fi
+
+# The tests and benchmarks start their own PostgreSQL in a temp folder: no
+# system-wide cluster (and no server on port 5432) is created for them.
+if [[ " ${missing[*]} " == *" postgresql "* && ! -e /etc/postgresql-common/createcluster.conf ]]; then
+  "${sudo[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+  echo "create_main_cluster = false" | "${sudo[@]}" tee /etc/postgresql-common/createcluster.d/pixelmill.conf >/dev/null
 fi
 
 echo "install-deps: installing ${missing[*]}"

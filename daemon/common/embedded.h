@@ -13,6 +13,8 @@ struct EmbeddedFile {
 
 // SQL migrations, in file-name order: store/sqlite/migrations/NNN_*.sql.
 const std::vector<EmbeddedFile>& sqliteMigrations();
+// The same for PostgreSQL: store/postgres/migrations/NNN_*.sql.
+const std::vector<EmbeddedFile>& postgresMigrations();
 
 // The API documentation, http/openapi/: openapi.json and the /docs page's docs.css.
 const std::vector<EmbeddedFile>& apiDocsFiles();

@@ -1,5 +1,8 @@
 #include "store/sqlite/rows.h"
 
+#include "store/migrations.h"
+#include "store/queued_job.h"
+
 #include "common/embedded.h"
 #include "common/log.h"
 
@@ -198,24 +201,7 @@ Job insertJob(Connection& db, const NewJob& job, const Original& original) {
     s.run();
     db.prepare("UPDATE originals SET used = 1 WHERE id = ? AND used = 0").bind(1, original.id).run();
 
-    // Built from what we know rather than read back: this is the hot path.
-    Job j;
-    j.seq = db.lastInsertRowId();
-    j.id = job.id;
-    j.plugin = job.plugin;
-    j.pluginVersion = job.pluginVersion;
-    j.params = job.params;
-    j.dedupKey = job.dedupKey;
-    j.originalId = original.id;
-    j.state = JobState::Queued;
-    j.priority = job.priority;
-    j.maxAttempts = job.maxAttempts;
-    j.runAfter = job.createdAt;
-    j.createdAt = job.createdAt;
-    j.callbackUrl = job.callbackUrl;
-    j.callbackEmail = job.callbackEmail;
-    j.original = original;
-    return j;
+    return queuedJob(job, original, db.lastInsertRowId());
 }
 
 void applyMigrations(Connection& db) {
@@ -225,25 +211,17 @@ void applyMigrations(Connection& db) {
         Reset r(s);
         if (s.step()) current = s.i32(0);
     }
-    std::vector<EmbeddedFile> files = sqliteMigrations();
-    std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
-    for (const EmbeddedFile& f : files) {
-        std::string name(f.path);
-        auto slash = name.rfind('/');
-        if (slash != std::string::npos) name = name.substr(slash + 1);
-        int version = std::atoi(name.c_str());
-        if (version <= current) continue;
+    for (const Migration& m : pendingMigrations(sqliteMigrations(), current)) {
         db.exec("BEGIN IMMEDIATE");
         try {
-            db.exec(f.contents);
-            db.exec("PRAGMA user_version = " + std::to_string(version));
+            db.exec(m.sql);
+            db.exec("PRAGMA user_version = " + std::to_string(m.version));
             db.exec("COMMIT");
         } catch (...) {
             db.exec("ROLLBACK");
             throw;
         }
-        log::info("migration_applied", {{"version", version}, {"file", name}});
-        current = version;
+        log::info("migration_applied", {{"version", m.version}, {"file", m.name}});
     }
 }
 

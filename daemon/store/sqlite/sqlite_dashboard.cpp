@@ -1,5 +1,6 @@
 // SqliteJobStore: the dashboard's queries. Every one is served by an index
 // (migrations/003_dashboard.sql) so that pages stay fast at 100k jobs.
+#include "store/dashboard_paging.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_job_store.h"
 
@@ -13,11 +14,6 @@ using namespace sqlite;
 
 namespace {
 
-// Search terms matching more rows than this are served by walking jobs in seq
-// order (matches are dense: a page fills fast); fewer, by collecting the
-// matches from the id and filename indexes and sorting them.
-constexpr int kNarrowSearch = 5000;
-
 // [lower, upper) of the strings that start with `prefix` (bytewise, and
 // under NOCASE when the prefix is lower-case); empty if no upper bound exists.
 std::pair<std::string, std::string> prefixRange(std::string prefix) {
@@ -30,10 +26,6 @@ std::pair<std::string, std::string> prefixRange(std::string prefix) {
 std::string asciiLower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-}
-
-bool couldBeId(const std::string& s) {
-    return std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) || c == '-'; });
 }
 
 // The filters every arm of the jobs query shares, numbered from ?10 up.
@@ -87,7 +79,7 @@ JobStore::DashboardJobPage SqliteJobStore::dashboardJobs(const DashboardJobQuery
     auto db = reader();
 
     std::string search = asciiLower(q.search);
-    bool searchId = !search.empty() && couldBeId(search);
+    bool searchId = !search.empty() && couldBeJobId(search);
     auto [fileLo, fileHi] = prefixRange(search);
     auto [idLo, idHi] = prefixRange(search);
     if (fileHi.empty()) fileHi = "\xFF";  // no upper bound: the end of the index
@@ -143,22 +135,7 @@ JobStore::DashboardJobPage SqliteJobStore::dashboardJobs(const DashboardJobQuery
         }
     }
 
-    DashboardJobPage page;
-    bool more = static_cast<int>(rows.size()) > limit;
-    if (more) rows.pop_back();
-    if (!newerFirst) std::reverse(rows.begin(), rows.end());
-    page.jobs = std::move(rows);
-    if (page.jobs.empty()) {
-        // Past either end: offer the way back.
-        if (q.beforeSeq) page.newerCursor = *q.beforeSeq - 1;
-        if (q.afterSeq) page.olderCursor = *q.afterSeq + 1;
-        return page;
-    }
-    bool older = newerFirst ? more : true;       // came from older pages: they exist
-    bool newer = newerFirst ? q.beforeSeq.has_value() : more;
-    if (older) page.olderCursor = page.jobs.back().seq;
-    if (newer) page.newerCursor = page.jobs.front().seq;
-    return page;
+    return dashboardPage(std::move(rows), q, limit);
 }
 
 std::vector<JobStore::FinishedJob> SqliteJobStore::finishedSince(int64_t since) {

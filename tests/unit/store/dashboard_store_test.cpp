@@ -1,17 +1,14 @@
-// SqliteJobStore's dashboard queries: the jobs table's filters, search (both
-// of its plans: few matches collected from the indexes, many matches walked
-// in order) and cursor paging both ways; the overview's aggregates.
-#include "store/sqlite/sqlite_job_store.h"
-
-#include "common/ids.h"
-#include "common/log.h"
-#include "common/sha256.h"
-#include "support/daemon.h"
+// The dashboard queries of every JobStore, SQLite and PostgreSQL alike: the
+// jobs table's filters, search (both of its plans: few matches collected from
+// the indexes, many matches walked in order) and cursor paging both ways; the
+// overview's aggregates.
+#include "store_fixture.h"
 
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,16 +16,13 @@
 namespace pixelmill {
 namespace {
 
+using namespace test;
 using Query = JobStore::DashboardJobQuery;
 
-class Fixture {
+// A store of `Kind` and a way to fill it fast.
+template <class Kind>
+class Fixture : public StoreFixture<Kind> {
 public:
-    Fixture() {
-        log::init(log::Level::Error);
-        store_ = std::make_unique<SqliteJobStore>((dir_ / "jobs.db").string(), SqliteJobStore::Options{false, 1000});
-    }
-    SqliteJobStore& store() { return *store_; }
-
     // Adds jobs named by `name(i)` in one transaction (a batch); returns their ids, oldest first.
     std::vector<std::string> add(int n, const std::function<std::string(int)>& name, const std::string& plugin = "thumbnail") {
         Batch batch{newId(), plugin, "{}", 1000, {}};
@@ -45,12 +39,10 @@ public:
             item.job.createdAt = 1000 + i;
             items.push_back(item);
         }
-        return store_->createBatch(batch, items).jobIds;
+        return this->store().createBatch(batch, items).jobIds;
     }
 
 private:
-    test::TempDir dir_{"pixelmill-dashboard-store"};
-    std::unique_ptr<SqliteJobStore> store_;
     int counter_ = 0;
 };
 
@@ -82,8 +74,10 @@ std::string name(const char* format, int i) {
 
 }  // namespace
 
-TEST_CASE("dashboard store: search by filename gives the same answer with few matches or many") {
-    Fixture f;
+TEMPLATE_TEST_CASE("dashboard store: search by filename gives the same answer with few matches or many", "[store]",
+                   SqliteStore, PostgresStore) {
+    Fixture<TestType> f;
+    if (!f) return;
     // 5200 IMG_ names (more than the narrow plan's limit), 300 scans, interleaved.
     std::vector<std::string> img, scan, all;
     for (int round = 0; round < 4; ++round) {
@@ -167,8 +161,10 @@ TEST_CASE("dashboard store: search by filename gives the same answer with few ma
     }
 }
 
-TEST_CASE("dashboard store: finished jobs, failures by code, latest failures and original usage") {
-    Fixture f;
+TEMPLATE_TEST_CASE("dashboard store: finished jobs, failures by code, latest failures and original usage", "[store]",
+                   SqliteStore, PostgresStore) {
+    Fixture<TestType> f;
+    if (!f) return;
     auto jobs = f.add(6, [](int i) { return "f" + std::to_string(i) + ".png"; });
     auto claimed = f.store().claim(6, 5000, 60'000);
     REQUIRE(claimed.size() == 6);

@@ -1,0 +1,132 @@
+// PostgresJobStore: what several daemons on one database need — heartbeats,
+// rescuing the jobs of silent daemons, wake-ups, and blob pins.
+#include "store/postgres/postgres_job_store.h"
+
+#include "store/postgres/rows.h"
+#include "store/postgres/work_watcher.h"
+
+#include "common/log.h"
+
+namespace pixelmill {
+
+using namespace pg;
+
+namespace {
+
+// Holds a shared advisory lock on a blob's key, on a connection of its own,
+// until destroyed.
+class PostgresBlobPin final : public BlobPin {
+public:
+    PostgresBlobPin(Pool::Lease lease, int64_t key) : lease_(std::move(lease)), key_(key) {}
+    ~PostgresBlobPin() override {
+        try {
+            lease_->query("SELECT pg_advisory_unlock_shared($1)", {key_});
+        } catch (const Error&) {
+            lease_.discard();  // closing the session releases it
+        }
+    }
+
+private:
+    Pool::Lease lease_;
+    int64_t key_;
+};
+
+}  // namespace
+
+void PostgresJobStore::heartbeat(const NodeStatus& self, int64_t leaseUntil) {
+    pool_.transaction([&](Connection& c) {
+        c.query("INSERT INTO nodes (id, address, version, started_at, heartbeat_at, busy, workers) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
+                "version = excluded.version, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy, "
+                "workers = excluded.workers",
+                {nodeId_, self.address, self.version, self.startedAt, self.heartbeatAt, self.busy, self.workers});
+        c.query("UPDATE jobs SET lease_until = $2 WHERE state = 'running' AND lease_owner = $1 AND lease_until < $2",
+                {nodeId_, leaseUntil});
+    });
+}
+
+int PostgresJobStore::rescueDeadNodes(int64_t deadBefore, int64_t now) {
+    return pool_.transaction([&](Connection& c) {
+        // Orphans: owned by a silent daemon, by one already forgotten, or by
+        // nobody, or past their lease. Never this daemon's live jobs.
+        Result r = c.query(
+            "WITH dead AS (SELECT id FROM nodes WHERE heartbeat_at < $1 AND id <> $3), "
+            "rescued AS ("
+            " UPDATE jobs j SET state = 'queued', run_after = $2, lease_until = 0, lease_owner = NULL"
+            " WHERE j.state = 'running' AND (j.lease_until < $2 OR (j.lease_owner IS DISTINCT FROM $3 AND ("
+            "   j.lease_owner IS NULL OR j.lease_owner IN (SELECT id FROM dead)"
+            "   OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = j.lease_owner))))"
+            " RETURNING j.id, j.attempts), "
+            "ended AS ("
+            " UPDATE job_attempts a SET finished_at = $2, outcome = 'retry', error_code = 'node_lost',"
+            "   error_message = 'the daemon running it stopped sending heartbeats'"
+            " FROM rescued r WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL), "
+            "due AS ("
+            " UPDATE deliveries SET lease_until = 0, lease_owner = NULL"
+            " WHERE state = 'pending' AND lease_owner IN (SELECT id FROM dead)), "
+            "forgotten AS (DELETE FROM nodes WHERE id IN (SELECT id FROM dead) AND heartbeat_at < $1) "
+            "SELECT count(*) FROM rescued",
+            {deadBefore, now, nodeId_});
+        int rescued = r.front().i32(0);
+        if (rescued > 0) notifyWork(c, nodeId_);
+        return rescued;
+    });
+}
+
+std::vector<NodeStatus> PostgresJobStore::nodes(int64_t since) {
+    return pool_.run([&](Connection& c) {
+        std::vector<NodeStatus> out;
+        for (Row r : c.query("SELECT id, address, version, started_at, heartbeat_at, busy, workers FROM nodes "
+                             "WHERE heartbeat_at > $1 ORDER BY started_at, id",
+                             {since})) {
+            NodeStatus n;
+            n.id = r.text(0);
+            n.address = r.text(1);
+            n.version = r.text(2);
+            n.startedAt = r.i64(3);
+            n.heartbeatAt = r.i64(4);
+            n.busy = r.i32(5);
+            n.workers = r.i32(6);
+            out.push_back(std::move(n));
+        }
+        return out;
+    });
+}
+
+void PostgresJobStore::watchForWork(std::function<void()> wake) {
+    std::lock_guard lock(watcherMutex_);
+    watcher_.reset();
+    watcher_ = std::make_unique<WorkWatcher>(conninfo_, kWorkChannel, nodeId_, std::move(wake));
+}
+
+std::unique_ptr<BlobPin> PostgresJobStore::pinBlob(const std::string& sha256) {
+    int64_t key = blobLockKey(sha256);
+    return pool_.runLeased([&](Pool::Lease& lease) -> std::unique_ptr<BlobPin> {
+        lease->query("SELECT pg_advisory_lock_shared($1)", {key});
+        return std::make_unique<PostgresBlobPin>(std::move(lease), key);
+    });
+}
+
+bool PostgresJobStore::removeBlobIfUnreferenced(const std::string& sha256, const std::function<void()>& remove) {
+    int64_t key = blobLockKey(sha256);
+    return pool_.runLeased([&](Pool::Lease& lease) {
+        // Pinned by a submission somewhere: it is about to be referenced.
+        if (!lease->query("SELECT pg_try_advisory_lock($1)", {key}).front().boolean(0)) return false;
+        struct Unlock {
+            Pool::Lease& lease;
+            int64_t key;
+            ~Unlock() {
+                try {
+                    lease->query("SELECT pg_advisory_unlock($1)", {key});
+                } catch (const Error&) {
+                    lease.discard();  // never back in the pool with the lock held
+                }
+            }
+        } unlock{lease, key};
+        if (blobReferenced(*lease, sha256)) return false;
+        remove();
+        return true;
+    });
+}
+
+}  // namespace pixelmill

@@ -1,0 +1,120 @@
+// PostgresJobStore: opening, submissions, reads and counts.
+#include "store/postgres/postgres_job_store.h"
+
+#include "store/postgres/rows.h"
+#include "store/queued_job.h"
+#include "store/postgres/work_watcher.h"
+
+#include "common/ids.h"
+
+#include <algorithm>
+
+namespace pixelmill {
+
+using namespace pg;
+
+PostgresJobStore::PostgresJobStore(const std::string& conninfo, Options options)
+    : conninfo_(conninfo),
+      nodeId_(options.nodeId.empty() ? newId() : options.nodeId),
+      pool_(conninfo, static_cast<size_t>(std::max(options.poolSize, 1))) {
+    pool_.transaction([](Connection& c) { applyMigrations(c); });
+}
+
+PostgresJobStore::~PostgresJobStore() {
+    std::lock_guard lock(watcherMutex_);
+    watcher_.reset();
+}
+
+std::optional<int64_t> PostgresJobStore::scalar(const std::string& sql, std::initializer_list<Value> params) {
+    return pool_.run([&](Connection& c) -> std::optional<int64_t> {
+        Result r = c.query(sql, params);
+        if (r.empty() || r.front().isNull(0)) return std::nullopt;
+        return r.front().i64(0);
+    });
+}
+
+int PostgresJobStore::schemaVersion() {
+    return static_cast<int>(scalar("SELECT max(version) FROM schema_migrations").value_or(0));
+}
+
+std::pair<Original, bool> PostgresJobStore::putOriginal(const NewOriginal& original) {
+    return pool_.run([&](Connection& c) {
+        Original o = upsertOriginals(c, {&original}).front();
+        bool created = o.id == original.id;
+        return std::make_pair(std::move(o), created);
+    });
+}
+
+std::optional<Original> PostgresJobStore::getOriginal(std::string_view id) {
+    return pool_.run([&](Connection& c) { return selectOriginal(c, id); });
+}
+
+SubmitOutcome PostgresJobStore::submit(const NewOriginal& original, const NewJob& job) {
+    BatchItem item{original, job};
+    return pool_.transaction([&](Connection& c) {
+        Enqueued stored = enqueue(c, {&item}, nodeId_).front();
+        if (stored.created) return SubmitOutcome{queuedJob(job, stored.original, stored.seq), true};
+        return SubmitOutcome{*selectJob(c, stored.jobId, false), false};
+    });
+}
+
+std::optional<Job> PostgresJobStore::getJob(std::string_view id) {
+    return pool_.run([&](Connection& c) { return selectJob(c, id); });
+}
+
+JobPage PostgresJobStore::listJobs(const JobFilter& filter) {
+    Bindings p;
+    std::string sql = kSelectJob + " WHERE true";
+    if (filter.state) sql += " AND j.state = " + p(toString(*filter.state));
+    if (!filter.plugin.empty()) sql += " AND j.plugin = " + p(filter.plugin);
+    if (!filter.originalId.empty()) sql += " AND j.original_id = " + p(filter.originalId);
+    if (filter.createdFrom) sql += " AND j.created_at >= " + p(*filter.createdFrom);
+    if (filter.createdTo) sql += " AND j.created_at < " + p(*filter.createdTo);
+    if (filter.beforeSeq) sql += " AND j.seq < " + p(*filter.beforeSeq);
+    int limit = std::clamp(filter.limit, 1, 1000);
+    sql += " ORDER BY j.seq DESC LIMIT " + p(limit + 1);
+
+    return pool_.run([&](Connection& c) {
+        JobPage page;
+        for (Row r : c.query(sql, p.values())) page.jobs.push_back(readJob(r));
+        if (static_cast<int>(page.jobs.size()) > limit) {
+            page.jobs.pop_back();
+            page.nextCursor = page.jobs.back().seq;
+        }
+        loadChildren(c, page.jobs, false);
+        return page;
+    });
+}
+
+StateCounts PostgresJobStore::countByState() {
+    return pool_.run([](Connection& c) {
+        StateCounts counts;
+        // Every state, counted or not: zeros included.
+        for (Row r : c.query("SELECT s.state, count(j.seq) FROM unnest(ARRAY['queued', 'running', 'succeeded', "
+                             "'failed', 'canceled']) AS s (state) LEFT JOIN jobs j ON j.state = s.state GROUP BY 1"))
+            if (auto st = parseJobState(r.text(0))) counts[*st] = static_cast<uint64_t>(r.i64(1));
+        return counts;
+    });
+}
+
+uint64_t PostgresJobStore::countOriginals() {
+    return static_cast<uint64_t>(scalar("SELECT count(*) FROM originals").value_or(0));
+}
+
+uint64_t PostgresJobStore::countQueued() {
+    return static_cast<uint64_t>(scalar("SELECT count(*) FROM jobs WHERE state = 'queued'").value_or(0));
+}
+
+std::optional<int64_t> PostgresJobStore::nextRunAfter() {
+    return scalar("SELECT min(run_after) FROM jobs WHERE state = 'queued'");
+}
+
+std::optional<int64_t> PostgresJobStore::oldestReadySince(int64_t now) {
+    return scalar("SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after <= $1", {now});
+}
+
+bool PostgresJobStore::isBlobReferenced(const std::string& sha256) {
+    return pool_.run([&](Connection& c) { return blobReferenced(c, sha256); });
+}
+
+}  // namespace pixelmill

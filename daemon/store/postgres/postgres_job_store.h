@@ -1,0 +1,117 @@
+#pragma once
+
+#include "store/job_store.h"
+#include "store/postgres/pool.h"
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace pixelmill {
+
+namespace pg {
+class WorkWatcher;
+}
+
+// JobStore on PostgreSQL, shared by several daemons (JobStore::shared()).
+// Every call borrows a pooled connection for its statement or transaction.
+// Jobs are claimed with FOR UPDATE SKIP LOCKED and carry this daemon's node
+// id as their lease owner: an attempt is recorded only while the job is
+// running, at that attempt and owned by this node, so a daemon that was
+// presumed dead and wakes up later changes nothing. Equal submissions from
+// several daemons meet on an advisory lock of their dedup key; blob pins are
+// shared advisory locks that a removal must take exclusively. A transaction
+// that makes a job ready notifies `pixelmill_jobs`.
+// While the database cannot be reached every call throws ApiError 503
+// (store_unavailable); the pool reconnects by itself.
+// Thread-safe: see JobStore; the pool guards its connections.
+class PostgresJobStore final : public JobStore {
+public:
+    struct Options {
+        std::string nodeId;  // the lease owner of the jobs this daemon claims; a new id if empty
+        int poolSize = 4;    // connections kept open between calls
+    };
+
+    // Connects (a libpq URI such as postgres://user@127.0.0.1:5432/db) and
+    // applies the migrations; throws ApiError 503 if the database is unreachable.
+    PostgresJobStore(const std::string& conninfo, Options options);
+    ~PostgresJobStore() override;
+
+    // Schema version after migrations (the highest in schema_migrations).
+    int schemaVersion();
+
+    std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
+    std::optional<Original> getOriginal(std::string_view id) override;
+    SubmitOutcome submit(const NewOriginal& original, const NewJob& job) override;
+    std::optional<Job> getJob(std::string_view id) override;
+    JobPage listJobs(const JobFilter& filter) override;
+    std::vector<ClaimedJob> claim(int max, int64_t now, int64_t leaseMs) override;
+    bool putOutput(const std::string& jobId, int attempt, const Output& output) override;
+    void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) override;
+    bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
+    std::optional<Job> cancel(std::string_view id, int64_t now) override;
+    std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) override;
+    bool remove(std::string_view id) override;
+    // Running jobs whose lease has passed go back to the queue. With `all`,
+    // this daemon's own running jobs too, never another daemon's: those are
+    // rescueDeadNodes' to judge (a restarted daemon has a new id and owns none).
+    int requeueExpired(int64_t now, bool all) override;
+    StateCounts countByState() override;
+    uint64_t countOriginals() override;
+    uint64_t countQueued() override;
+    std::optional<int64_t> nextRunAfter() override;
+    std::optional<int64_t> oldestReadySince(int64_t now) override;
+    bool isBlobReferenced(const std::string& sha256) override;
+
+    // Originals and batches (postgres_originals.cpp).
+    OriginalPage listOriginals(const OriginalFilter& filter) override;
+    std::optional<std::string> purgeOriginal(std::string_view id, int64_t now) override;
+    std::vector<std::string> originalsToExpire(int64_t cutoff, int limit) override;
+    Batch createBatch(const Batch& batch, const std::vector<BatchItem>& items) override;
+    std::optional<Batch> getBatch(std::string_view id) override;
+
+    // The output cache and notifications (postgres_cache.cpp).
+    void recordHit(const std::string& jobId) override;
+    std::vector<std::string> evictLeastUsed(uint64_t bytes) override;
+    bool requeueEvicted(const std::string& jobId, int64_t now) override;
+    std::vector<Delivery> claimDeliveries(int max, int64_t now, int64_t leaseMs) override;
+    void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
+                        int64_t retryAt, int64_t now) override;
+    uint64_t countPendingDeliveries() override;
+
+    // Several daemons (postgres_cluster.cpp).
+    bool shared() const override { return true; }
+    std::string nodeId() const override { return nodeId_; }
+    // Upserts this node's row (under nodeId(), whatever self.id says) and
+    // extends the leases of the jobs it runs.
+    void heartbeat(const NodeStatus& self, int64_t leaseUntil) override;
+    // Also requeues running jobs whose lease has passed or whose owner has no
+    // row (it was forgotten); their open attempts end as `retry`.
+    int rescueDeadNodes(int64_t deadBefore, int64_t now) override;
+    std::vector<NodeStatus> nodes(int64_t since) override;
+    // A second call replaces the first one's watcher.
+    void watchForWork(std::function<void()> wake) override;
+    std::unique_ptr<BlobPin> pinBlob(const std::string& sha256) override;
+    bool removeBlobIfUnreferenced(const std::string& sha256, const std::function<void()>& remove) override;
+
+    // Dashboard queries (postgres_dashboard.cpp).
+    DashboardJobPage dashboardJobs(const DashboardJobQuery& query) override;
+    std::vector<FinishedJob> finishedSince(int64_t since) override;
+    std::vector<ErrorCount> failuresByCode() override;
+    std::vector<Job> latestFailures(int limit) override;
+    std::map<std::string, OriginalUsage> originalUsage(const std::vector<std::string>& originalIds,
+                                                       int latest) override;
+
+private:
+    // A count or a minimum of one row.
+    std::optional<int64_t> scalar(const std::string& sql, std::initializer_list<pg::Value> params = {});
+
+    std::string conninfo_;
+    std::string nodeId_;
+    pg::Pool pool_;
+
+    std::mutex watcherMutex_;
+    std::unique_ptr<pg::WorkWatcher> watcher_;
+};
+
+}  // namespace pixelmill

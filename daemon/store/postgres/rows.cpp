@@ -1,0 +1,296 @@
+#include "store/postgres/rows.h"
+
+#include "store/migrations.h"
+
+#include "common/embedded.h"
+#include "common/log.h"
+
+#include <cstdlib>
+#include <unordered_map>
+
+namespace pixelmill::pg {
+
+namespace {
+
+// Advisory lock keys. Dedup keys hash into kDedupBuckets locks of their own
+// space (two-int keys): a batch of 10,000 jobs takes at most that many
+// locks, well within the server's lock table, and unrelated submissions
+// rarely share one (and then only for a few milliseconds).
+constexpr int kDedupLockSpace = 1886218850;  // 'pmjb'
+constexpr int kDedupBuckets = 256;
+constexpr int64_t kMigrationLock = 8100137781808687468;  // 'pixelmil'
+
+}  // namespace
+
+const std::string kOriginalColumns =
+    "o.id, o.sha256, o.filename, o.media_type, o.size_bytes, o.width, o.height, o.pages, o.created_at, "
+    "o.purged_at, o.seq";
+
+const std::string kSelectJob =
+    "SELECT j.seq, j.id, j.plugin, j.plugin_version, j.params, j.dedup_key, j.original_id, j.state, "
+    "j.priority, j.attempts, j.max_attempts, j.run_after, j.lease_until, j.error_code, j.error_message, "
+    "j.progress_done, j.progress_total, j.created_at, j.started_at, j.finished_at, j.duration_seconds, "
+    "j.callback_url, j.callback_email, j.hits, j.evicted, " +
+    kOriginalColumns + " FROM jobs j JOIN originals o ON o.id = j.original_id";
+
+const std::string kSelectOriginal = "SELECT " + kOriginalColumns + " FROM originals o";
+
+const std::string kDeliveryColumns =
+    "id, job_id, kind, target, state, attempts, next_attempt_at, last_status, last_error";
+
+Original readOriginal(const Row& r, int c) {
+    Original o;
+    o.id = r.text(c);
+    o.sha256 = r.text(c + 1);
+    o.filename = r.text(c + 2);
+    o.mediaType = r.text(c + 3);
+    o.sizeBytes = static_cast<uint64_t>(r.i64(c + 4));
+    o.width = r.optInt(c + 5);
+    o.height = r.optInt(c + 6);
+    o.pages = r.optInt(c + 7);
+    o.createdAt = r.i64(c + 8);
+    o.purgedAt = r.optI64(c + 9);
+    o.seq = r.i64(c + 10);
+    return o;
+}
+
+Job readJob(const Row& r) {
+    Job j;
+    j.seq = r.i64(0);
+    j.id = r.text(1);
+    j.plugin = r.text(2);
+    j.pluginVersion = r.text(3);
+    j.params = r.text(4);
+    j.dedupKey = r.text(5);
+    j.originalId = r.text(6);
+    j.state = parseJobState(r.text(7)).value_or(JobState::Queued);
+    j.priority = r.i32(8);
+    j.attempts = r.i32(9);
+    j.maxAttempts = r.i32(10);
+    j.runAfter = r.i64(11);
+    j.leaseUntil = r.i64(12);
+    if (!r.isNull(13)) j.error = JobError{r.text(13), r.text(14)};
+    j.progressDone = static_cast<uint32_t>(r.i64(15));
+    j.progressTotal = static_cast<uint32_t>(r.i64(16));
+    j.createdAt = r.i64(17);
+    j.startedAt = r.optI64(18);
+    j.finishedAt = r.optI64(19);
+    j.durationSeconds = r.optReal(20);
+    j.callbackUrl = r.text(21);
+    j.callbackEmail = r.text(22);
+    j.hits = r.i64(23);
+    j.evicted = r.boolean(24);
+    j.original = readOriginal(r, 25);
+    return j;
+}
+
+Delivery readDelivery(const Row& r, int c) {
+    Delivery d;
+    d.id = r.i64(c);
+    d.jobId = r.text(c + 1);
+    d.kind = r.text(c + 2);
+    d.target = r.text(c + 3);
+    d.state = r.text(c + 4);
+    d.attempts = r.i32(c + 5);
+    d.nextAttemptAt = r.i64(c + 6);
+    d.lastStatus = r.optInt(c + 7);
+    d.lastError = r.text(c + 8);
+    return d;
+}
+
+void loadChildren(Connection& c, std::vector<Job>& jobs, bool history) {
+    if (jobs.empty()) return;
+    std::unordered_map<std::string, Job*> byId;
+    std::vector<std::string> ids, withCallbacks;
+    for (Job& j : jobs) {
+        byId[j.id] = &j;
+        ids.push_back(j.id);
+        if (!j.callbackUrl.empty() || !j.callbackEmail.empty()) withCallbacks.push_back(j.id);
+    }
+    for (Row r : c.query("SELECT job_id, idx, name, media_type, sha256, size_bytes, width, height FROM outputs "
+                         "WHERE job_id = ANY($1::text[]) ORDER BY job_id, idx",
+                         {array(ids)})) {
+        Output o;
+        o.index = static_cast<uint32_t>(r.i64(1));
+        o.name = r.text(2);
+        o.mediaType = r.text(3);
+        o.sha256 = r.text(4);
+        o.sizeBytes = static_cast<uint64_t>(r.i64(5));
+        o.width = r.optInt(6);
+        o.height = r.optInt(7);
+        byId.at(r.text(0))->outputs.push_back(std::move(o));
+    }
+    if (!withCallbacks.empty()) {
+        for (Row r : c.query("SELECT " + kDeliveryColumns +
+                                 " FROM deliveries WHERE job_id = ANY($1::text[]) ORDER BY id",
+                             {array(withCallbacks)})) {
+            Delivery d = readDelivery(r, 0);
+            byId.at(d.jobId)->deliveries.push_back(std::move(d));
+        }
+    }
+    if (!history) return;
+    for (Row r : c.query("SELECT job_id, attempt, started_at, finished_at, outcome, error_code, error_message, "
+                         "duration_seconds FROM job_attempts WHERE job_id = ANY($1::text[]) ORDER BY job_id, attempt",
+                         {array(ids)})) {
+        AttemptRecord a;
+        a.attempt = r.i32(1);
+        a.startedAt = r.i64(2);
+        a.finishedAt = r.optI64(3);
+        a.outcome = r.text(4);
+        if (!r.isNull(5)) a.error = JobError{r.text(5), r.text(6)};
+        a.durationSeconds = r.optReal(7);
+        byId.at(r.text(0))->history.push_back(std::move(a));
+    }
+}
+
+std::optional<Job> selectJob(Connection& c, std::string_view id, bool history) {
+    Result r = c.query(kSelectJob + " WHERE j.id = $1", {id});
+    if (r.empty()) return std::nullopt;
+    std::vector<Job> jobs{readJob(r.front())};
+    loadChildren(c, jobs, history);
+    return std::move(jobs.front());
+}
+
+std::optional<Original> selectOriginal(Connection& c, std::string_view id) {
+    Result r = c.query(kSelectOriginal + " WHERE o.id = $1", {id});
+    if (r.empty()) return std::nullopt;
+    return readOriginal(r.front(), 0);
+}
+
+std::vector<Original> upsertOriginals(Connection& c, const std::vector<const NewOriginal*>& originals) {
+    // One row per content: ON CONFLICT cannot touch a row twice in a statement.
+    std::unordered_map<std::string, size_t> firstBySha;
+    std::vector<Value> id, sha, filename, mediaType, size, width, height, pages, createdAt;
+    for (const NewOriginal* n : originals) {
+        if (!firstBySha.emplace(n->sha256, firstBySha.size()).second) continue;
+        id.emplace_back(n->id);
+        sha.emplace_back(n->sha256);
+        filename.emplace_back(n->filename);
+        mediaType.emplace_back(n->mediaType);
+        size.emplace_back(n->sizeBytes);
+        width.emplace_back(n->width);
+        height.emplace_back(n->height);
+        pages.emplace_back(n->pages);
+        createdAt.emplace_back(n->createdAt);
+    }
+    // Always an update on conflict (a no-op for most), so that RETURNING
+    // gives every row, also one another transaction committed meanwhile.
+    // Ordered by content, so that two batches lock shared rows in one order.
+    Result r = c.query(
+        "INSERT INTO originals AS o (id, sha256, filename, media_type, size_bytes, width, height, pages, created_at) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::int[], "
+        "$8::int[], $9::bigint[]) ORDER BY 2 "
+        "ON CONFLICT (sha256) DO UPDATE SET width = coalesce(o.width, excluded.width), "
+        "height = coalesce(o.height, excluded.height), pages = coalesce(o.pages, excluded.pages), purged_at = NULL "
+        "RETURNING " + kOriginalColumns,
+        {array(id), array(sha), array(filename), array(mediaType), array(size), array(width), array(height),
+         array(pages), array(createdAt)});
+    std::vector<Original> stored(firstBySha.size());
+    for (Row row : r) {
+        Original o = readOriginal(row, 0);
+        stored[firstBySha.at(o.sha256)] = std::move(o);
+    }
+    std::vector<Original> out;
+    out.reserve(originals.size());
+    for (const NewOriginal* n : originals) out.push_back(stored[firstBySha.at(n->sha256)]);
+    return out;
+}
+
+std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>& items, const std::string& nodeId) {
+    std::vector<const NewOriginal*> newOriginals;
+    std::vector<std::string> keys;
+    for (const BatchItem* item : items) {
+        newOriginals.push_back(&item->original);
+        keys.push_back(item->job.dedupKey);
+    }
+    // Equal submissions wait here for each other, in one order (no deadlock),
+    // so that the dedup check below sees the job a concurrent one created.
+    c.query("SELECT count(pg_advisory_xact_lock($2, b)) FROM (SELECT DISTINCT (hashtextextended(k, 0) & $3)::int AS b "
+            "FROM unnest($1::text[]) AS k ORDER BY 1) AS buckets",
+            {array(keys), kDedupLockSpace, kDedupBuckets - 1});
+    std::vector<Original> originals = upsertOriginals(c, newOriginals);
+
+    std::unordered_map<std::string, std::string> equal;  // dedup key -> job id
+    for (Row r : c.query("SELECT DISTINCT ON (dedup_key) dedup_key, id FROM jobs WHERE dedup_key = ANY($1::text[]) "
+                         "AND NOT evicted AND state IN ('queued', 'running', 'succeeded') "
+                         "ORDER BY dedup_key, (state = 'succeeded') DESC, seq DESC",
+                         {array(keys)}))
+        equal.emplace(r.text(0), r.text(1));
+
+    std::vector<Enqueued> out(items.size());
+    std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email;
+    std::unordered_map<std::string, size_t> created;  // job id -> index in out
+    for (size_t i = 0; i < items.size(); ++i) {
+        const NewJob& job = items[i]->job;
+        out[i].original = originals[i];
+        auto [known, fresh] = equal.emplace(job.dedupKey, job.id);
+        out[i].jobId = known->second;
+        if (!fresh) continue;  // an equal job exists, or an earlier item creates it
+        out[i].created = true;
+        created[job.id] = i;
+        id.emplace_back(job.id);
+        plugin.emplace_back(job.plugin);
+        version.emplace_back(job.pluginVersion);
+        params.emplace_back(job.params);
+        key.emplace_back(job.dedupKey);
+        originalId.emplace_back(originals[i].id);
+        priority.emplace_back(job.priority);
+        maxAttempts.emplace_back(job.maxAttempts);
+        createdAt.emplace_back(job.createdAt);
+        url.emplace_back(job.callbackUrl);
+        email.emplace_back(job.callbackEmail);
+    }
+    if (created.empty()) return out;
+
+    Result r = c.query(
+        "WITH inserted AS ("
+        " INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, max_attempts,"
+        "                   run_after, created_at, callback_url, callback_email)"
+        " SELECT id, plugin, version, params, key, original_id, 'queued', priority, max_attempts, created_at,"
+        "        created_at, url, email"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],"
+        "             $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY"
+        "      AS n (id, plugin, version, params, key, original_id, priority, max_attempts, created_at, url, email,"
+        "            pos)"
+        " ORDER BY pos RETURNING id, seq, original_id), "
+        "used AS (UPDATE originals SET used = true WHERE id IN (SELECT original_id FROM inserted) AND NOT used) "
+        "SELECT id, seq FROM inserted",
+        {array(id), array(plugin), array(version), array(params), array(key), array(originalId), array(priority),
+         array(maxAttempts), array(createdAt), array(url), array(email)});
+    for (Row row : r) out[created.at(row.text(0))].seq = row.i64(1);
+    notifyWork(c, nodeId);
+    return out;
+}
+
+void notifyWork(Connection& c, const std::string& nodeId) {
+    c.query("SELECT pg_notify($1, $2)", {kWorkChannel, nodeId});
+}
+
+bool blobReferenced(Connection& c, const std::string& sha256) {
+    return c.query("SELECT EXISTS (SELECT 1 FROM outputs x JOIN jobs j ON j.id = x.job_id "
+                   "               WHERE x.sha256 = $1 AND NOT j.evicted) "
+                   "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = $1 AND purged_at IS NULL)",
+                   {sha256})
+        .front()
+        .boolean(0);
+}
+
+int64_t blobLockKey(const std::string& sha256) {
+    return static_cast<int64_t>(std::strtoull(sha256.substr(0, 16).c_str(), nullptr, 16));
+}
+
+void applyMigrations(Connection& c) {
+    c.query("SELECT pg_advisory_xact_lock($1)", {kMigrationLock});
+    c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+           "applied_at BIGINT NOT NULL)");
+    int current = c.query("SELECT coalesce(max(version), 0) FROM schema_migrations").front().i32(0);
+    for (const Migration& m : pendingMigrations(postgresMigrations(), current)) {
+        c.exec(std::string(m.sql));
+        c.query("INSERT INTO schema_migrations (version, name, applied_at) "
+                "VALUES ($1, $2, (extract(epoch FROM clock_timestamp()) * 1000)::bigint)",
+                {m.version, m.name});
+        log::info("migration_applied", {{"version", m.version}, {"file", m.name}, {"store", "postgres"}});
+    }
+}
+
+}  // namespace pixelmill::pg

@@ -1,0 +1,74 @@
+#pragma once
+
+// Row mapping and the statements the PostgresJobStore's files share. Every
+// function takes the connection it runs on, inside the caller's transaction
+// when it has one.
+#include "store/job_store.h"
+#include "store/postgres/pg.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pixelmill::pg {
+
+extern const std::string kOriginalColumns;  // o.id … o.seq, as readOriginal reads them
+extern const std::string kSelectJob;        // jobs j joined with their original o
+extern const std::string kSelectOriginal;   // originals o
+extern const std::string kDeliveryColumns;  // as readDelivery reads them
+
+// The channel a transaction that makes jobs ready notifies (payload: the node).
+inline constexpr const char* kWorkChannel = "pixelmill_jobs";
+
+// The claim's candidates, best first: the query the queue index (jobs_queue)
+// exists for. $1 now, $2 how many.
+inline constexpr const char* kClaimCandidates =
+    "SELECT seq FROM jobs WHERE state = 'queued' AND run_after <= $1 ORDER BY priority DESC, seq LIMIT $2";
+
+
+Original readOriginal(const Row& row, int firstColumn);
+Job readJob(const Row& row);
+Delivery readDelivery(const Row& row, int firstColumn);
+
+// Fills outputs, and deliveries when the job has callbacks; with history,
+// the attempts too. Three statements for any number of jobs.
+void loadChildren(Connection& c, std::vector<Job>& jobs, bool history);
+std::optional<Job> selectJob(Connection& c, std::string_view id, bool history = true);
+std::optional<Original> selectOriginal(Connection& c, std::string_view id);
+
+// Stores the originals whose content is new, fills in metadata a first, less
+// informed store could not read, and revives purged content; returns each
+// (by position). Created ones carry the id that was proposed.
+std::vector<Original> upsertOriginals(Connection& c, const std::vector<const NewOriginal*>& originals);
+
+// What enqueue did with one item.
+struct Enqueued {
+    std::string jobId;
+    int64_t seq = 0;
+    bool created = false;  // false: an equal job existed (dedup)
+    Original original;
+};
+
+// Stores each item's original and, unless a job with the same dedup key is
+// queued, running or succeeded (or came earlier in `items`), its job; then
+// notifies kWorkChannel if a job was created. Equal submissions from other
+// daemons wait on an advisory lock of the key, so that exactly one creates.
+std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>& items, const std::string& nodeId);
+
+// Wakes the daemons LISTENing (at commit).
+void notifyWork(Connection& c, const std::string& nodeId);
+
+// True if a kept original or a non-evicted output refers to the blob.
+bool blobReferenced(Connection& c, const std::string& sha256);
+
+// The advisory lock key of a blob: its first 16 hex digits.
+int64_t blobLockKey(const std::string& sha256);
+
+// Applies migrations/NNN_*.sql that schema_migrations does not list. Runs
+// inside the caller's transaction, under an advisory lock that a second
+// daemon starting at the same time waits on (it then finds them applied).
+void applyMigrations(Connection& c);
+
+}  // namespace pixelmill::pg
