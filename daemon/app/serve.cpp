@@ -1,11 +1,15 @@
 #include "app/commands.h"
 
+#include "app/cluster_node.h"
 #include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
+#include "common/sha256.h"
 #include "http/job_json.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
 #include "notify/address_policy.h"
+#include "notify/email_message.h"
 #include "notify/fetcher.h"
 #include "notify/notifier.h"
 #include "jobs/job_service.h"
@@ -14,6 +18,7 @@
 #include "plugins/plugin_watcher.h"
 #include "scheduler/scheduler.h"
 #include "store/fs/fs_blob_store.h"
+#include "store/postgres/postgres_job_store.h"
 #include "store/sqlite/sqlite_job_store.h"
 #include "worker/process_executor.h"
 
@@ -145,10 +150,42 @@ int runServe(const Config& configIn) {
     fs::create_directories(dataDir);
     int lockFd = lockDataDir(dataDir);
 
-    FsBlobStore blobs(dataDir / "blobs", dataDir / "tmp", config.fsync);
-    SqliteJobStore store((dataDir / "pixelmill.db").string(), SqliteJobStore::Options{config.fsync, 1000});
-    // One daemon owns this file (the lock above): whatever was running belongs to a dead process.
-    int recovered = store.requeueExpired(nowMs(), true);
+    bool sharedStore = config.store.rfind("postgres", 0) == 0;
+    // Blobs may live on storage every daemon mounts; each daemon writes its
+    // temp files in a folder of its own there (renames stay on one file system).
+    fs::path blobDir = config.blobDir.empty() ? dataDir / "blobs" : fs::absolute(config.blobDir);
+    fs::path tmpDir = config.blobDir.empty()
+                          ? dataDir / "tmp"
+                          : blobDir / ".tmp" / (notify::localHostName() + "-" + Sha256::hex(dataDir.string()).substr(0, 12));
+    FsBlobStore blobs(blobDir, tmpDir, config.fsync);
+
+    std::unique_ptr<JobStore> storeOwner;
+    NodeStatus node;
+    node.id = notify::localHostName() + "-" + newId().substr(0, 8);  // a new one at every start
+    node.address = config.listen;
+    node.version = PIXELMILL_VERSION;
+    node.startedAt = nowMs();
+    int recovered = 0;
+    if (sharedStore) {
+        PostgresJobStore::Options options;
+        options.nodeId = node.id;
+        options.poolSize = config.workers + config.httpThreads + 4;
+        try {
+            storeOwner = std::make_unique<PostgresJobStore>(config.store, options);
+        } catch (const std::exception& e) {
+            log::error("store_unreachable", {{"error", e.what()}});
+            std::cerr << "pixelmill: cannot open the job store: " << e.what() << "\n";
+            return 1;
+        }
+        // Other daemons share the database: only leases that ran out are orphans.
+        recovered = storeOwner->requeueExpired(nowMs(), false);
+    } else {
+        storeOwner = std::make_unique<SqliteJobStore>((dataDir / "pixelmill.db").string(),
+                                                      SqliteJobStore::Options{config.fsync, 1000});
+        // One daemon owns this file (the lock above): whatever was running belongs to a dead process.
+        recovered = storeOwner->requeueExpired(nowMs(), true);
+    }
+    JobStore& store = *storeOwner;
 
     PluginHost plugins(pluginDir, PluginLimits{config.maxPixels, config.maxPages});
     // Libraries are loaded from copies under the data dir: see PluginHost::setStaging.
@@ -176,8 +213,8 @@ int runServe(const Config& configIn) {
         w.binary = fs::read_symlink("/proc/self/exe", ec).string();
         double cpu = config.workerCpuSeconds > 0 ? config.workerCpuSeconds : config.jobTimeoutSeconds * cores;
         w.args = {"--plugin-dir", loadedPlugins.string(),
-                  "--blob-dir", (dataDir / "blobs").string(),
-                  "--tmp-dir", (dataDir / "tmp").string(),
+                  "--blob-dir", blobDir.string(),
+                  "--tmp-dir", tmpDir.string(),
                   "--fsync", config.fsync ? "true" : "false",
                   "--memory-limit", std::to_string(config.workerMemoryLimit),
                   "--cpu-seconds", std::to_string(cpu),
@@ -301,8 +338,31 @@ int runServe(const Config& configIn) {
             m.gauge("pixelmill_plugin_workers_resident_memory_bytes", "Resident memory of all plugin worker processes")
                 .Set(static_cast<double>(isolated->residentBytes()));
         }
+        if (store.shared()) {
+            int64_t now = nowMs(), alive = 0, silent = 0;
+            for (const NodeStatus& n : store.nodes(now - 3'600'000))
+                ++(now - n.heartbeatAt <= static_cast<int64_t>(config.nodeTimeoutSeconds * 1000) ? alive : silent);
+            m.gauge("pixelmill_cluster_nodes", "Daemons sharing the job store, by whether they still send heartbeats",
+                    {{"state", "alive"}}).Set(static_cast<double>(alive));
+            m.gauge("pixelmill_cluster_nodes", "Daemons sharing the job store, by whether they still send heartbeats",
+                    {{"state", "silent"}}).Set(static_cast<double>(silent));
+        }
         m.gauge("pixelmill_vips_open_files", "Files libvips holds open").Set(static_cast<double>(vips_tracked_get_files()));
     });
+    // With other daemons on the store: heartbeats, rescues, and their submissions waking our workers.
+    std::optional<ClusterNode> cluster;
+    if (store.shared()) {
+        node.address = host + ":" + std::to_string(server.port());
+        ClusterNodeOptions clusterOptions;
+        clusterOptions.heartbeatSeconds = config.heartbeatSeconds;
+        clusterOptions.nodeTimeoutSeconds = config.nodeTimeoutSeconds;
+        clusterOptions.leaseMs = static_cast<int64_t>((config.jobTimeoutSeconds + 30) * 1000);
+        cluster.emplace(store, node, [&scheduler] { return std::make_pair(scheduler.busy(), scheduler.total()); },
+                        [&scheduler](int jobs) { scheduler.jobsQueued(jobs); }, clusterOptions);
+        cluster->start();
+        store.watchForWork([&scheduler, workers = config.workers] { scheduler.jobsQueued(workers); });
+        log::info("node_joined", {{"node", node.id}, {"nodes", static_cast<int>(store.nodes(nowMs() - 60'000).size())}});
+    }
     scheduler.start();
     storage.start();
     notifier->start();
@@ -345,6 +405,7 @@ int runServe(const Config& configIn) {
     }
     scheduler.stop();
     storage.stop();
+    if (cluster) cluster->stop();
     log::info("stopped", {{"uptime_s", monotonicSeconds() - startedAt}});
     ::close(lockFd);
     return 0;

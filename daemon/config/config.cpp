@@ -148,6 +148,19 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         c.listen = v;
     });
     add("data-dir", "folder for the database and blobs", [](Config& c, const std::string& v) { c.dataDir = v; });
+    add("store", "job store: sqlite: (the default, in the data dir) or postgres://user@host:port/db shared by "
+        "several daemons",
+        [](Config& c, const std::string& v) {
+            if (!v.empty() && v != "sqlite:" && v.rfind("postgres://", 0) != 0 && v.rfind("postgresql://", 0) != 0)
+                throw std::invalid_argument("expected sqlite: or postgres://…, got '" + v + "'");
+            c.store = v;
+        });
+    add("blob-dir", "folder for blobs (default: <data-dir>/blobs); with several daemons, storage they all mount",
+        [](Config& c, const std::string& v) { c.blobDir = v; });
+    add("heartbeat-interval", "with a shared store: seconds between a daemon's signs of life",
+        [](Config& c, const std::string& v) { c.heartbeatSeconds = parseSeconds(v); });
+    add("node-timeout", "with a shared store: a daemon silent this long is dead and its jobs run elsewhere",
+        [](Config& c, const std::string& v) { c.nodeTimeoutSeconds = parseSeconds(v); });
     add("plugin-dir", "folder of plugin .so files (default: ../plugins next to the binary)",
         [](Config& c, const std::string& v) { c.pluginDir = v; });
     add("workers", "worker threads (default: one per core)",
@@ -312,7 +325,8 @@ Config ConfigOptions::resolve() const {
 
 std::string Config::describe() const {
     std::ostringstream os;
-    os << "listen=" << listen << " data_dir=" << dataDir << " plugin_dir=" << pluginDir << " workers=" << workers
+    os << "listen=" << listen << " data_dir=" << dataDir << " store=" << (store.rfind("postgres", 0) == 0 ? "postgres" : "sqlite")
+       << " plugin_dir=" << pluginDir << " workers=" << workers
        << " max_upload_bytes=" << maxUploadBytes << " job_timeout_s=" << jobTimeoutSeconds
        << " max_attempts=" << maxAttempts << " fsync=" << (fsync ? "true" : "false");
     return os.str();

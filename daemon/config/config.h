@@ -16,6 +16,10 @@ namespace pixelmill {
 struct Config {
     std::string listen = "127.0.0.1:8080";
     std::string dataDir = "./data";
+    std::string store;                   // empty or "sqlite:": SQLite in the data dir; postgres://…: shared by daemons
+    std::string blobDir;                 // empty: <data-dir>/blobs; may be storage every daemon mounts
+    double heartbeatSeconds = 2;         // several daemons: how often each says it is alive
+    double nodeTimeoutSeconds = 15;      // several daemons: silent this long, a daemon's jobs are rescued
     std::string pluginDir;               // empty: ../plugins next to the binary
     int workers = 0;                     // 0: one per core
     std::string configFile;

@@ -10,6 +10,26 @@ namespace pixelmill::http {
 using namespace Pistache;
 using json = nlohmann::ordered_json;
 
+namespace {
+
+// With a shared store: this daemon and every daemon seen in the last hour.
+json nodesJson(Services& s) {
+    int64_t now = nowMs();
+    auto timeoutMs = static_cast<int64_t>(s.config.nodeTimeoutSeconds * 1000);
+    json nodes = json::array();
+    for (const NodeStatus& n : s.store.nodes(now - 3'600'000))
+        nodes.push_back({{"id", n.id},
+                         {"address", n.address},
+                         {"version", n.version},
+                         {"started_at", formatTime(n.startedAt)},
+                         {"heartbeat_at", formatTime(n.heartbeatAt)},
+                         {"alive", now - n.heartbeatAt <= timeoutMs},
+                         {"workers", {{"busy", n.busy}, {"total", n.workers}}}});
+    return {{"node", s.store.nodeId()}, {"nodes", std::move(nodes)}};
+}
+
+}  // namespace
+
 void addSystemRoutes(RouteTable& routes, Services& s) {
     auto pluginList = [&s] {
         json plugins = json::array();
@@ -34,14 +54,15 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
         json jobs = json::object();
         for (const auto& [state, n] : counts) jobs[std::string(toString(state))] = n;
         auto [busy, total] = s.workers();
-        sendJson(rs, 200,
-                 {{"version", s.version},
-                  {"uptime_seconds", monotonicSeconds() - s.startedAtMonotonic},
-                  {"uploaded_count", s.store.countOriginals()},
-                  {"errors", counts[JobState::Failed]},
-                  {"jobs", std::move(jobs)},
-                  {"workers", {{"busy", busy}, {"total", total}}},
-                  {"accepting", s.jobs.accepting()}});
+        json body = {{"version", s.version},
+                     {"uptime_seconds", monotonicSeconds() - s.startedAtMonotonic},
+                     {"uploaded_count", s.store.countOriginals()},
+                     {"errors", counts[JobState::Failed]},
+                     {"jobs", std::move(jobs)},
+                     {"workers", {{"busy", busy}, {"total", total}}},
+                     {"accepting", s.jobs.accepting()}};
+        if (s.store.shared()) body.update(nodesJson(s));
+        sendJson(rs, 200, body);
     });
 
     routes.get("/metrics", [&s](const Rest::Request&, Http::ResponseWriter& rs) {

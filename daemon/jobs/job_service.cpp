@@ -141,12 +141,14 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     checkAccepts(*p.plugin, mediaType);
     checkQueue();
 
-    upload.writer->finish();
+    BlobRef finished = upload.writer->finish();
     refuseUnsafeSvg(mediaType, upload.writer->tempPath());
     SourceInfo info;
     if (p.plugin->canProbe) info = plugins_.probe(*p.plugin, upload.writer->tempPath(), mediaType);
     checkPixels(info);
     if (storage_) storage_->makeRoom(upload.writer->size());
+    // The same content may be stored already, unreferenced: no daemon removes it until the job refers to it.
+    auto pin = store_.pinBlob(finished.sha256);
     BlobRef blob = upload.writer->commit();
 
     int64_t now = nowMs();
@@ -211,12 +213,13 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
                 if (known.find(a) == std::string::npos) known += (known.empty() ? "" : ", ") + a;
         throw ApiError::unsupportedMediaType("file is " + mediaType + "; the loaded plugins accept " + known);
     }
-    upload.writer->finish();
+    BlobRef finished = upload.writer->finish();
     refuseUnsafeSvg(mediaType, upload.writer->tempPath());
     SourceInfo info;
     if (reader->canProbe) info = plugins_.probe(*reader, upload.writer->tempPath(), mediaType);
     checkPixels(info);
     if (storage_) storage_->makeRoom(upload.writer->size());
+    auto pin = store_.pinBlob(finished.sha256);  // see submit()
     BlobRef blob = upload.writer->commit();
 
     NewOriginal original;

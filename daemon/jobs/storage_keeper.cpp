@@ -4,7 +4,6 @@
 #include "common/error.h"
 #include "common/log.h"
 
-#include <sys/stat.h>
 
 namespace pixelmill {
 
@@ -40,15 +39,9 @@ uint64_t StorageKeeper::evictions() const {
     return evictions_;
 }
 
-void StorageKeeper::removeIfUnreferenced(const std::string& sha256, bool respectGrace) {
-    if (store_.isBlobReferenced(sha256)) return;
-    if (respectGrace) {
-        struct stat st{};
-        if (::stat(blobs_.path(sha256).c_str(), &st) != 0) return;
-        int64_t mtimeMs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
-        if (nowMs() - mtimeMs < static_cast<int64_t>(options_.graceSeconds * 1000)) return;
-    }
-    blobs_.remove(sha256);
+bool StorageKeeper::removeIfUnreferenced(const std::string& sha256) {
+    // Through the store: with several daemons, none may refer to the blob meanwhile.
+    return store_.removeBlobIfUnreferenced(sha256, [&] { blobs_.remove(sha256); });
 }
 
 int StorageKeeper::evictUntil(uint64_t target) {
@@ -58,7 +51,7 @@ int StorageKeeper::evictUntil(uint64_t target) {
         std::vector<std::string> freed = store_.evictLeastUsed(blobs_.totalBytes() - target);
         if (freed.empty()) break;  // nothing left to evict: originals alone fill the quota
         // An evicted output's blob may still serve another job or original.
-        for (const std::string& sha : freed) removeIfUnreferenced(sha, false);
+        for (const std::string& sha : freed) removeIfUnreferenced(sha);
         evicted += 1;
     }
     if (evicted > 0) {
@@ -88,7 +81,7 @@ void StorageKeeper::makeRoom(uint64_t bytes) {
 bool StorageKeeper::deleteOriginal(std::string_view id) {
     auto sha = store_.purgeOriginal(id, nowMs());
     if (!sha) return false;
-    removeIfUnreferenced(*sha, false);
+    removeIfUnreferenced(*sha);
     log::info("original_deleted", {{"original", std::string(id)}});
     return true;
 }
@@ -98,7 +91,7 @@ void StorageKeeper::runOnce() {
     if (options_.originalRetentionSeconds > 0) {
         int64_t cutoff = nowMs() - static_cast<int64_t>(options_.originalRetentionSeconds * 1000);
         for (const std::string& id : store_.originalsToExpire(cutoff, 500)) {
-            if (auto sha = store_.purgeOriginal(id, nowMs())) removeIfUnreferenced(*sha, false);
+            if (auto sha = store_.purgeOriginal(id, nowMs())) removeIfUnreferenced(*sha);
             log::info("original_expired", {{"original", id}});
         }
     }
@@ -118,11 +111,8 @@ void StorageKeeper::loop() {
                 nextSweep = monotonicSeconds() + options_.sweepIntervalSeconds;
                 int64_t olderThan = nowMs() - static_cast<int64_t>(options_.graceSeconds * 1000);
                 int removed = 0;
-                for (const std::string& sha : blobs_.listOlderThan(olderThan)) {
-                    if (store_.isBlobReferenced(sha)) continue;
-                    blobs_.remove(sha);
-                    ++removed;
-                }
+                for (const std::string& sha : blobs_.listOlderThan(olderThan))
+                    if (removeIfUnreferenced(sha)) ++removed;
                 if (removed > 0) log::info("blobs_swept", {{"removed", removed}});
             }
         } catch (const std::exception& e) {

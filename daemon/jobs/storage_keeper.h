@@ -52,7 +52,7 @@ public:
 private:
     void loop();
     int evictUntil(uint64_t target);
-    void removeIfUnreferenced(const std::string& sha256, bool respectGrace);
+    bool removeIfUnreferenced(const std::string& sha256);
 
     JobStore& store_;
     BlobStore& blobs_;

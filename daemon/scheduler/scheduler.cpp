@@ -1,12 +1,15 @@
 #include "scheduler/scheduler.h"
 
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/log.h"
 #include "jobs/params.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 
 namespace pixelmill {
 
@@ -82,6 +85,11 @@ public:
         out.sizeBytes = blob.size;
         if (width > 0) out.width = width;
         if (height > 0) out.height = height;
+        // Identical bytes may have been stored before and be unreferenced now: pinned, no daemon removes
+        // them before the output row refers to them; gone already, the attempt is tried again.
+        auto pin = s_.store_.pinBlob(blob.sha256);
+        if (pin && !s_.blobs_.exists(blob.sha256))
+            throw std::runtime_error("output " + name + " was removed while it was being recorded");
         if (!s_.store_.putOutput(job_.id, job_.attempt, out)) {
             canceled_ = true;  // someone else owns the job now
             return false;
@@ -219,7 +227,10 @@ void Scheduler::workerLoop() {
         try {
             claimed = store_.claim(1, nowMs(), leaseMs);
         } catch (const std::exception& e) {
-            log::error("claim_failed", {{"error", e.what()}});
+            // Every idle worker polls: during a store outage, one line per 10 s is enough.
+            double now = monotonicSeconds(), last = lastClaimError_.load();
+            if (now - last >= 10 && lastClaimError_.compare_exchange_strong(last, now))
+                log::error("claim_failed", {{"error", e.what()}});
         }
         if (!claimed.empty() && !claimingNow()) {
             // drain() began while the claim was in flight: hand the job straight back.
@@ -319,12 +330,7 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
         case S::Internal: retryOrFail("internal", result.message); break;
     }
 
-    bool recorded = false;
-    try {
-        recorded = store_.finishAttempt(job.id, job.attempt, ended);
-    } catch (const std::exception& e) {
-        log::error("finish_failed", {{"job", job.id}, {"error", e.what()}});
-    }
+    bool recorded = recordEnd(job, ended);
     {
         std::lock_guard lock(mutex_);
         running_.erase(job.id);
@@ -353,6 +359,27 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
         if (state == JobState::Succeeded) metrics_->jobDuration(job.plugin, result.seconds);
     }
     if (recorded && state != JobState::Queued) events_.ended(job.id, state);
+}
+
+bool Scheduler::recordEnd(const ClaimedJob& job, const AttemptResult& ended) {
+    // A store that is briefly unreachable (a database restarting) is waited
+    // for, up to the lease: past it, another daemon may run the job anyway.
+    double giveUpAt = monotonicSeconds() + options_.jobTimeoutSeconds + options_.leaseMarginMs / 1000.0;
+    for (int tries = 0;; ++tries) {
+        try {
+            return store_.finishAttempt(job.id, job.attempt, ended);
+        } catch (const ApiError& e) {
+            if (e.status() != 503 || monotonicSeconds() >= giveUpAt) {
+                log::error("finish_failed", {{"job", job.id}, {"error", e.what()}});
+                return false;
+            }
+            if (tries == 0) log::warn("finish_waiting_for_store", {{"job", job.id}, {"error", e.what()}});
+            std::this_thread::sleep_for(std::chrono::milliseconds(std::min(2000, 50 << std::min(tries, 6))));
+        } catch (const std::exception& e) {
+            log::error("finish_failed", {{"job", job.id}, {"error", e.what()}});
+            return false;
+        }
+    }
 }
 
 bool Scheduler::drain(double timeoutSeconds) {

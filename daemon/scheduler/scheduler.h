@@ -72,6 +72,8 @@ private:
 
     void workerLoop();
     void runAttempt(const ClaimedJob& job);
+    // Records how an attempt ended; false if the attempt no longer owned the job.
+    bool recordEnd(const ClaimedJob& job, const AttemptResult& ended);
     std::shared_ptr<HelpBatch> takeHelp();
     static void runHelp(HelpBatch& batch);
     int64_t backoffMs(int attempt) const;
@@ -91,6 +93,7 @@ private:
     std::condition_variable wake_;
     std::condition_variable idle_;
     int wakeTokens_ = 0;
+    std::atomic<double> lastClaimError_{-1e9};  // monotonic seconds of the last claim_failed line
     bool claiming_ = true;
     bool stopping_ = false;
     std::deque<std::shared_ptr<HelpBatch>> help_;

@@ -108,6 +108,27 @@ Data queue(Services& s, const StateCounts& counts, int64_t now) {
     return d;
 }
 
+// The daemons sharing the store (PostgreSQL), seen in the last hour.
+Data nodes(Services& s, int64_t now) {
+    Data rows = list();
+    auto timeoutMs = static_cast<int64_t>(s.config.nodeTimeoutSeconds * 1000);
+    for (const NodeStatus& n : s.store.nodes(now - 3'600'000)) {
+        Data row;
+        row.set("id", n.id);
+        row.set("self", n.id == s.store.nodeId());
+        row.set("address", n.address);
+        row.set("version", n.version);
+        row.set("alive", now - n.heartbeatAt <= timeoutMs);
+        row.set("heartbeat_ago", agoText(n.heartbeatAt, now));
+        row.set("heartbeat_at", timeText(n.heartbeatAt));
+        row.set("started_ago", agoText(n.startedAt, now));
+        row.set("busy", num(static_cast<int64_t>(n.busy)));
+        row.set("workers", num(static_cast<int64_t>(n.workers)));
+        rows.push_back(row);
+    }
+    return rows;
+}
+
 void overview(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     int64_t now = nowMs();
     Page page(s, rq, rs, "overview", "Overview", "overview");
@@ -138,6 +159,8 @@ void overview(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     d.set("workers_busy", num(static_cast<int64_t>(busy)));
     d.set("workers_total", num(static_cast<int64_t>(total)));
     d.set("queue", queue(s, counts, now));
+    d.set("shared", s.store.shared());
+    if (s.store.shared()) d.set("nodes", nodes(s, now));
 
     uint64_t used = s.storage.usedBytes();
     uint64_t quota = s.storage.quotaBytes();
