@@ -10,4 +10,5 @@ cd "$(dirname "$0")"
 ./rss.sh
 ./memory_flat.sh
 ./throughput.sh
+./cluster.sh
 ./dashboard.sh

@@ -2,7 +2,10 @@
 // keep-alive connection, so the load generator costs little CPU next to the
 // service it measures (a Python client took a third of a core at 100 req/s).
 //
-//   pixelmill-loadgen MODE URL [options] FILES...
+//   pixelmill-loadgen MODE URL[,URL…] [options] FILES...
+//
+// Several URLs (daemons sharing one store): client c talks to URL c mod n;
+// completion is read from the first one (its counts cover every daemon).
 //
 // Modes
 //   jobs     POST multipart /v1/jobs?wait=60 (one round trip until the job
@@ -195,7 +198,7 @@ double percentile(std::vector<double>& sorted, double q) {
 }
 
 [[noreturn]] void usage() {
-    std::cerr << "usage: pixelmill-loadgen jobs|submit|fastapi URL [--clients N] [--requests N] [--plugin P]\n"
+    std::cerr << "usage: pixelmill-loadgen jobs|submit|fastapi URL[,URL...] [--clients N] [--requests N] [--plugin P]\n"
                  "                         [--param k=v]... [--unique] FILES...\n";
     std::exit(2);
 }
@@ -206,7 +209,14 @@ int main(int argc, char** argv) {
     if (argc < 4) usage();
     std::string mode = argv[1];
     if (mode != "jobs" && mode != "submit" && mode != "fastapi") usage();
-    Url url = parseUrl(argv[2]);
+    std::vector<Url> urls;
+    for (std::string list = argv[2]; !list.empty();) {
+        auto comma = list.find(',');
+        urls.push_back(parseUrl(list.substr(0, comma)));
+        list = comma == std::string::npos ? "" : list.substr(comma + 1);
+    }
+    if (urls.empty()) usage();
+    const Url& url = urls.front();
     int clients = 16;
     long requests = -1;
     bool unique = false;
@@ -257,8 +267,8 @@ int main(int argc, char** argv) {
     auto start = Clock::now();
     std::vector<std::thread> threads;
     for (int c = 0; c < clients; ++c) {
-        threads.emplace_back([&] {
-            Connection conn(url);
+        threads.emplace_back([&, c] {
+            Connection conn(urls[static_cast<size_t>(c) % urls.size()]);
             std::vector<double> mine;
             long myErrors = 0;
             std::string myFirst;
