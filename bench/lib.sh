@@ -3,7 +3,7 @@ set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$BENCH_DIR/.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-$REPO_DIR/build}"
+BUILD_DIR="$(realpath "${BUILD_DIR:-$REPO_DIR/build}")"  # absolute: scripts link plugins from it
 PIXELMILL="$BUILD_DIR/bin/pixelmill"
 # The C++ load generator (bench/loadgen): a Python client would compete for the cores.
 LOADGEN="$BUILD_DIR/bin/pixelmill-loadgen"
