@@ -141,6 +141,10 @@ TEST_CASE("three daemons on one PostgreSQL: 1000 jobs submitted round-robin succ
         int alive = 0;
         for (const auto& node : s["nodes"]) alive += node["alive"].get<bool>() ? 1 : 0;
         CHECK(alive == 3);
+        // Gauges read from the store are the same on every node (dashboards take max()).
+        std::string metrics = n->http().get("/metrics").body;
+        CHECK(metrics.find("pixelmill_jobs{state=\"succeeded\"} " + std::to_string(kJobs + kSlow) + "\n") != std::string::npos);
+        CHECK(metrics.find("pixelmill_cluster_nodes{state=\"alive\"} 3\n") != std::string::npos);
     }
     // Outputs are on the shared blob folder: any daemon serves any job's output.
     std::string id = accepted["file 7"];
