@@ -1,6 +1,7 @@
 #include "store/postgres/rows.h"
 
 #include "store/migrations.h"
+#include "store/row_mapping.h"
 
 #include "common/embedded.h"
 #include "common/log.h"
@@ -22,81 +23,20 @@ constexpr int64_t kMigrationLock = 8100137781808687468;  // 'pixelmil'
 
 }  // namespace
 
-const std::string kOriginalColumns =
-    "o.id, o.sha256, o.filename, o.media_type, o.size_bytes, o.width, o.height, o.pages, o.created_at, "
-    "o.purged_at, o.seq";
+const std::string kOriginalColumns = std::string(rows::kOriginalColumnsButSeq) + "o.seq";
 
 const std::string kSelectJob =
-    "SELECT j.seq, j.id, j.plugin, j.plugin_version, j.params, j.dedup_key, j.original_id, j.state, "
-    "j.priority, j.attempts, j.max_attempts, j.run_after, j.lease_until, j.error_code, j.error_message, "
-    "j.progress_done, j.progress_total, j.created_at, j.started_at, j.finished_at, j.duration_seconds, "
-    "j.callback_url, j.callback_email, j.hits, j.evicted, " +
-    kOriginalColumns + " FROM jobs j JOIN originals o ON o.id = j.original_id";
+    std::string("SELECT ") + rows::kJobColumns + kOriginalColumns + " FROM jobs j JOIN originals o ON o.id = j.original_id";
 
 const std::string kSelectOriginal = "SELECT " + kOriginalColumns + " FROM originals o";
 
-const std::string kDeliveryColumns =
-    "id, job_id, kind, target, state, attempts, next_attempt_at, last_status, last_error";
+const std::string kDeliveryColumns = rows::kDeliveryColumns;
 
-Original readOriginal(const Row& r, int c) {
-    Original o;
-    o.id = r.text(c);
-    o.sha256 = r.text(c + 1);
-    o.filename = r.text(c + 2);
-    o.mediaType = r.text(c + 3);
-    o.sizeBytes = static_cast<uint64_t>(r.i64(c + 4));
-    o.width = r.optInt(c + 5);
-    o.height = r.optInt(c + 6);
-    o.pages = r.optInt(c + 7);
-    o.createdAt = r.i64(c + 8);
-    o.purgedAt = r.optI64(c + 9);
-    o.seq = r.i64(c + 10);
-    return o;
-}
+Original readOriginal(const Row& r, int c) { return rows::readOriginal(r, c); }
 
-Job readJob(const Row& r) {
-    Job j;
-    j.seq = r.i64(0);
-    j.id = r.text(1);
-    j.plugin = r.text(2);
-    j.pluginVersion = r.text(3);
-    j.params = r.text(4);
-    j.dedupKey = r.text(5);
-    j.originalId = r.text(6);
-    j.state = parseJobState(r.text(7)).value_or(JobState::Queued);
-    j.priority = r.i32(8);
-    j.attempts = r.i32(9);
-    j.maxAttempts = r.i32(10);
-    j.runAfter = r.i64(11);
-    j.leaseUntil = r.i64(12);
-    if (!r.isNull(13)) j.error = JobError{r.text(13), r.text(14)};
-    j.progressDone = static_cast<uint32_t>(r.i64(15));
-    j.progressTotal = static_cast<uint32_t>(r.i64(16));
-    j.createdAt = r.i64(17);
-    j.startedAt = r.optI64(18);
-    j.finishedAt = r.optI64(19);
-    j.durationSeconds = r.optReal(20);
-    j.callbackUrl = r.text(21);
-    j.callbackEmail = r.text(22);
-    j.hits = r.i64(23);
-    j.evicted = r.boolean(24);
-    j.original = readOriginal(r, 25);
-    return j;
-}
+Job readJob(const Row& r) { return rows::readJob(r); }
 
-Delivery readDelivery(const Row& r, int c) {
-    Delivery d;
-    d.id = r.i64(c);
-    d.jobId = r.text(c + 1);
-    d.kind = r.text(c + 2);
-    d.target = r.text(c + 3);
-    d.state = r.text(c + 4);
-    d.attempts = r.i32(c + 5);
-    d.nextAttemptAt = r.i64(c + 6);
-    d.lastStatus = r.optInt(c + 7);
-    d.lastError = r.text(c + 8);
-    return d;
-}
+Delivery readDelivery(const Row& r, int c) { return rows::readDelivery(r, c); }
 
 void loadChildren(Connection& c, std::vector<Job>& jobs, bool history) {
     if (jobs.empty()) return;
@@ -107,19 +47,10 @@ void loadChildren(Connection& c, std::vector<Job>& jobs, bool history) {
         ids.push_back(j.id);
         if (!j.callbackUrl.empty() || !j.callbackEmail.empty()) withCallbacks.push_back(j.id);
     }
-    for (Row r : c.query("SELECT job_id, idx, name, media_type, sha256, size_bytes, width, height FROM outputs "
-                         "WHERE job_id = ANY($1::text[]) ORDER BY job_id, idx",
-                         {array(ids)})) {
-        Output o;
-        o.index = static_cast<uint32_t>(r.i64(1));
-        o.name = r.text(2);
-        o.mediaType = r.text(3);
-        o.sha256 = r.text(4);
-        o.sizeBytes = static_cast<uint64_t>(r.i64(5));
-        o.width = r.optInt(6);
-        o.height = r.optInt(7);
-        byId.at(r.text(0))->outputs.push_back(std::move(o));
-    }
+    for (Row r : c.query(std::string("SELECT job_id, ") + rows::kOutputColumns +
+                         " FROM outputs WHERE job_id = ANY($1::text[]) ORDER BY job_id, idx",
+                         {array(ids)}))
+        byId.at(r.text(0))->outputs.push_back(rows::readOutput(r, 1));
     if (!withCallbacks.empty()) {
         for (Row r : c.query("SELECT " + kDeliveryColumns +
                                  " FROM deliveries WHERE job_id = ANY($1::text[]) ORDER BY id",
@@ -129,18 +60,10 @@ void loadChildren(Connection& c, std::vector<Job>& jobs, bool history) {
         }
     }
     if (!history) return;
-    for (Row r : c.query("SELECT job_id, attempt, started_at, finished_at, outcome, error_code, error_message, "
-                         "duration_seconds FROM job_attempts WHERE job_id = ANY($1::text[]) ORDER BY job_id, attempt",
-                         {array(ids)})) {
-        AttemptRecord a;
-        a.attempt = r.i32(1);
-        a.startedAt = r.i64(2);
-        a.finishedAt = r.optI64(3);
-        a.outcome = r.text(4);
-        if (!r.isNull(5)) a.error = JobError{r.text(5), r.text(6)};
-        a.durationSeconds = r.optReal(7);
-        byId.at(r.text(0))->history.push_back(std::move(a));
-    }
+    for (Row r : c.query(std::string("SELECT job_id, ") + rows::kAttemptColumns +
+                         " FROM job_attempts WHERE job_id = ANY($1::text[]) ORDER BY job_id, attempt",
+                         {array(ids)}))
+        byId.at(r.text(0))->history.push_back(rows::readAttempt(r, 1));
 }
 
 std::optional<Job> selectJob(Connection& c, std::string_view id, bool history) {

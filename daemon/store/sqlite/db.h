@@ -57,6 +57,7 @@ public:
 
     int64_t i64(int column) const;
     int i32(int column) const { return static_cast<int>(i64(column)); }
+    bool boolean(int column) const { return i64(column) != 0; }
     double real(int column) const;
     std::string text(int column) const;
     bool isNull(int column) const;

@@ -1,4 +1,5 @@
 // SqliteJobStore: the output cache (hits, LFU eviction) and notifications.
+#include "store/row_mapping.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_job_store.h"
 
@@ -63,22 +64,10 @@ std::vector<Delivery> SqliteJobStore::claimDeliveries(int max, int64_t now, int6
             "UPDATE deliveries SET lease_until = ?1, attempts = attempts + 1, updated_at = ?2 "
             "WHERE id IN (SELECT id FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?2 "
             "AND lease_until < ?2 ORDER BY next_attempt_at LIMIT ?3) "
-            "RETURNING id, job_id, kind, target, state, attempts, next_attempt_at, last_status, last_error");
+            "RETURNING " + std::string(rows::kDeliveryColumns));
         Reset r(s);
         s.bind(1, now + leaseMs).bind(2, now).bind(3, max);
-        while (s.step()) {
-            Delivery d;
-            d.id = s.i64(0);
-            d.jobId = s.text(1);
-            d.kind = s.text(2);
-            d.target = s.text(3);
-            d.state = s.text(4);
-            d.attempts = s.i32(5);
-            d.nextAttemptAt = s.i64(6);
-            d.lastStatus = s.optInt(7);
-            d.lastError = s.text(8);
-            out.push_back(std::move(d));
-        }
+        while (s.step()) out.push_back(rows::readDelivery(s, 0));
         return out;
     });
 }
