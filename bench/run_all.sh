@@ -6,6 +6,7 @@ cd "$(dirname "$0")"
 ./upload_latency.sh
 ./thumbnail.sh
 ./pdf2png.sh
+./scaling.sh
 ./ascii.sh
 ./rss.sh
 ./memory_flat.sh
