@@ -11,11 +11,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace fs = std::filesystem;
 
@@ -88,6 +94,51 @@ private:
     std::map<uint32_t, std::string> written_;
 };
 
+// Standard input in a file, since plugins read a path. mkstemp makes it in
+// $TMPDIR (default /tmp) with O_EXCL, mode 0600 and a name nobody can guess,
+// so a link planted in a shared /tmp is never followed. Removed on destruction.
+class StdinCopy {
+public:
+    StdinCopy() {
+        const char* tmp = std::getenv("TMPDIR");
+        std::string name = (fs::path(tmp && *tmp ? tmp : "/tmp") / "pixelmill-stdin-XXXXXX").string();
+        int fd = ::mkstemp(name.data());
+        if (fd < 0) throw std::runtime_error("cannot create " + name + ": " + std::strerror(errno));
+        path_ = name;
+        int err = copyTo(fd);
+        if (::close(fd) != 0 && err == 0) err = errno;
+        if (err != 0) {
+            ::unlink(name.c_str());
+            throw std::runtime_error("cannot copy standard input to " + name + ": " + std::strerror(err));
+        }
+    }
+    ~StdinCopy() { ::unlink(path_.c_str()); }
+    StdinCopy(const StdinCopy&) = delete;
+    StdinCopy& operator=(const StdinCopy&) = delete;
+
+    const fs::path& path() const { return path_; }
+
+private:
+    // Copies standard input to `fd`; returns 0 or the errno that stopped it.
+    static int copyTo(int fd) {
+        std::vector<char> buffer(1 << 16);
+        for (;;) {
+            ssize_t n = ::read(STDIN_FILENO, buffer.data(), buffer.size());
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) return errno;
+            if (n == 0) return 0;
+            for (ssize_t done = 0; done < n;) {
+                ssize_t w = ::write(fd, buffer.data() + done, static_cast<size_t>(n - done));
+                if (w < 0 && errno == EINTR) continue;
+                if (w < 0) return errno;
+                done += w;
+            }
+        }
+    }
+
+    fs::path path_;
+};
+
 }  // namespace
 
 int runOnce(const std::string& pluginDir, const std::string& pluginName, const std::string& input,
@@ -102,21 +153,9 @@ int runOnce(const std::string& pluginDir, const std::string& pluginName, const s
         return 2;
     }
 
-    fs::path source = input;
-    fs::path stdinCopy;
-    if (input == "-") {
-        stdinCopy = fs::temp_directory_path() / ("pixelmill-stdin-" + std::to_string(::getpid()));
-        std::ofstream out(stdinCopy, std::ios::binary);
-        out << std::cin.rdbuf();
-        source = stdinCopy;
-    }
-    struct Cleanup {
-        fs::path p;
-        ~Cleanup() {
-            std::error_code ec;
-            if (!p.empty()) fs::remove(p, ec);
-        }
-    } cleanup{stdinCopy};
+    std::optional<StdinCopy> stdinCopy;
+    if (input == "-") stdinCopy.emplace();
+    fs::path source = stdinCopy ? stdinCopy->path() : fs::path(input);
 
     try {
         std::map<std::string, std::string> raw;
