@@ -98,6 +98,8 @@ void Checkpointer::loop() {
     while (!stopping_) {
         wake_.wait_for(lock, std::chrono::milliseconds(options_.intervalMs));
         if (stopping_) break;
+        // The writer is about to restart the WAL: holding the checkpoint lock now would make it wait.
+        if (walFrames_.load(std::memory_order_relaxed) * pageSize_ >= options_.restartBytes) continue;
         lock.unlock();
         try {
             if (!db) {
