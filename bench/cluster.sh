@@ -14,29 +14,15 @@ CLIENTS="${CLIENTS:-32}"
 DAEMONS="${DAEMONS:-1 2 3}"
 PLUGINS="${PLUGINS:-thumbnail noop}"
 
-pg_bin="$(pg_config --bindir 2>/dev/null || true)"
-[[ -x "$pg_bin/initdb" ]] || pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-[[ -x "$pg_bin/initdb" ]] || { echo "bench: PostgreSQL is missing (apt-get install postgresql)" >&2; exit 1; }
-
 work="$(mktemp -d)"
-chmod 755 "$work"
 pids=()
 stop_all() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   pids=()
 }
-as_pg() {  # initdb and postgres refuse to run as root
-  if [[ "$(id -u)" -eq 0 ]]; then setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; else "$@"; fi
-}
-trap 'stop_all; as_pg "$pg_bin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-
-mkdir -p "$work/pg"
-if [[ "$(id -u)" -eq 0 ]]; then chown nobody:nogroup "$work/pg"; fi
-as_pg "$pg_bin/initdb" -D "$work/pg" -A trust -U pixelmill >/dev/null
-pg_port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-as_pg "$pg_bin/pg_ctl" -D "$work/pg" -w -l "$work/pg/log" \
-  -o "-p $pg_port -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB" start >/dev/null
+trap 'stop_all; stop_postgres "$work"; rm -rf "$work"' EXIT
+start_postgres "$work"
 
 vips black "$work/tiny.png" 64 64 --bands 3
 mkdir -p "$work/plugins"
@@ -75,8 +61,8 @@ for plugin in $PLUGINS; do
   stop_all
   for n in $DAEMONS; do
     db="pm_${plugin}_$n"
-    as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U pixelmill "$db"
-    start_nodes "$n" "postgres://pixelmill@127.0.0.1:$pg_port/$db" "pg-$plugin-$n"
+    as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill "$db"
+    start_nodes "$n" "postgres://pixelmill@127.0.0.1:$PG_PORT/$db" "pg-$plugin-$n"
     "$LOADGEN" submit "$URLS" --plugin "$plugin" $param --clients "$CLIENTS" --requests 200 --unique "$work/tiny.png" >/dev/null
     report "$n daemon(s), PostgreSQL" "$("$LOADGEN" submit "$URLS" --plugin "$plugin" $param --clients "$CLIENTS" --requests "$JOBS" --unique "$work/tiny.png")"
     stop_all

@@ -49,3 +49,40 @@ stop_daemon() {
 
 # Peak resident memory of a process in MiB (VmHWM).
 peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+# start_postgres <workdir>: a throwaway PostgreSQL (Debian's postgresql
+# package) in <workdir>/pg on a loopback port, durable, owned by nobody when
+# run as root (initdb refuses root). Sets PG_BIN and PG_PORT; superuser
+# `pixelmill`, no password. stop_postgres <workdir> stops it.
+as_pg() {
+  if [[ "$(id -u)" -eq 0 ]]; then setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; else "$@"; fi
+}
+start_postgres() {
+  local work="$1"
+  PG_BIN="$(pg_config --bindir 2>/dev/null || true)"
+  [[ -x "$PG_BIN/initdb" ]] || PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [[ -x "$PG_BIN/initdb" ]] || { echo "bench: PostgreSQL is missing (apt-get install postgresql)" >&2; exit 1; }
+  chmod 755 "$work"
+  mkdir -p "$work/pg"
+  if [[ "$(id -u)" -eq 0 ]]; then chown nobody:nogroup "$work/pg"; fi
+  as_pg "$PG_BIN/initdb" -D "$work/pg" -A trust -U pixelmill >/dev/null
+  PG_PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  as_pg "$PG_BIN/pg_ctl" -D "$work/pg" -w -l "$work/pg/log" \
+    -o "-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB" \
+    start >/dev/null
+}
+stop_postgres() {
+  [[ -n "${PG_BIN:-}" && -d "$1/pg" ]] && as_pg "$PG_BIN/pg_ctl" -D "$1/pg" -m immediate stop >/dev/null 2>&1 || true
+}
+
+# Resident memory (MiB) and open file descriptors of a process and its
+# children (the daemon and its worker processes): "RSS FDS".
+rss_fds() {
+  local pids=("$1") rss=0 fds=0 p
+  mapfile -t -O 1 pids < <(pgrep -P "$1" || true)
+  for p in "${pids[@]}"; do
+    rss=$(( rss + $(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0) ))
+    fds=$(( fds + $(ls "/proc/$p/fd" 2>/dev/null | wc -l) ))
+  done
+  echo "$(( rss / 1024 )) $fds"
+}

@@ -13,3 +13,4 @@ cd "$(dirname "$0")"
 ./throughput.sh
 ./cluster.sh
 ./dashboard.sh
+./soak.sh

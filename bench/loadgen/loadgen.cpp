@@ -15,8 +15,15 @@
 //            alone; then polls /v1/status until every job ended, so the
 //            figures give both the submit rate and the completion rate.
 //   fastapi  POST multipart /thumbnail; the answer is the image.
+//   soak     submit for --duration seconds (or --requests jobs), keeping at
+//            most --max-open jobs queued or running (read from /v1/status, so
+//            the queue stays bounded and the rate is the workers'); every
+//            --interval seconds prints one JSON line: completed/s, submitted/s,
+//            submit p99, /healthz p99 (probed every 50 ms), /v1/status p99 and
+//            max (probed every 250 ms), open jobs, errors.
 //
-// Options: --clients N (16), --requests N (default: one per file; files are
+// Options: --clients N (16), --requests N (default: one per file, for soak: no
+// limit; files are
 // cycled), --plugin NAME (thumbnail), --param k=v (repeatable),
 // --unique (append a counter after each file's bytes so no two requests
 // carry the same bytes and dedup cannot answer).
@@ -33,9 +40,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -197,9 +206,161 @@ double percentile(std::vector<double>& sorted, double q) {
     return sorted[std::min(sorted.size() - 1, static_cast<size_t>(q * static_cast<double>(sorted.size())))];
 }
 
+// The latencies of one reporting window, from several threads.
+class Window {
+public:
+    void add(double ms) {
+        std::lock_guard lock(mu_);
+        samples_.push_back(ms);
+    }
+    std::vector<double> take() {
+        std::lock_guard lock(mu_);
+        std::vector<double> out;
+        out.swap(samples_);
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+private:
+    std::mutex mu_;
+    std::vector<double> samples_;
+};
+
+struct SoakOptions {
+    double duration = 900;
+    double interval = 60;
+    long maxOpen = 2000;
+    long requests = -1;
+    int clients = 16;
+    bool unique = false;
+};
+
+int soak(const Url& url, const SoakOptions& o, const std::map<std::string, std::string>& fields,
+         const std::vector<std::pair<std::string, std::string>>& files) {
+    using std::chrono::duration;
+    const std::string boundary = "pixelmill-loadgen-boundary-7f3a";
+    const std::string ctype = "multipart/form-data; boundary=" + boundary;
+    std::atomic<bool> stop{false};
+    std::atomic<long> next{0}, submitted{0}, errors{0}, open{0}, ended{0};
+    Window submits, healthz, status;
+    std::mutex errorMu;
+    std::string firstError;
+    auto fail = [&](const std::string& what) {
+        if (errors++ == 0) {
+            std::lock_guard lock(errorMu);
+            firstError = what.substr(0, 300);
+        }
+    };
+    auto since = [](Clock::time_point t0) { return duration<double, std::milli>(Clock::now() - t0).count(); };
+    const long limit = o.requests < 0 ? std::numeric_limits<long>::max() : o.requests;
+
+    // Reads /v1/status: how many jobs are open and how many have ended.
+    auto readStatus = [&](Connection& conn) {
+        auto t0 = Clock::now();
+        Reply r = conn.request("GET", "/v1/status");
+        double ms = since(t0);
+        auto jobs = nlohmann::json::parse(r.body)["jobs"];
+        open = jobs.value("queued", 0L) + jobs.value("running", 0L);
+        ended = jobs.value("succeeded", 0L) + jobs.value("failed", 0L) + jobs.value("canceled", 0L);
+        return ms;
+    };
+    Connection first(url);
+    readStatus(first);
+    const long endedBefore = ended;
+
+    std::vector<std::thread> threads;
+    for (int c = 0; c < o.clients; ++c)
+        threads.emplace_back([&] {
+            Connection conn(url);
+            for (long i; !stop && (i = next.fetch_add(1)) < limit;) {
+                while (!stop && open.load() >= o.maxOpen) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+                const auto& [name, bytes] = files[static_cast<size_t>(i) % files.size()];
+                std::string data = bytes;
+                if (o.unique) data += "#" + std::to_string(i);
+                std::string body = multipart(fields, name, data, boundary);
+                auto t0 = Clock::now();
+                try {
+                    Reply r = conn.request("POST", "/v1/jobs", body, ctype);
+                    if (r.status != 202 && r.status != 200)
+                        throw std::runtime_error("status " + std::to_string(r.status) + " " + r.body);
+                    submits.add(since(t0));
+                    ++submitted;
+                    ++open;  // until the next status read says otherwise
+                } catch (const std::exception& e) {
+                    fail(e.what());
+                    conn.close();
+                }
+            }
+        });
+    threads.emplace_back([&] {
+        Connection conn(url);
+        while (!stop) {
+            try {
+                status.add(readStatus(conn));
+            } catch (const std::exception& e) {
+                fail(std::string("/v1/status: ") + e.what());
+                conn.close();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+    });
+    threads.emplace_back([&] {
+        Connection conn(url);
+        while (!stop) {
+            auto t0 = Clock::now();
+            try {
+                Reply r = conn.request("GET", "/healthz");
+                if (r.status != 200) throw std::runtime_error("status " + std::to_string(r.status));
+                healthz.add(since(t0));
+            } catch (const std::exception& e) {
+                fail(std::string("/healthz: ") + e.what());
+                conn.close();
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+    });
+
+    auto start = Clock::now();
+    long endedAtLast = endedBefore, submittedAtLast = 0;
+    double last = 0;
+    for (;;) {
+        double now = duration<double>(Clock::now() - start).count();
+        bool done = now >= o.duration || next.load() >= limit;
+        double nextReport = last + o.interval;
+        if (!done && now < nextReport) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            continue;
+        }
+        double span = now - last;
+        auto s = submits.take(), h = healthz.take(), st = status.take();
+        long e = ended, sub = submitted;
+        nlohmann::json line;
+        line["t"] = std::round(now);
+        line["completed"] = e - endedBefore;
+        line["completed_per_second"] = static_cast<double>(e - endedAtLast) / span;
+        line["submitted_per_second"] = static_cast<double>(sub - submittedAtLast) / span;
+        line["submit_p99_ms"] = percentile(s, 0.99);
+        line["healthz_p99_ms"] = percentile(h, 0.99);
+        line["status_p99_ms"] = percentile(st, 0.99);
+        line["status_max_ms"] = st.empty() ? 0.0 : st.back();
+        line["open"] = open.load();
+        line["errors"] = errors.load();
+        std::cout << line.dump() << std::endl;
+        endedAtLast = e;
+        submittedAtLast = sub;
+        last = now;
+        if (done) break;
+    }
+    stop = true;
+    for (auto& t : threads) t.join();
+    if (errors > 0) std::cerr << "loadgen: " << errors << " errors, the first: " << firstError << "\n";
+    return errors == 0 ? 0 : 1;
+}
+
 [[noreturn]] void usage() {
-    std::cerr << "usage: pixelmill-loadgen jobs|submit|fastapi URL[,URL...] [--clients N] [--requests N] [--plugin P]\n"
-                 "                         [--param k=v]... [--unique] FILES...\n";
+    std::cerr << "usage: pixelmill-loadgen jobs|submit|fastapi|soak URL[,URL...] [--clients N] [--requests N]\n"
+                 "                         [--plugin P] [--param k=v]... [--unique]\n"
+                 "                         [--duration S] [--interval S] [--max-open N] FILES...\n";
     std::exit(2);
 }
 
@@ -208,7 +369,7 @@ double percentile(std::vector<double>& sorted, double q) {
 int main(int argc, char** argv) {
     if (argc < 4) usage();
     std::string mode = argv[1];
-    if (mode != "jobs" && mode != "submit" && mode != "fastapi") usage();
+    if (mode != "jobs" && mode != "submit" && mode != "fastapi" && mode != "soak") usage();
     std::vector<Url> urls;
     for (std::string list = argv[2]; !list.empty();) {
         auto comma = list.find(',');
@@ -223,6 +384,7 @@ int main(int argc, char** argv) {
     std::string plugin = "thumbnail";
     std::map<std::string, std::string> params;
     std::vector<std::string> paths;
+    SoakOptions soakOptions;
     for (int i = 3; i < argc; ++i) {
         std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -233,6 +395,9 @@ int main(int argc, char** argv) {
         else if (a == "--requests") requests = std::stol(next());
         else if (a == "--plugin") plugin = next();
         else if (a == "--unique") unique = true;
+        else if (a == "--duration") soakOptions.duration = std::stod(next());
+        else if (a == "--interval") soakOptions.interval = std::stod(next());
+        else if (a == "--max-open") soakOptions.maxOpen = std::stol(next());
         else if (a == "--param") {
             std::string kv = next();
             auto eq = kv.find('=');
@@ -252,9 +417,15 @@ int main(int argc, char** argv) {
         s << in.rdbuf();
         files.emplace_back(p.substr(p.find_last_of('/') + 1), s.str());
     }
-    if (requests < 0) requests = static_cast<long>(files.size());
     std::map<std::string, std::string> fields = params;
     if (mode != "fastapi") fields["plugin"] = plugin;
+    if (mode == "soak") {
+        soakOptions.requests = requests;
+        soakOptions.clients = clients;
+        soakOptions.unique = unique;
+        return soak(url, soakOptions, fields, files);
+    }
+    if (requests < 0) requests = static_cast<long>(files.size());
 
     const std::string boundary = "pixelmill-loadgen-boundary-7f3a";
     std::atomic<long> next{0};

@@ -102,6 +102,19 @@ log::Level parseLevel(const std::string& s) {
 
 }  // namespace
 
+// The SQLite store's WAL: its size and what the checkpoints achieved.
+void sqliteMetrics(Metrics& m, const sqlite::Checkpointer::Stats& wal) {
+    m.gauge("pixelmill_sqlite_wal_bytes", "Size of the SQLite write-ahead log file").Set(static_cast<double>(wal.walBytes));
+    const char* help = "SQLite checkpoints, by whether they copied every frame of the WAL (done) or were held back "
+                       "by a reader or the writer (busy)";
+    m.counterTo("pixelmill_sqlite_checkpoints_total", help, {{"result", "done"}}, static_cast<double>(wal.done));
+    m.counterTo("pixelmill_sqlite_checkpoints_total", help, {{"result", "busy"}}, static_cast<double>(wal.busy));
+    m.counterTo("pixelmill_sqlite_checkpoint_frames_total", "WAL frames copied into the SQLite database file",
+                static_cast<double>(wal.frames));
+    m.counterTo("pixelmill_sqlite_wal_restarts_total", "Times the SQLite WAL started over from its beginning",
+                static_cast<double>(wal.restarts));
+}
+
 int runServe(const Config& configIn) {
     Config config = configIn;
     // Signals are taken by sigwait() below; block them before any thread starts.
@@ -166,6 +179,7 @@ int runServe(const Config& configIn) {
     node.version = PIXELMILL_VERSION;
     node.startedAt = nowMs();
     int recovered = 0;
+    SqliteJobStore* sqliteStore = nullptr;  // for its WAL metrics
     if (sharedStore) {
         PostgresJobStore::Options options;
         options.nodeId = node.id;
@@ -180,8 +194,11 @@ int runServe(const Config& configIn) {
         // Other daemons share the database: only leases that ran out are orphans.
         recovered = storeOwner->requeueExpired(nowMs(), false);
     } else {
-        storeOwner = std::make_unique<SqliteJobStore>((dataDir / "pixelmill.db").string(),
-                                                      SqliteJobStore::Options{config.fsync, 1000});
+        SqliteJobStore::Options options;
+        options.fsync = config.fsync;
+        auto sqlite = std::make_unique<SqliteJobStore>((dataDir / "pixelmill.db").string(), options);
+        sqliteStore = sqlite.get();
+        storeOwner = std::move(sqlite);
         // One daemon owns this file (the lock above): whatever was running belongs to a dead process.
         recovered = storeOwner->requeueExpired(nowMs(), true);
     }
@@ -309,6 +326,7 @@ int runServe(const Config& configIn) {
         for (const auto& [state, n] : store.countByState())
             m.gauge("pixelmill_jobs", "Jobs in the store, by state", {{"state", std::string(toString(state))}})
                 .Set(static_cast<double>(n));
+        if (sqliteStore) sqliteMetrics(m, sqliteStore->walStats());
         m.gauge("pixelmill_workers_busy", "Workers running a job").Set(scheduler.busy());
         m.gauge("pixelmill_workers", "Workers in the pool").Set(scheduler.total());
         auto since = store.oldestReadySince(nowMs());

@@ -151,10 +151,20 @@ prometheus::Gauge& Metrics::gauge(const std::string& name, const std::string& he
 }
 
 void Metrics::counterTo(const std::string& name, const std::string& help, double total) {
+    counterTo(name, help, {}, total);
+}
+
+void Metrics::counterTo(const std::string& name, const std::string& help, const prometheus::Labels& labels,
+                        double total) {
     std::lock_guard lock(mutex_);
-    auto it = externalCounters_.find(name);
-    if (it == externalCounters_.end())
-        it = externalCounters_.emplace(name, &BuildCounter().Name(name).Help(help).Register(*registry_).Add({})).first;
+    std::string id = name + "{" + key(labels) + "}";
+    auto it = externalCounters_.find(id);
+    if (it == externalCounters_.end()) {
+        auto family = externalFamilies_.find(name);
+        if (family == externalFamilies_.end())
+            family = externalFamilies_.emplace(name, &BuildCounter().Name(name).Help(help).Register(*registry_)).first;
+        it = externalCounters_.emplace(id, &family->second->Add(labels)).first;
+    }
     double now = it->second->Value();
     if (total > now) it->second->Increment(total - now);
 }

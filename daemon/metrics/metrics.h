@@ -51,6 +51,7 @@ public:
                              const prometheus::Labels& labels = {});
     // A counter whose total someone else keeps: brought up to `total` (never down).
     void counterTo(const std::string& name, const std::string& help, double total);
+    void counterTo(const std::string& name, const std::string& help, const prometheus::Labels& labels, double total);
     void onScrape(std::function<void(Metrics&)> refresh);
 
     // The text exposition format 0.0.4, with the process metrics read from /proc.
@@ -84,6 +85,7 @@ private:
     std::map<std::string, prometheus::Counter*> counterCache_;
     std::map<std::string, prometheus::Histogram*> histogramCache_;
     std::map<std::string, prometheus::Family<prometheus::Gauge>*> gaugeFamilies_;
+    std::map<std::string, prometheus::Family<prometheus::Counter>*> externalFamilies_;
     std::map<std::string, prometheus::Counter*> externalCounters_;
     std::vector<std::function<void(Metrics&)>> refreshers_;
     double lastCpuSeconds_ = 0;

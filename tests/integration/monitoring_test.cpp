@@ -156,7 +156,8 @@ TEST_CASE("every alert has a severity, a for, a summary and a description, and t
     }
     const std::set<std::string> expected = {"PixelmillHighJobFailureRatio", "PixelmillQueueBacklog",
                                             "PixelmillNoJobSucceeding",     "PixelmillDown",
-                                            "PixelmillStorageNearQuota",    "PixelmillMemoryGrowth"};
+                                            "PixelmillStorageNearQuota",    "PixelmillMemoryGrowth",
+                                            "PixelmillSqliteWalTooLarge"};
     for (const std::string& name : expected) CHECK(bodies.count(name));
     for (const auto& [name, body] : bodies) {
         INFO(name << ":\n" << body);
@@ -169,6 +170,7 @@ TEST_CASE("every alert has a severity, a for, a summary and a description, and t
     CHECK(bodies["PixelmillStorageNearQuota"].find("pixelmill_blob_store_quota_bytes > 0") != std::string::npos);
     CHECK(bodies["PixelmillDown"].find("up{") != std::string::npos);
     CHECK(bodies["PixelmillMemoryGrowth"].find("process_resident_memory_bytes") != std::string::npos);
+    CHECK(bodies["PixelmillSqliteWalTooLarge"].find("pixelmill_sqlite_wal_bytes") != std::string::npos);
 
     // alerts_test.yml: for each alert, a case that fires (exp_labels) and one that does not (exp_alerts: []).
     static const std::regex nameLine(R"(^\s*alertname:\s*(\S+)\s*$)");
@@ -294,5 +296,5 @@ TEST_CASE("every dashboard query is accepted by a real Prometheus scraping the d
             CHECK(rule.value("health", "") != "err");
             ++evaluated;
         }
-    CHECK(evaluated == 6);
+    CHECK(evaluated == 7);
 }

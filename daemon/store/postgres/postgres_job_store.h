@@ -3,6 +3,8 @@
 #include "store/job_store.h"
 #include "store/postgres/pool.h"
 
+#include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -105,6 +107,10 @@ public:
 private:
     // A count or a minimum of one row.
     std::optional<int64_t> scalar(const std::string& sql, std::initializer_list<pg::Value> params = {});
+    // Sums of row_counts and row_count_deltas (migrations/003_row_counts.sql),
+    // folding the deltas first when the last fold is older than a second.
+    std::map<std::string, int64_t> rowCounts();
+    void foldCounts(pg::Connection& c);
 
     std::string conninfo_;
     std::string nodeId_;
@@ -112,6 +118,7 @@ private:
 
     std::mutex watcherMutex_;
     std::unique_ptr<pg::WorkWatcher> watcher_;
+    std::atomic<int64_t> lastFoldMs_{0};
 };
 
 }  // namespace pixelmill

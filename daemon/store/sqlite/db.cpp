@@ -129,6 +129,16 @@ Statement& Connection::prepare(std::string_view sql) {
     return *it->second;
 }
 
+int Connection::endReads() {
+    int open = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db_, nullptr); s; s = sqlite3_next_stmt(db_, s)) {
+        if (!sqlite3_stmt_busy(s)) continue;
+        sqlite3_reset(s);
+        ++open;
+    }
+    return open;
+}
+
 int64_t Connection::changes() const { return sqlite3_changes64(db_); }
 int64_t Connection::lastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
 

@@ -84,6 +84,11 @@ public:
     Statement& prepare(std::string_view sql);
     int64_t changes() const;
     int64_t lastInsertRowId() const;
+    // Resets every statement still stepping, so that the connection holds no
+    // read snapshot: in WAL mode an open snapshot keeps every frame after it
+    // from being checkpointed, and the WAL from starting over. Returns how many
+    // statements were left open.
+    int endReads();
     sqlite3* raw() const { return db_; }
 
 private:

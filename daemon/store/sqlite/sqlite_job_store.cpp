@@ -20,21 +20,19 @@ SqliteJobStore::SqliteJobStore(const std::string& path, Options options) : path_
     db->exec("PRAGMA journal_mode = WAL");
     db->exec(options.fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     db->exec("PRAGMA foreign_keys = ON");
-    db->exec("PRAGMA wal_autocheckpoint = 0");  // the checkpointer thread does it, off the commit path
     db->exec("PRAGMA temp_store = MEMORY");
     applyMigrations(*db);
-    writer_ = std::make_unique<sqlite::WriteQueue>(std::move(db));
-    checkpointer_ = std::thread([this] { checkpointLoop(); });
+    Checkpointer::Options checkpoints;
+    checkpoints.intervalMs = options.checkpointIntervalMs;
+    checkpoints.restartBytes = options.walRestartBytes;
+    checkpointer_ = std::make_unique<Checkpointer>(path, *db, checkpoints);
+    writer_ = std::make_unique<sqlite::WriteQueue>(std::move(db), 512,
+                                                   [this](Connection& c) { checkpointer_->betweenCommits(c); });
 }
 
 SqliteJobStore::~SqliteJobStore() {
-    {
-        std::lock_guard lock(checkpointMutex_);
-        stopping_ = true;
-    }
-    checkpointWake_.notify_all();
-    checkpointer_.join();
     writer_.reset();
+    checkpointer_.reset();
 }
 
 SqliteJobStore::ReadLease SqliteJobStore::reader() {
@@ -49,29 +47,6 @@ SqliteJobStore::ReadLease SqliteJobStore::reader() {
     auto c = std::make_unique<Connection>(path_, true);
     c->exec("PRAGMA query_only = ON");
     return ReadLease(*this, std::move(c));
-}
-
-void SqliteJobStore::checkpointLoop() {
-    std::unique_ptr<Connection> db;
-    std::unique_lock lock(checkpointMutex_);
-    while (!stopping_) {
-        checkpointWake_.wait_for(lock, std::chrono::milliseconds(options_.checkpointIntervalMs));
-        if (stopping_) break;
-        lock.unlock();
-        try {
-            if (!db) db = std::make_unique<Connection>(path_, false);
-            int logFrames = 0, checkpointed = 0;
-            sqlite3_wal_checkpoint_v2(db->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &checkpointed);
-            // A WAL that readers never let go of would grow without bound: truncate when it is big.
-            if (logFrames > 16384 && logFrames == checkpointed)
-                sqlite3_wal_checkpoint_v2(db->raw(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
-        } catch (const std::exception& e) {
-            log::warn("checkpoint_failed", {{"error", e.what()}});
-        }
-        lock.lock();
-    }
-    lock.unlock();
-    if (db) sqlite3_wal_checkpoint_v2(db->raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 int SqliteJobStore::schemaVersion() {
@@ -355,11 +330,13 @@ int SqliteJobStore::requeueExpired(int64_t now, bool all) {
     });
 }
 
+// The counts come from row_counts (migrations/004_row_counts.sql), kept by
+// triggers: one row read instead of a walk over every job.
 StateCounts SqliteJobStore::countByState() {
     StateCounts counts{{JobState::Queued, 0}, {JobState::Running, 0}, {JobState::Succeeded, 0},
                        {JobState::Failed, 0}, {JobState::Canceled, 0}};
     auto db = reader();
-    Statement& s = db->prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state");
+    Statement& s = db->prepare("SELECT substr(name, 6), n FROM row_counts WHERE name LIKE 'jobs.%'");
     Reset r(s);
     while (s.step())
         if (auto st = parseJobState(s.text(0))) counts[*st] = static_cast<uint64_t>(s.i64(1));
@@ -368,14 +345,14 @@ StateCounts SqliteJobStore::countByState() {
 
 uint64_t SqliteJobStore::countOriginals() {
     auto db = reader();
-    Statement& s = db->prepare("SELECT COUNT(*) FROM originals");
+    Statement& s = db->prepare("SELECT n FROM row_counts WHERE name = 'originals'");
     Reset r(s);
     return s.step() ? static_cast<uint64_t>(s.i64(0)) : 0;
 }
 
 uint64_t SqliteJobStore::countQueued() {
     auto db = reader();
-    Statement& s = db->prepare("SELECT COUNT(*) FROM jobs WHERE state = 'queued'");
+    Statement& s = db->prepare("SELECT n FROM row_counts WHERE name = 'jobs.queued'");
     Reset r(s);
     return s.step() ? static_cast<uint64_t>(s.i64(0)) : 0;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "store/job_store.h"
+#include "store/sqlite/checkpointer.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/write_queue.h"
 
@@ -16,14 +17,17 @@ namespace pixelmill {
 
 // JobStore on one SQLite file in WAL mode. All writes go through one
 // WriteQueue (one connection, group commit); reads use a pool of read-only
-// connections and run in parallel with the writer. A background thread
-// checkpoints the WAL so that commits never pay for it.
+// connections and run in parallel with the writer; a connection goes back to
+// the pool with no statement open, so no reader keeps a snapshot between two
+// calls. The WAL stays bounded (sqlite::Checkpointer): copied into the
+// database off the commit path, started over by the writer between commits.
 // Thread-safe: see JobStore.
 class SqliteJobStore final : public JobStore {
 public:
     struct Options {
         bool fsync = true;  // synchronous=FULL, else NORMAL (crash-safe, not power-safe)
-        int checkpointIntervalMs = 1000;
+        int checkpointIntervalMs = 250;
+        int64_t walRestartBytes = 16 << 20;  // the WAL starts over once it holds this much
     };
 
     SqliteJobStore(const std::string& path, Options options);
@@ -31,6 +35,8 @@ public:
 
     // Schema version after migrations (PRAGMA user_version).
     int schemaVersion();
+    // The WAL's size and the checkpoints' results, for /metrics.
+    sqlite::Checkpointer::Stats walStats() const { return checkpointer_->stats(); }
 
     std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
     std::optional<Original> getOriginal(std::string_view id) override;
@@ -80,6 +86,7 @@ private:
         ReadLease(SqliteJobStore& store, std::unique_ptr<sqlite::Connection> c) : store_(store), c_(std::move(c)) {}
         ~ReadLease() {
             if (!c_) return;
+            c_->endReads();
             std::lock_guard lock(store_.readersMutex_);
             store_.readers_.push_back(std::move(c_));
         }
@@ -92,7 +99,6 @@ private:
         std::unique_ptr<sqlite::Connection> c_;
     };
     ReadLease reader();
-    void checkpointLoop();
 
     template <class Fn>
     auto write(Fn&& fn) {
@@ -101,15 +107,11 @@ private:
 
     std::string path_;
     Options options_;
+    std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // outlives writer_, which calls it
     std::unique_ptr<sqlite::WriteQueue> writer_;
 
     std::mutex readersMutex_;
     std::vector<std::unique_ptr<sqlite::Connection>> readers_;
-
-    std::mutex checkpointMutex_;
-    std::condition_variable checkpointWake_;
-    bool stopping_ = false;
-    std::thread checkpointer_;
 };
 
 }  // namespace pixelmill

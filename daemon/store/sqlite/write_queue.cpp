@@ -4,8 +4,11 @@
 
 namespace pixelmill::sqlite {
 
-WriteQueue::WriteQueue(std::unique_ptr<Connection> connection, size_t maxBatch)
-    : db_(std::move(connection)), maxBatch_(maxBatch), thread_([this] { loop(); }) {}
+WriteQueue::WriteQueue(std::unique_ptr<Connection> connection, size_t maxBatch, BetweenCommits betweenCommits)
+    : db_(std::move(connection)),
+      maxBatch_(maxBatch),
+      betweenCommits_(std::move(betweenCommits)),
+      thread_([this] { loop(); }) {}
 
 WriteQueue::~WriteQueue() {
     {
@@ -80,6 +83,7 @@ void WriteQueue::loop() {
             if (batch[i].done) batch[i].done(commitError ? commitError : errors[i]);
         }
         batch.clear();
+        if (betweenCommits_) betweenCommits_(*db_);
     }
 }
 

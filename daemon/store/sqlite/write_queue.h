@@ -24,8 +24,12 @@ class WriteQueue {
 public:
     using Task = std::function<void(Connection&)>;
     using Done = std::function<void(std::exception_ptr)>;
+    // Runs on the writer's thread after each commit and its completions, outside
+    // any transaction: the one moment no write is open (e.g. to restart the WAL).
+    using BetweenCommits = std::function<void(Connection&)>;
 
-    explicit WriteQueue(std::unique_ptr<Connection> connection, size_t maxBatch = 512);
+    explicit WriteQueue(std::unique_ptr<Connection> connection, size_t maxBatch = 512,
+                        BetweenCommits betweenCommits = {});
     ~WriteQueue();
     WriteQueue(const WriteQueue&) = delete;
     WriteQueue& operator=(const WriteQueue&) = delete;
@@ -67,6 +71,7 @@ private:
 
     std::unique_ptr<Connection> db_;
     size_t maxBatch_;
+    BetweenCommits betweenCommits_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Item> queue_;
