@@ -186,6 +186,9 @@ NewOriginal asNew(const Original& o) {
 Submitted JobService::submitOriginal(const SubmitRequest& request, std::string_view originalId) {
     Prepared p = prepare(request);
     Original original = getOriginal(originalId);
+    // Pinned, the content cannot go between the check and the job's row (deleted originals, eviction, sweep).
+    auto pin = store_.pinBlob(original.sha256);
+    if (auto fresh = store_.getOriginal(original.id)) original = *fresh;
     if (original.purgedAt || !blobs_.exists(original.sha256))
         throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
     checkAccepts(*p.plugin, original.mediaType);

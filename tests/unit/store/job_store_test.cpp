@@ -7,10 +7,13 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "store/fs/fs_blob_store.h"
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -528,6 +531,117 @@ TEMPLATE_TEST_CASE("job store: requeueExpired returns running jobs whose lease h
     CHECK(stateOf(s, done) == JobState::Succeeded);
     CHECK(s.requeueExpired(t + 3'000, true) == 0);
     CHECK(s.countQueued() == 3);
+}
+
+TEMPLATE_TEST_CASE("job store: a blob found stored by a submission is not removed before the job's row refers to it",
+                   "[store][blobs]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    TempDir dir{"pixelmill-pins"};
+    FsBlobStore blobs(dir / "blobs", dir / "tmp", false);
+    auto bytes = [](const std::string& text) {
+        return std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    };
+    // An evicted output left these bytes behind, unreferenced.
+    const std::string content = "source-race";
+    const std::string sha = blobs.put(bytes(content)).sha256;
+    auto removeIfUnreferenced = [&] { return s.removeBlobIfUnreferenced(sha, [&] { blobs.remove(sha); }); };
+
+    // A submission of the same bytes finds them stored, and stops right there,
+    // before its row commits; a removal (eviction, a deleted original, the sweep) runs.
+    std::promise<void> found, go;
+    auto submitter = std::async(std::launch::async, [&] {
+        auto pin = s.pinBlob(sha);
+        bool exists = blobs.put(bytes(content)).sha256 == sha && blobs.exists(sha);
+        found.set_value();
+        go.get_future().wait();
+        s.submit(makeOriginal(content, nowMs()), makeJob("dedup-race", nowMs()));
+        return exists;
+    });
+    found.get_future().wait();
+    CHECK_FALSE(removeIfUnreferenced());
+    CHECK(blobs.exists(sha));
+    go.set_value();
+    CHECK(submitter.get());
+    CHECK(blobs.exists(sha));
+    CHECK_FALSE(removeIfUnreferenced());  // now the row refers to it
+    CHECK(s.isBlobReferenced(sha));
+
+    // The other way round: a removal under way holds back a submission's pin
+    // until it is done, and the submission then finds the blob gone.
+    const std::string other = blobs.put(bytes("source-gone")).sha256;
+    std::promise<void> removing, finish;
+    auto remover = std::async(std::launch::async, [&] {
+        return s.removeBlobIfUnreferenced(other, [&] {
+            removing.set_value();
+            finish.get_future().wait();
+            blobs.remove(other);
+        });
+    });
+    removing.get_future().wait();
+    auto pinner = std::async(std::launch::async, [&] {
+        auto pin = s.pinBlob(other);
+        return blobs.exists(other);
+    });
+    CHECK(pinner.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+    finish.set_value();
+    CHECK(remover.get());
+    CHECK_FALSE(pinner.get());  // gone: the caller stores the bytes again or answers 404
+}
+
+TEMPLATE_TEST_CASE("job store: an original that jobs need is not purged, and outputs that cannot be made again stay",
+                   "[store]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    int64_t t = nowMs();
+    NewOriginal original = makeOriginal("needed", t - 10);
+    std::string queued = s.submit(original, makeJob("dedup-needed-1", t)).job.id;
+    std::string running = s.submit(original, makeJob("dedup-needed-2", t + 1, 5)).job.id;
+    REQUIRE(claimOne(s, t + 2).id == running);
+
+    auto purgeRefused = [&](const std::vector<std::string>& jobs) {
+        try {
+            s.purgeOriginal(original.id, t + 3);
+            FAIL_CHECK("expected 409");
+        } catch (const ApiError& e) {
+            CHECK(e.status() == 409);
+            CHECK(e.code() == "conflict");
+            CHECK(e.jobs() == jobs);
+            for (const std::string& j : jobs) CHECK(std::string(e.what()).find(j) != std::string::npos);
+        }
+        auto o = s.getOriginal(original.id);
+        REQUIRE(o);
+        CHECK_FALSE(o->purgedAt);
+        CHECK(s.isBlobReferenced(original.sha256));
+    };
+    purgeRefused({queued, running});
+    CHECK(s.originalsToExpire(t + 1'000, 10).empty());
+
+    REQUIRE(s.cancel(queued, t + 4));
+    purgeRefused({running});
+
+    // Succeeded, its outputs evicted: they are made again from the original, which it still needs.
+    REQUIRE(s.putOutput(running, 1, makeOutput(0, "thumb.jpg", "needed-thumb")));
+    REQUIRE(s.finishAttempt(running, 1, succeeded()));
+    CHECK(s.evictLeastUsed(1) == std::vector<std::string>{Sha256::hex("needed-thumb")});
+    purgeRefused({running});
+    CHECK(s.originalsToExpire(t + 1'000, 10).empty());
+
+    // Made again, nothing needs it: purged. From then on its job's outputs are never evicted.
+    REQUIRE(s.requeueEvicted(running, t + 5));
+    ClaimedJob again = claimOne(s, t + 6);
+    REQUIRE(s.putOutput(running, again.attempt, makeOutput(0, "thumb.jpg", "needed-thumb")));
+    REQUIRE(s.finishAttempt(running, again.attempt, succeeded()));
+    CHECK(s.originalsToExpire(t + 1'000, 10) == std::vector<std::string>{original.id});
+    CHECK(s.purgeOriginal(original.id, t + 7) == original.sha256);
+    CHECK(s.evictLeastUsed(1'000'000).empty());
+    auto job = s.getJob(running);
+    REQUIRE(job);
+    CHECK_FALSE(job->evicted);
+    CHECK(job->outputs.size() == 1);
+    CHECK(s.isBlobReferenced(Sha256::hex("needed-thumb")));
 }
 
 TEMPLATE_TEST_CASE("job store: remove deletes the job and its outputs", "[store]", SqliteStore, PostgresStore) {
