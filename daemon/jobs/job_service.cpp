@@ -127,6 +127,8 @@ Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, co
                                     {"priority", job.priority}});
     } else {
         log::info("job_dedup", {{"job", outcome.job.id}, {"plugin", job.plugin}, {"state", toString(outcome.job.state)}});
+        // Another client's job: this one sees its own callbacks (notified at the end too), never the other's.
+        outcome.job = asSeenBy(outcome.job, job.callbackUrl, job.callbackEmail);
     }
     return Submitted{std::move(outcome.job), outcome.created};
 }

@@ -143,7 +143,10 @@ bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, cons
                     "WHERE id = $2 AND callback_url <> '' "
                     "UNION ALL "
                     "SELECT id, 'email', callback_email, $1::bigint, $1::bigint, $1::bigint FROM jobs "
-                    "WHERE id = $2 AND callback_email <> ''",
+                    "WHERE id = $2 AND callback_email <> '' "
+                    "UNION ALL "
+                    "SELECT job_id, kind, target, $1::bigint, $1::bigint, $1::bigint FROM job_subscribers "
+                    "WHERE job_id = $2",
                     {now, jobId});
         }
         return true;

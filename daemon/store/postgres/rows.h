@@ -32,8 +32,7 @@ Original readOriginal(const Row& row, int firstColumn);
 Job readJob(const Row& row);
 Delivery readDelivery(const Row& row, int firstColumn);
 
-// Fills outputs, and deliveries when the job has callbacks; with history,
-// the attempts too. Three statements for any number of jobs.
+// Fills outputs and deliveries; with history, the attempts too. Three statements for any number of jobs.
 void loadChildren(Connection& c, std::vector<Job>& jobs, bool history);
 std::optional<Job> selectJob(Connection& c, std::string_view id, bool history = true);
 std::optional<Original> selectOriginal(Connection& c, std::string_view id);

@@ -98,7 +98,10 @@ SubmitOutcome SqliteJobStore::submit(const NewOriginal& original, const NewJob& 
     return write([&](Connection& db) {
         bool createdOriginal = false;
         Original o = upsertOriginal(db, original, createdOriginal);
-        if (auto existing = findEqualJob(db, job.dedupKey)) return SubmitOutcome{*selectJob(db, *existing, false), false};
+        if (auto existing = findEqualJob(db, job.dedupKey)) {
+            subscribe(db, *existing, job);
+            return SubmitOutcome{*selectJob(db, *existing, false), false};
+        }
         return SubmitOutcome{insertJob(db, job, o), true};
     });
 }
@@ -275,12 +278,7 @@ bool SqliteJobStore::finishAttempt(const std::string& jobId, int attempt, const 
         if (result.outcome != O::Succeeded) db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
         if (result.outcome == O::Succeeded || result.outcome == O::Failed) {
             // The notifications are born with the job's end: a crash cannot lose them.
-            Statement& d = db.prepare(
-                "INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
-                "SELECT id, 'webhook', callback_url, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_url != '' "
-                "UNION ALL "
-                "SELECT id, 'email', callback_email, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_email != ''");
-            d.bind(1, now).bind(2, jobId).run();
+            db.prepare(kInsertDeliveries).bind(1, now).bind(2, jobId).run();
         }
         return true;
     });

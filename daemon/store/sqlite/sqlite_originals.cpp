@@ -74,8 +74,12 @@ Batch SqliteJobStore::createBatch(const Batch& batch, const std::vector<BatchIte
             bool created = false;
             Original o = upsertOriginal(db, item.original, created);
             std::string jobId;
-            if (auto existing = findEqualJob(db, item.job.dedupKey)) jobId = *existing;
-            else jobId = insertJob(db, item.job, o).id;
+            if (auto existing = findEqualJob(db, item.job.dedupKey)) {
+                jobId = *existing;
+                subscribe(db, jobId, item.job);
+            } else {
+                jobId = insertJob(db, item.job, o).id;
+            }
             db.prepare("INSERT INTO batch_jobs (batch_id, position, job_id) VALUES (?, ?, ?)")
                 .bind(1, batch.id)
                 .bind(2, position++)

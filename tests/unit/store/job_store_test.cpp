@@ -644,6 +644,53 @@ TEMPLATE_TEST_CASE("job store: an original that jobs need is not purged, and out
     CHECK(s.isBlobReferenced(Sha256::hex("needed-thumb")));
 }
 
+TEMPLATE_TEST_CASE("job store: each submitter answered with an equal job gets its own notifications of its end",
+                   "[store]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    int64_t t = nowMs();
+    NewOriginal original = makeOriginal("shared", t);
+    auto submission = [&](const std::string& url, const std::string& email, int64_t at) {
+        NewJob j = makeJob("dedup-shared", at);
+        j.callbackUrl = url;
+        j.callbackEmail = email;
+        return s.submit(original, j);
+    };
+    auto targets = [&](const std::string& id) {
+        std::multiset<std::string> out;
+        auto job = s.getJob(id);
+        REQUIRE(job);
+        for (const Delivery& d : job->deliveries) out.insert(d.kind + " " + d.target);
+        return out;
+    };
+    SubmitOutcome first = submission("https://a.example/hook", "", t);
+    REQUIRE(first.created);
+    std::string id = first.job.id;
+    SubmitOutcome second = submission("https://b.example/hook", "b@example.com", t + 1);
+    CHECK_FALSE(second.created);
+    CHECK(second.job.id == id);
+    CHECK_FALSE(submission("https://a.example/hook", "", t + 2).created);  // the creator's own: once
+    CHECK_FALSE(submission("", "", t + 3).created);
+    CHECK(targets(id).empty());  // nothing until the end
+
+    ClaimedJob c = claimOne(s, t + 4);
+    REQUIRE(s.finishAttempt(id, c.attempt, succeeded()));
+    CHECK(targets(id) == std::multiset<std::string>{"webhook https://a.example/hook", "webhook https://b.example/hook",
+                                                    "email b@example.com"});
+    CHECK(s.countPendingDeliveries() == 3);
+
+    // Answered with a job that has ended: notified at once, once.
+    CHECK_FALSE(submission("https://d.example/hook", "", t + 5).created);
+    CHECK_FALSE(submission("https://d.example/hook", "", t + 6).created);
+    CHECK_FALSE(submission("https://b.example/hook", "", t + 7).created);
+    CHECK(targets(id) == std::multiset<std::string>{"webhook https://a.example/hook", "webhook https://b.example/hook",
+                                                    "email b@example.com", "webhook https://d.example/hook"});
+    CHECK(s.countPendingDeliveries() == 4);
+    auto due = s.claimDeliveries(10, t + 10, kLeaseMs);
+    CHECK(due.size() == 4);
+}
+
 TEMPLATE_TEST_CASE("job store: remove deletes the job and its outputs", "[store]", SqliteStore, PostgresStore) {
     StoreFixture<TestType> f;
     if (!f) return;
