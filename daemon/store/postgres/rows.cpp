@@ -222,6 +222,39 @@ bool blobReferenced(Connection& c, const std::string& sha256) {
         .boolean(0);
 }
 
+std::string endOrphansStatement(const std::string& with, const std::string& orphan, const std::string& now,
+                                const std::string& why) {
+    const std::string n = "(" + now + ")";
+    const std::string message = "'" + why + "'";  // a constant of ours, no quotes in it
+    return "WITH " + with +
+           "orphans AS (SELECT j.id FROM jobs j WHERE j.state = 'running' AND (" + orphan + ") FOR UPDATE), "
+           "requeued AS ("
+           " UPDATE jobs j SET state = 'queued', run_after = " + n + ", lease_until = 0, lease_owner = NULL"
+           " FROM orphans o WHERE j.id = o.id AND j.attempts < j.max_attempts RETURNING j.id, j.attempts), "
+           "lost AS ("
+           " UPDATE jobs j SET state = 'failed', finished_at = " + n + ", lease_until = 0, lease_owner = NULL,"
+           "   error_code = 'node_lost', error_message = " + message +
+           " FROM orphans o WHERE j.id = o.id AND j.attempts >= j.max_attempts"
+           " RETURNING j.id, j.attempts, j.callback_url, j.callback_email), "
+           "ended AS ("
+           " UPDATE job_attempts a SET finished_at = " + n + ", outcome = x.outcome, error_code = 'node_lost',"
+           "   error_message = " + message +
+           " FROM (SELECT id, attempts, 'retry' AS outcome FROM requeued"
+           "       UNION ALL SELECT id, attempts, 'failed' FROM lost) x"
+           " WHERE a.job_id = x.id AND a.attempt = x.attempts AND a.finished_at IS NULL), "
+           "dropped AS (DELETE FROM outputs WHERE job_id IN (SELECT id FROM lost)), "
+           // The notifications are born with the job's end, as in finishAttempt.
+           "notices AS ("
+           " INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at)"
+           " SELECT id, 'webhook', callback_url, " + n + ", " + n + ", " + n + " FROM lost WHERE callback_url <> ''"
+           " UNION ALL"
+           " SELECT id, 'email', callback_email, " + n + ", " + n + ", " + n + " FROM lost WHERE callback_email <> ''"
+           " UNION ALL"
+           " SELECT s.job_id, s.kind, s.target, " + n + ", " + n + ", " + n +
+           " FROM job_subscribers s JOIN lost l ON l.id = s.job_id) "
+           "SELECT (SELECT count(*) FROM requeued)::int, (SELECT count(*) FROM lost)::int";
+}
+
 int64_t blobLockKey(const std::string& sha256) {
     return static_cast<int64_t>(std::strtoull(sha256.substr(0, 16).c_str(), nullptr, 16));
 }
