@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pixelmill {
 
@@ -18,6 +19,13 @@ public:
     const std::string& code() const noexcept { return code_; }
     const std::string& field() const noexcept { return field_; }
     std::optional<int> retryAfterSeconds() const noexcept { return retryAfter_; }
+    // The jobs a 409 conflict is about (the error body lists them as `jobs`).
+    const std::vector<std::string>& jobs() const noexcept { return jobs_; }
+
+    ApiError& naming(std::vector<std::string> jobs) {
+        jobs_ = std::move(jobs);
+        return *this;
+    }
 
     ApiError& retryAfter(int seconds) {
         retryAfter_ = seconds;
@@ -56,6 +64,7 @@ private:
     std::string code_;
     std::string field_;
     std::optional<int> retryAfter_;
+    std::vector<std::string> jobs_;
 };
 
 }  // namespace pixelmill

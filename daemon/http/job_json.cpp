@@ -20,8 +20,9 @@ json timeOrNull(const std::optional<int64_t>& ms) { return ms ? json(formatTime(
 // The delivery of one kind of notification: null until the job has ended
 // with one to send.
 json callbackJson(const Job& j, const std::string& kind) {
+    const std::string& own = kind == "webhook" ? j.callbackUrl : j.callbackEmail;
     for (const Delivery& d : j.deliveries) {
-        if (d.kind != kind) continue;
+        if (d.kind != kind || d.target != own) continue;  // another submitter's (dedup)
         return {{"state", d.state},
                 {"attempts", d.attempts},
                 {"last_status", orNull(d.lastStatus)},

@@ -61,6 +61,7 @@ void sendEmpty(Http::ResponseWriter& response, int status, const Headers& header
 nlohmann::ordered_json errorBody(const ApiError& error) {
     nlohmann::ordered_json e = {{"code", error.code()}, {"message", error.what()}};
     if (!error.field().empty()) e["field"] = error.field();
+    if (!error.jobs().empty()) e["jobs"] = error.jobs();
     return {{"error", e}};
 }
 

@@ -22,4 +22,16 @@ std::optional<JobState> parseJobState(std::string_view text) {
     return std::nullopt;
 }
 
+Job asSeenBy(const Job& job, const std::string& callbackUrl, const std::string& callbackEmail) {
+    Job view = job;
+    view.callbackUrl = callbackUrl;
+    view.callbackEmail = callbackEmail;
+    view.deliveries.clear();
+    for (const Delivery& d : job.deliveries) {
+        const std::string& mine = d.kind == "webhook" ? callbackUrl : callbackEmail;
+        if (!mine.empty() && d.target == mine) view.deliveries.push_back(d);
+    }
+    return view;
+}
+
 }  // namespace pixelmill

@@ -106,9 +106,13 @@ struct Job {
 
     Original original;                     // filled by reads
     std::vector<Output> outputs;           // filled by reads, in index order
-    std::vector<Delivery> deliveries;      // filled by reads when there are callbacks
+    std::vector<Delivery> deliveries;      // filled by reads: the job's own and its subscribers' (dedup)
     std::vector<AttemptRecord> history;    // filled by getJob only
 };
+
+// The job as the client with these callbacks sees it: those callbacks and
+// their deliveries only, never another submitter's (dedup shares one job).
+Job asSeenBy(const Job& job, const std::string& callbackUrl, const std::string& callbackEmail);
 
 // What the scheduler claims: enough to run an attempt.
 struct ClaimedJob {

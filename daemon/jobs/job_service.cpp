@@ -127,6 +127,8 @@ Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, co
                                     {"priority", job.priority}});
     } else {
         log::info("job_dedup", {{"job", outcome.job.id}, {"plugin", job.plugin}, {"state", toString(outcome.job.state)}});
+        // Another client's job: this one sees its own callbacks (notified at the end too), never the other's.
+        outcome.job = asSeenBy(outcome.job, job.callbackUrl, job.callbackEmail);
     }
     return Submitted{std::move(outcome.job), outcome.created};
 }
@@ -186,6 +188,9 @@ NewOriginal asNew(const Original& o) {
 Submitted JobService::submitOriginal(const SubmitRequest& request, std::string_view originalId) {
     Prepared p = prepare(request);
     Original original = getOriginal(originalId);
+    // Pinned, the content cannot go between the check and the job's row (deleted originals, eviction, sweep).
+    auto pin = store_.pinBlob(original.sha256);
+    if (auto fresh = store_.getOriginal(original.id)) original = *fresh;
     if (original.purgedAt || !blobs_.exists(original.sha256))
         throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
     checkAccepts(*p.plugin, original.mediaType);

@@ -79,7 +79,7 @@ void StorageKeeper::makeRoom(uint64_t bytes) {
 }
 
 bool StorageKeeper::deleteOriginal(std::string_view id) {
-    auto sha = store_.purgeOriginal(id, nowMs());
+    auto sha = store_.purgeOriginal(id, nowMs());  // 409 while a job needs it
     if (!sha) return false;
     removeIfUnreferenced(*sha);
     log::info("original_deleted", {{"original", std::string(id)}});
@@ -91,8 +91,15 @@ void StorageKeeper::runOnce() {
     if (options_.originalRetentionSeconds > 0) {
         int64_t cutoff = nowMs() - static_cast<int64_t>(options_.originalRetentionSeconds * 1000);
         for (const std::string& id : store_.originalsToExpire(cutoff, 500)) {
-            if (auto sha = store_.purgeOriginal(id, nowMs())) removeIfUnreferenced(*sha);
-            log::info("original_expired", {{"original", id}});
+            try {
+                // The purge checks again, in its transaction: a job may have come to need it meanwhile.
+                auto sha = store_.purgeOriginal(id, nowMs());
+                if (!sha) continue;
+                removeIfUnreferenced(*sha);
+                log::info("original_expired", {{"original", id}});
+            } catch (const ApiError& e) {
+                if (e.status() != 409) throw;  // needed again: kept until no job needs it
+            }
         }
     }
 }

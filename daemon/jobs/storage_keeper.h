@@ -39,7 +39,8 @@ public:
     void makeRoom(uint64_t bytes);
     // Something was stored: check the quota soon.
     void nudge();
-    // Removes the original's content (DELETE /v1/originals/{id}); false if unknown.
+    // Removes the original's content (DELETE /v1/originals/{id}); false if
+    // unknown. Throws ApiError 409 `conflict` naming the jobs that need it.
     bool deleteOriginal(std::string_view id);
 
     uint64_t quotaBytes() const { return options_.quotaBytes; }

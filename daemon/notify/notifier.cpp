@@ -149,7 +149,8 @@ void Notifier::deliver(const Delivery& d) {
                    "job " + d.jobId + " is " + std::string(toString(job->state)) +
                        " again (retried) before this notification went out; its next end sends a new one"};
         } else {
-            out = send(d, *job);
+            // The recipient sees its own callback only, never another submitter's (dedup shares one job).
+            out = send(d, asSeenBy(*job, d.kind == "webhook" ? d.target : "", d.kind == "email" ? d.target : ""));
         }
     } catch (const std::exception& e) {
         out = {false, false, std::nullopt, e.what()};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/error.h"
 #include "jobs/job.h"
 
 #include <cstdint>
@@ -86,6 +87,22 @@ struct BatchItem {
     NewJob job;
 };
 
+// What purgeOriginal throws when jobs need the original: 409 conflict, the
+// message and the error body's `jobs` naming them (the first `jobs` only).
+inline ApiError originalInUse(std::string_view id, const std::vector<std::string>& jobs) {
+    std::string list;
+    for (const std::string& j : jobs) list += (list.empty() ? "" : ", ") + j;
+    return ApiError::conflict("conflict", "original '" + std::string(id) + "' is needed by job" +
+                                              (jobs.size() == 1 ? " " : "s ") + list +
+                                              " (queued, running, or succeeded with evicted outputs to make "
+                                              "again); cancel or delete them first")
+        .naming(jobs);
+}
+
+// The condition, on jobs j, of a job that needs its original's content.
+inline constexpr const char* kNeedsOriginal =
+    "(j.state IN ('queued', 'running') OR (j.state = 'succeeded' AND j.evicted))";
+
 // A daemon sharing the store with others (PostgreSQL), as /v1/status shows it.
 struct NodeStatus {
     std::string id;       // unique per process start
@@ -163,10 +180,14 @@ public:
 
     // Originals.
     virtual OriginalPage listOriginals(const OriginalFilter& filter) = 0;
-    // Marks the original's content removed; returns its blob name, or nullopt if unknown.
+    // Marks the original's content removed; returns its blob name, or nullopt
+    // if unknown. In the same transaction it checks that no job needs the
+    // content: none queued or running, none succeeded whose evicted outputs
+    // would have to be made again from it; otherwise it throws
+    // originalInUse() and changes nothing.
     virtual std::optional<std::string> purgeOriginal(std::string_view id, int64_t now) = 0;
-    // Originals created before `cutoff` whose content is kept and that no queued
-    // or running job needs.
+    // Originals created before `cutoff` whose content is kept and that no job
+    // needs (as purgeOriginal judges).
     virtual std::vector<std::string> originalsToExpire(int64_t cutoff, int limit) = 0;
 
     // Batches: all jobs in one transaction (dedup applies to each).
@@ -211,8 +232,10 @@ public:
     // Calls `wake` (from a store thread) when another daemon queued work, so
     // idle workers start at once; stores without such a signal never call it.
     virtual void watchForWork(std::function<void()> /*wake*/) {}
-    // Pins a blob a submission is about to refer to; see BlobPin. nullptr:
-    // nothing to pin (one daemon, whose removals the job service orders).
+    // Pins a blob a submission or an output is about to refer to; see
+    // BlobPin. A pin asked for while the blob is being removed waits for the
+    // removal, so the holder then finds the blob kept or gone. nullptr:
+    // nothing to pin.
     virtual std::unique_ptr<BlobPin> pinBlob(const std::string& /*sha256*/) { return nullptr; }
     // Calls `remove` if no row refers to the blob and no daemon pins it, in a
     // way that no daemon can refer to it in between. True if it was removed.

@@ -5,6 +5,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 using namespace pixelmill::test;
 using namespace std::chrono_literals;
 
@@ -82,4 +84,31 @@ TEST_CASE("with --isolation none plugins run inside the daemon") {
     CHECK(r.json()["state"] == "succeeded");
     CHECK(d.log().find("isolation=none") != std::string::npos);
     CHECK(d.http().get("/metrics").body.find("pixelmill_plugin_workers_started") == std::string::npos);
+}
+
+TEST_CASE("with --isolation none a job that kills the daemon on every attempt fails node_lost, not forever") {
+    Daemon d(DaemonOptions{.args = {"--isolation", "none", "--max-attempts", "2"}, .workers = 1});
+    TempDir files;
+    writeFile(files / "abort.txt", "input for abort");
+    Response r = d.submit((files / "abort.txt").string(), "crash", {{"mode", "abort"}});
+    REQUIRE(r.status == 202);
+    std::string id = r.json()["id"];
+    // Each attempt takes the daemon down; each start finds the job it was running.
+    for (int attempt = 1; attempt <= 2; ++attempt) {
+        auto deadline = std::chrono::steady_clock::now() + 60s;
+        while (d.running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+        REQUIRE_FALSE(d.running());
+        try {
+            d.start();
+        } catch (const std::runtime_error&) {
+            REQUIRE(attempt == 1);  // the second attempt may take it down before it says it listens
+        }
+    }
+    // The start after the last attempt fails the job instead of running it a third time.
+    auto job = d.waitForJob(id, {"failed"}, 30s);
+    CHECK(job["state"] == "failed");
+    CHECK(job["attempts"] == 2);
+    CHECK(job["error"]["code"] == "node_lost");
+    REQUIRE(d.running());
+    CHECK(d.http().get("/healthz").status == 200);
 }

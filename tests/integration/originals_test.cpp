@@ -149,3 +149,43 @@ TEST_CASE("listing filters by original and creation time, and a job shows its at
     CHECK(attempts[0]["error"]["code"] == "transient");
     CHECK(attempts[1]["outcome"] == "succeeded");
 }
+
+TEST_CASE("originals: deleting one that a queued or running job needs is refused with 409 naming the jobs") {
+    Daemon d(DaemonOptions{.workers = 1});
+    Response stored = d.http().post("/v1/originals", "a source the slow fixture reads\n", "text/plain");
+    REQUIRE(stored.status == 201);
+    std::string id = stored.json()["id"];
+    auto submit = [&](int ms) {
+        Response r = d.http().post("/v1/jobs",
+                                   R"({"plugin": "slow", "params": {"ms": )" + std::to_string(ms) +
+                                       R"(}, "original_id": ")" + id + "\"}",
+                                   "application/json");
+        REQUIRE(r.status == 202);
+        return r.json()["id"].get<std::string>();
+    };
+    std::string running = submit(600'000);
+    d.waitForJob(running, {"running"}, std::chrono::seconds(30));
+    std::string queued = submit(599'999);  // the one worker is busy
+
+    Response refused = d.http().del("/v1/originals/" + id);
+    REQUIRE(refused.status == 409);
+    auto error = refused.json()["error"];
+    CHECK(error["code"] == "conflict");
+    std::string message = error["message"];
+    CHECK(message.find(running) != std::string::npos);
+    CHECK(message.find(queued) != std::string::npos);
+    CHECK(error["jobs"] == nlohmann::json::array({running, queued}));
+    // Nothing was removed: the content is there and the jobs go on.
+    CHECK(d.http().get("/v1/originals/" + id + "/content").status == 200);
+    CHECK(d.http().get("/v1/jobs/" + running).json()["state"] == "running");
+
+    CHECK(d.http().post("/v1/jobs/" + queued + "/cancel", "").status == 202);
+    refused = d.http().del("/v1/originals/" + id);
+    REQUIRE(refused.status == 409);
+    CHECK(refused.json()["error"]["jobs"] == nlohmann::json::array({running}));
+
+    CHECK(d.http().post("/v1/jobs/" + running + "/cancel", "").status == 202);
+    d.waitForJob(running, {"canceled"});
+    CHECK(d.http().del("/v1/originals/" + id).status == 204);
+    CHECK(d.http().get("/v1/originals/" + id + "/content").status == 404);
+}

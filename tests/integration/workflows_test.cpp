@@ -148,3 +148,48 @@ TEST_CASE("callback_email sends a message with links to the outputs through SMTP
     CHECK(bad.status == 400);
     CHECK(bad.json()["error"]["field"] == "callback_email");
 }
+
+TEST_CASE("dedup: every submitter's callback_url gets the job's end, and no one sees another's callback") {
+    HttpServer first, second;
+    first.on("/hook", Reply{200, {}, "ok"});
+    first.on("/late", Reply{200, {}, "ok"});
+    second.on("/hook", Reply{200, {}, "ok"});
+    Daemon d(DaemonOptions{.args = {"--allow-private-network"}, .workers = 1});
+    auto submit = [&](const std::string& callback) {
+        return d.http().postForm("/v1/jobs", {{"file", "the same text, twice\n", "same.txt", "text/plain"},
+                                              {"plugin", "slow", "", ""},
+                                              {"ms", "1500", "", ""},
+                                              {"callback_url", callback, "", ""}});
+    };
+    Response a = submit(first.url("/hook"));
+    REQUIRE(a.status == 202);
+    std::string id = a.json()["id"];
+    Response b = submit(second.url("/hook"));
+    REQUIRE(b.status / 100 == 2);
+    CHECK(b.json()["id"] == id);  // one job for both
+    CHECK(b.json()["callback_url"] == second.url("/hook"));
+    CHECK(b.body.find(first.url("/hook")) == std::string::npos);
+
+    d.waitForJob(id, {"succeeded"}, 30s);
+    REQUIRE(first.waitForRequests(1, 15s));
+    REQUIRE(second.waitForRequests(1, 15s));
+    for (auto [server, other] : {std::pair{&first, &second}, std::pair{&second, &first}}) {
+        auto request = server->requests().front();
+        auto body = nlohmann::json::parse(request.body);
+        CHECK(body["id"] == id);
+        CHECK(body["state"] == "succeeded");
+        CHECK(body["callback_url"] == server->url("/hook"));
+        CHECK(request.body.find(other->url("/hook")) == std::string::npos);
+    }
+
+    // A submitter answered with the succeeded job (200) is notified at once.
+    Response late = submit(first.url("/late"));
+    CHECK(late.status == 200);
+    CHECK(late.json()["callback_url"] == first.url("/late"));
+    CHECK(late.body.find(first.url("/hook")) == std::string::npos);
+    REQUIRE(first.waitForRequests(2, 15s));
+    CHECK(first.requests().back().path == "/late");
+    std::this_thread::sleep_for(500ms);
+    CHECK(first.requestCount() == 2);  // nothing twice
+    CHECK(second.requestCount() == 1);
+}

@@ -60,6 +60,19 @@ void fsyncDir(const fs::path& dir) {
     }
 }
 
+// Moves `from` to `to` unless `to` exists; 0, or the errno (EEXIST: it exists).
+// NFS, 9p and many FUSE file systems have no RENAME_NOREPLACE (EINVAL), old
+// kernels no renameat2 (ENOSYS): there a hard link does the same, atomically
+// failing with EEXIST, and the temp name is unlinked after.
+int moveNoReplace(const fs::path& from, const fs::path& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    int err = errno;
+    if (err != EINVAL && err != ENOSYS && err != ENOTSUP) return err;
+    if (::link(from.c_str(), to.c_str()) != 0) return errno;
+    ::unlink(from.c_str());
+    return 0;
+}
+
 class FsBlobWriter final : public BlobWriter {
 public:
     explicit FsBlobWriter(FsBlobStore& store) : store_(store) {
@@ -196,8 +209,7 @@ BlobRef FsBlobStore::adopt(const fs::path& tempFile, const std::string& sha256, 
         ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
         return {sha256, size};
     }
-    if (::renameat2(AT_FDCWD, tempFile.c_str(), AT_FDCWD, target.c_str(), RENAME_NOREPLACE) != 0) {
-        int err = errno;
+    if (int err = moveNoReplace(tempFile, target)) {
         fs::remove(tempFile, ec);
         if (err == EEXIST) {
             ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/log.h"
 
 namespace pixelmill {
 
@@ -17,10 +18,12 @@ namespace {
 // One statement: the candidates locked (skipping those another daemon is
 // claiming), moved to running under this node's lease, the outputs of
 // earlier attempts dropped, the attempt recorded; with each job's source.
-// $1 now, $2 how many, $3 lease until, $4 this node.
+// $1 now, $2 how many, $3 lease until, $4 this node, $5 this node's clock
+// when it read $1 (the lease is kept on the database's clock).
 const std::string kClaim =
     std::string("WITH claimed AS ("
-                " UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = $3, lease_owner = $4,"
+                " UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+    "                 lease_until = $3::bigint - $5::bigint + " + std::string(kDbNow) + ", lease_owner = $4,"
                 "                 started_at = $1, progress_done = 0, progress_total = 0"
                 " WHERE seq IN (") +
     kClaimCandidates +
@@ -55,9 +58,10 @@ std::optional<JobState> lockJob(Connection& c, std::string_view id) {
 
 std::vector<ClaimedJob> PostgresJobStore::claim(int max, int64_t now, int64_t leaseMs) {
     if (max <= 0) return {};
+    const int64_t local = localNow();
     return pool_.run([&](Connection& c) {
         std::vector<ClaimedJob> out;
-        for (Row r : c.query(kClaim, {now, max, now + leaseMs, nodeId_})) {
+        for (Row r : c.query(kClaim, {now, max, now + leaseMs, nodeId_, local})) {
             ClaimedJob j;
             j.id = r.text(0);
             j.plugin = r.text(1);
@@ -143,7 +147,10 @@ bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, cons
                     "WHERE id = $2 AND callback_url <> '' "
                     "UNION ALL "
                     "SELECT id, 'email', callback_email, $1::bigint, $1::bigint, $1::bigint FROM jobs "
-                    "WHERE id = $2 AND callback_email <> ''",
+                    "WHERE id = $2 AND callback_email <> '' "
+                    "UNION ALL "
+                    "SELECT job_id, kind, target, $1::bigint, $1::bigint, $1::bigint FROM job_subscribers "
+                    "WHERE job_id = $2",
                     {now, jobId});
         }
         return true;
@@ -194,17 +201,20 @@ bool PostgresJobStore::remove(std::string_view id) {
 }
 
 int PostgresJobStore::requeueExpired(int64_t now, bool all) {
+    const int64_t local = localNow();
     return pool_.transaction([&](Connection& c) {
         // $2: this node's own jobs too (see the header); never another live node's.
-        const std::string expired = "(lease_until < $1 OR ($2 AND lease_owner = $3))";
-        int requeued = static_cast<int>(
-            c.query("UPDATE jobs SET state = 'queued', run_after = $1, lease_until = 0, lease_owner = NULL "
-                    "WHERE state = 'running' AND " + expired,
-                    {now, all, nodeId_})
-                .affected());
+        // Job leases are kept on the database's clock (see claim).
+        const std::string expired = "(lease_until < " + onDbClock("$1", "$4") + " OR ($2 AND lease_owner = $3))";
+        Result result = c.query(endOrphansStatement({}, expired, "$1::bigint", "the daemon running it stopped"),
+                                {now, all, nodeId_, local});
+        Row counts = result.front();
+        int requeued = counts.i32(0);
+        if (counts.i32(1) > 0)
+            log::warn("jobs_node_lost", {{"jobs", counts.i32(1)}, {"reason", "no attempt left after their daemon died"}});
         // Notifications a dead process had claimed are due again too.
         c.query("UPDATE deliveries SET lease_until = 0, lease_owner = NULL "
-                "WHERE state = 'pending' AND lease_until <> 0 AND " + expired,
+                "WHERE state = 'pending' AND lease_until <> 0 AND (lease_until < $1 OR ($2 AND lease_owner = $3))",
                 {now, all, nodeId_});
         if (requeued > 0) notifyWork(c, nodeId_);
         return requeued;

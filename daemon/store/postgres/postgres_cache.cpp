@@ -25,16 +25,23 @@ std::vector<std::string> PostgresJobStore::evictLeastUsed(uint64_t bytes) {
         for (Row r : c.query("SELECT j.id, (SELECT sum(size_bytes) FROM outputs WHERE job_id = j.id) FROM jobs j "
                              "WHERE j.state = 'succeeded' AND NOT j.evicted "
                              "AND EXISTS (SELECT 1 FROM outputs WHERE job_id = j.id) "
+                             // Evicted outputs are made again from the original: without it, they would be lost.
+                             "AND EXISTS (SELECT 1 FROM originals o WHERE o.id = j.original_id AND o.purged_at IS NULL) "
                              "ORDER BY j.hits, j.finished_at LIMIT 1000")) {
             if (freed >= bytes) break;
             candidates.push_back(r.text(0));
             freed += static_cast<uint64_t>(r.i64(1));
         }
         if (candidates.empty()) return std::vector<std::string>{};
+        // Their originals held still: a purge (which locks the original) waits, or has committed and is seen below.
+        c.query("SELECT 1 FROM originals o JOIN jobs j ON j.original_id = o.id WHERE j.id = ANY($1::text[]) "
+                "FOR SHARE OF o",
+                {array(candidates)});
         // Another daemon may be evicting too: each job's blobs are reported by the one that evicted it.
         std::vector<std::string> blobs;
-        for (Row r : c.query("WITH evicted AS (UPDATE jobs SET evicted = true WHERE id = ANY($1::text[]) "
-                             "AND state = 'succeeded' AND NOT evicted RETURNING id, hits, finished_at) "
+        for (Row r : c.query("WITH evicted AS (UPDATE jobs j SET evicted = true WHERE j.id = ANY($1::text[]) "
+                             "AND j.state = 'succeeded' AND NOT j.evicted AND EXISTS (SELECT 1 FROM originals o "
+                             "WHERE o.id = j.original_id AND o.purged_at IS NULL) RETURNING j.id, j.hits, j.finished_at) "
                              "SELECT x.sha256 FROM evicted e JOIN outputs x ON x.job_id = e.id "
                              "ORDER BY e.hits, e.finished_at, e.id, x.idx",
                              {array(candidates)}))

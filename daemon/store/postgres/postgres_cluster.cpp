@@ -34,42 +34,49 @@ private:
 }  // namespace
 
 void PostgresJobStore::heartbeat(const NodeStatus& self, int64_t leaseUntil) {
+    const int64_t local = localNow();
     pool_.transaction([&](Connection& c) {
         c.query("INSERT INTO nodes (id, address, version, started_at, heartbeat_at, busy, workers) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
+                "VALUES ($1, $2, $3, $4, " + onDbClock("$5", "$8") + ", $6, $7) "
+                "ON CONFLICT (id) DO UPDATE SET address = excluded.address, "
                 "version = excluded.version, heartbeat_at = excluded.heartbeat_at, busy = excluded.busy, "
                 "workers = excluded.workers",
-                {nodeId_, self.address, self.version, self.startedAt, self.heartbeatAt, self.busy, self.workers});
-        c.query("UPDATE jobs SET lease_until = $2 WHERE state = 'running' AND lease_owner = $1 AND lease_until < $2",
-                {nodeId_, leaseUntil});
+                {nodeId_, self.address, self.version, self.startedAt, self.heartbeatAt, self.busy, self.workers,
+                 local});
+        const std::string until = onDbClock("$2", "$3");
+        c.query("UPDATE jobs SET lease_until = " + until + " WHERE state = 'running' AND lease_owner = $1 "
+                "AND lease_until < " + until,
+                {nodeId_, leaseUntil, local});
     });
     // Keeps row_count_deltas small even when nobody reads the counts.
     pool_.run([&](Connection& c) { foldCounts(c); });
 }
 
 int PostgresJobStore::rescueDeadNodes(int64_t deadBefore, int64_t now) {
+    const int64_t local = localNow();
     return pool_.transaction([&](Connection& c) {
         // Orphans: owned by a silent daemon, by one already forgotten, or by
-        // nobody, or past their lease. Never this daemon's live jobs.
-        Result r = c.query(
-            "WITH dead AS (SELECT id FROM nodes WHERE heartbeat_at < $1 AND id <> $3), "
-            "rescued AS ("
-            " UPDATE jobs j SET state = 'queued', run_after = $2, lease_until = 0, lease_owner = NULL"
-            " WHERE j.state = 'running' AND (j.lease_until < $2 OR (j.lease_owner IS DISTINCT FROM $3 AND ("
-            "   j.lease_owner IS NULL OR j.lease_owner IN (SELECT id FROM dead)"
-            "   OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = j.lease_owner))))"
-            " RETURNING j.id, j.attempts), "
-            "ended AS ("
-            " UPDATE job_attempts a SET finished_at = $2, outcome = 'retry', error_code = 'node_lost',"
-            "   error_message = 'the daemon running it stopped sending heartbeats'"
-            " FROM rescued r WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL), "
-            "due AS ("
-            " UPDATE deliveries SET lease_until = 0, lease_owner = NULL"
-            " WHERE state = 'pending' AND lease_owner IN (SELECT id FROM dead)), "
-            "forgotten AS (DELETE FROM nodes WHERE id IN (SELECT id FROM dead) AND heartbeat_at < $1) "
-            "SELECT count(*) FROM rescued",
-            {deadBefore, now, nodeId_});
-        int rescued = r.front().i32(0);
+        // nobody, or past their lease. Never this daemon's live jobs. Every
+        // time is judged on the database's clock; the times written are the caller's.
+        const std::string dbNow = onDbClock("$2", "$4");
+        Result result =
+            c.query(endOrphansStatement(
+                        "dead AS (SELECT id FROM nodes WHERE heartbeat_at < " + onDbClock("$1", "$4") +
+                            " AND id <> $3), "
+                            "due AS ("
+                            " UPDATE deliveries SET lease_until = 0, lease_owner = NULL"
+                            " WHERE state = 'pending' AND lease_owner IN (SELECT id FROM dead)), "
+                            "forgotten AS (DELETE FROM nodes WHERE id IN (SELECT id FROM dead) AND heartbeat_at < " +
+                            onDbClock("$1", "$4") + "), ",
+                        "j.lease_until < " + dbNow + " OR (j.lease_owner IS DISTINCT FROM $3 AND ("
+                            " j.lease_owner IS NULL OR j.lease_owner IN (SELECT id FROM dead)"
+                            " OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = j.lease_owner)))",
+                        "$2::bigint", "the daemon running it stopped sending heartbeats"),
+                    {deadBefore, now, nodeId_, local});
+        Row counts = result.front();
+        int rescued = counts.i32(0);
+        if (counts.i32(1) > 0)
+            log::warn("jobs_node_lost", {{"jobs", counts.i32(1)}, {"reason", "no attempt left after their daemon died"}});
         if (rescued > 0) notifyWork(c, nodeId_);
         return rescued;
     });
@@ -79,8 +86,8 @@ std::vector<NodeStatus> PostgresJobStore::nodes(int64_t since) {
     return pool_.run([&](Connection& c) {
         std::vector<NodeStatus> out;
         for (Row r : c.query("SELECT id, address, version, started_at, heartbeat_at, busy, workers FROM nodes "
-                             "WHERE heartbeat_at > $1 ORDER BY started_at, id",
-                             {since})) {
+                             "WHERE heartbeat_at > " + onDbClock("$1", "$2") + " ORDER BY started_at, id",
+                             {since, localNow()})) {
             NodeStatus n;
             n.id = r.text(0);
             n.address = r.text(1);

@@ -18,6 +18,7 @@ using namespace pg;
 PostgresJobStore::PostgresJobStore(const std::string& conninfo, Options options)
     : conninfo_(conninfo),
       nodeId_(options.nodeId.empty() ? newId() : options.nodeId),
+      clock_(std::move(options.clock)),
       pool_(conninfo, static_cast<size_t>(std::max(options.poolSize, 1))) {
     pool_.transaction([](Connection& c) { applyMigrations(c); });
 }

@@ -1,9 +1,11 @@
 #pragma once
 
+#include "common/clock.h"
 #include "store/job_store.h"
 #include "store/postgres/pool.h"
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +34,12 @@ public:
     struct Options {
         std::string nodeId;  // the lease owner of the jobs this daemon claims; a new id if empty
         int poolSize = 4;    // connections kept open between calls
+        // This daemon's clock (nowMs if empty). The times callers pass to
+        // heartbeat, claim, requeueExpired, rescueDeadNodes and nodes are its
+        // readings; they are moved onto the database's clock (now()) before
+        // they are stored or compared, so that daemons whose clocks disagree
+        // still agree on who is alive and which lease has run out.
+        std::function<int64_t()> clock;
     };
 
     // Connects (a libpq URI such as postgres://user@127.0.0.1:5432/db) and
@@ -88,7 +96,9 @@ public:
     // extends the leases of the jobs it runs.
     void heartbeat(const NodeStatus& self, int64_t leaseUntil) override;
     // Also requeues running jobs whose lease has passed or whose owner has no
-    // row (it was forgotten); their open attempts end as `retry`.
+    // row (it was forgotten); their open attempts end as `retry`. A job that
+    // had used its last attempt fails instead (`node_lost`), notifications
+    // and all: a job that kills every daemon running it is not requeued forever.
     int rescueDeadNodes(int64_t deadBefore, int64_t now) override;
     std::vector<NodeStatus> nodes(int64_t since) override;
     // A second call replaces the first one's watcher.
@@ -112,8 +122,12 @@ private:
     std::map<std::string, int64_t> rowCounts();
     void foldCounts(pg::Connection& c);
 
+    // A reading of this daemon's clock, the reference of the times callers pass.
+    int64_t localNow() const { return clock_ ? clock_() : nowMs(); }
+
     std::string conninfo_;
     std::string nodeId_;
+    std::function<int64_t()> clock_;
     pg::Pool pool_;
 
     std::mutex watcherMutex_;

@@ -28,20 +28,27 @@ OriginalPage PostgresJobStore::listOriginals(const OriginalFilter& filter) {
 }
 
 std::optional<std::string> PostgresJobStore::purgeOriginal(std::string_view id, int64_t now) {
-    return pool_.run([&](Connection& c) -> std::optional<std::string> {
-        Result r = c.query("UPDATE originals SET purged_at = coalesce(purged_at, $2) WHERE id = $1 RETURNING sha256",
-                           {id, now});
-        if (r.empty()) return std::nullopt;
-        return r.front().text(0);
+    return pool_.transaction([&](Connection& c) -> std::optional<std::string> {
+        // The row locked: a submission using the original waits until this ends.
+        Result o = c.query("SELECT sha256 FROM originals WHERE id = $1 FOR UPDATE", {id});
+        if (o.empty()) return std::nullopt;
+        std::vector<std::string> needing;
+        for (Row r : c.query(std::string("SELECT j.id FROM jobs j WHERE j.original_id = $1 AND ") + kNeedsOriginal +
+                                 " ORDER BY j.seq LIMIT 100",
+                             {id}))
+            needing.push_back(r.text(0));
+        if (!needing.empty()) throw originalInUse(id, needing);
+        c.query("UPDATE originals SET purged_at = coalesce(purged_at, $2) WHERE id = $1", {id, now});
+        return o.front().text(0);
     });
 }
 
 std::vector<std::string> PostgresJobStore::originalsToExpire(int64_t cutoff, int limit) {
     return pool_.run([&](Connection& c) {
         std::vector<std::string> ids;
-        for (Row r : c.query("SELECT o.id FROM originals o WHERE o.created_at < $1 AND o.purged_at IS NULL "
-                             "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.original_id = o.id AND j.state IN ('queued', 'running')) "
-                             "LIMIT $2",
+        for (Row r : c.query(std::string("SELECT o.id FROM originals o WHERE o.created_at < $1 AND o.purged_at IS NULL "
+                                         "AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.original_id = o.id AND ") +
+                                 kNeedsOriginal + ") LIMIT $2",
                              {cutoff, limit}))
             ids.push_back(r.text(0));
         return ids;

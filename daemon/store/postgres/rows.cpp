@@ -41,23 +41,20 @@ Delivery readDelivery(const Row& r, int c) { return rows::readDelivery(r, c); }
 void loadChildren(Connection& c, std::vector<Job>& jobs, bool history) {
     if (jobs.empty()) return;
     std::unordered_map<std::string, Job*> byId;
-    std::vector<std::string> ids, withCallbacks;
+    std::vector<std::string> ids;
     for (Job& j : jobs) {
         byId[j.id] = &j;
         ids.push_back(j.id);
-        if (!j.callbackUrl.empty() || !j.callbackEmail.empty()) withCallbacks.push_back(j.id);
     }
     for (Row r : c.query(std::string("SELECT job_id, ") + rows::kOutputColumns +
                          " FROM outputs WHERE job_id = ANY($1::text[]) ORDER BY job_id, idx",
                          {array(ids)}))
         byId.at(r.text(0))->outputs.push_back(rows::readOutput(r, 1));
-    if (!withCallbacks.empty()) {
-        for (Row r : c.query("SELECT " + kDeliveryColumns +
-                                 " FROM deliveries WHERE job_id = ANY($1::text[]) ORDER BY id",
-                             {array(withCallbacks)})) {
-            Delivery d = readDelivery(r, 0);
-            byId.at(d.jobId)->deliveries.push_back(std::move(d));
-        }
+    // Subscribers (dedup) may have callbacks where the job has none.
+    for (Row r : c.query("SELECT " + kDeliveryColumns + " FROM deliveries WHERE job_id = ANY($1::text[]) ORDER BY id",
+                         {array(ids)})) {
+        Delivery d = readDelivery(r, 0);
+        byId.at(d.jobId)->deliveries.push_back(std::move(d));
     }
     if (!history) return;
     for (Row r : c.query(std::string("SELECT job_id, ") + rows::kAttemptColumns +
@@ -119,6 +116,30 @@ std::vector<Original> upsertOriginals(Connection& c, const std::vector<const New
     return out;
 }
 
+namespace {
+
+// A submission answered with the equal job `jobId`: its callbacks are
+// notified when that job ends (at once if it has ended), unless they are the job's own.
+void subscribe(Connection& c, const std::string& jobId, const NewJob& submission) {
+    const std::pair<const char*, const std::string*> callbacks[] = {{"webhook", &submission.callbackUrl},
+                                                                    {"email", &submission.callbackEmail}};
+    for (const auto& [kind, target] : callbacks) {
+        if (target->empty()) continue;
+        const std::string notOwn =
+            " AND (CASE $2::text WHEN 'webhook' THEN callback_url ELSE callback_email END) <> $3::text";
+        c.query("INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
+                "SELECT id, $2::text, $3::text, $4::bigint, $4::bigint, $4::bigint FROM jobs WHERE id = $1 "
+                "AND state IN ('succeeded', 'failed') "
+                "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE job_id = $1 AND kind = $2 AND target = $3)" + notOwn,
+                {jobId, kind, *target, submission.createdAt});
+        c.query("INSERT INTO job_subscribers (job_id, kind, target, created_at) "
+                "SELECT id, $2::text, $3::text, $4::bigint FROM jobs WHERE id = $1" + notOwn + " ON CONFLICT DO NOTHING",
+                {jobId, kind, *target, submission.createdAt});
+    }
+}
+
+}  // namespace
+
 std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>& items, const std::string& nodeId) {
     std::vector<const NewOriginal*> newOriginals;
     std::vector<std::string> keys;
@@ -148,7 +169,10 @@ std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>
         out[i].original = originals[i];
         auto [known, fresh] = equal.emplace(job.dedupKey, job.id);
         out[i].jobId = known->second;
-        if (!fresh) continue;  // an equal job exists, or an earlier item creates it
+        if (!fresh) {  // an equal job exists, or an earlier item creates it
+            if (!created.contains(known->second)) subscribe(c, known->second, job);
+            continue;
+        }
         out[i].created = true;
         created[job.id] = i;
         id.emplace_back(job.id);
@@ -196,6 +220,39 @@ bool blobReferenced(Connection& c, const std::string& sha256) {
                    {sha256})
         .front()
         .boolean(0);
+}
+
+std::string endOrphansStatement(const std::string& with, const std::string& orphan, const std::string& now,
+                                const std::string& why) {
+    const std::string n = "(" + now + ")";
+    const std::string message = "'" + why + "'";  // a constant of ours, no quotes in it
+    return "WITH " + with +
+           "orphans AS (SELECT j.id FROM jobs j WHERE j.state = 'running' AND (" + orphan + ") FOR UPDATE), "
+           "requeued AS ("
+           " UPDATE jobs j SET state = 'queued', run_after = " + n + ", lease_until = 0, lease_owner = NULL"
+           " FROM orphans o WHERE j.id = o.id AND j.attempts < j.max_attempts RETURNING j.id, j.attempts), "
+           "lost AS ("
+           " UPDATE jobs j SET state = 'failed', finished_at = " + n + ", lease_until = 0, lease_owner = NULL,"
+           "   error_code = 'node_lost', error_message = " + message +
+           " FROM orphans o WHERE j.id = o.id AND j.attempts >= j.max_attempts"
+           " RETURNING j.id, j.attempts, j.callback_url, j.callback_email), "
+           "ended AS ("
+           " UPDATE job_attempts a SET finished_at = " + n + ", outcome = x.outcome, error_code = 'node_lost',"
+           "   error_message = " + message +
+           " FROM (SELECT id, attempts, 'retry' AS outcome FROM requeued"
+           "       UNION ALL SELECT id, attempts, 'failed' FROM lost) x"
+           " WHERE a.job_id = x.id AND a.attempt = x.attempts AND a.finished_at IS NULL), "
+           "dropped AS (DELETE FROM outputs WHERE job_id IN (SELECT id FROM lost)), "
+           // The notifications are born with the job's end, as in finishAttempt.
+           "notices AS ("
+           " INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at)"
+           " SELECT id, 'webhook', callback_url, " + n + ", " + n + ", " + n + " FROM lost WHERE callback_url <> ''"
+           " UNION ALL"
+           " SELECT id, 'email', callback_email, " + n + ", " + n + ", " + n + " FROM lost WHERE callback_email <> ''"
+           " UNION ALL"
+           " SELECT s.job_id, s.kind, s.target, " + n + ", " + n + ", " + n +
+           " FROM job_subscribers s JOIN lost l ON l.id = s.job_id) "
+           "SELECT (SELECT count(*) FROM requeued)::int, (SELECT count(*) FROM lost)::int";
 }
 
 int64_t blobLockKey(const std::string& sha256) {

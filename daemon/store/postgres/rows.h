@@ -32,8 +32,7 @@ Original readOriginal(const Row& row, int firstColumn);
 Job readJob(const Row& row);
 Delivery readDelivery(const Row& row, int firstColumn);
 
-// Fills outputs, and deliveries when the job has callbacks; with history,
-// the attempts too. Three statements for any number of jobs.
+// Fills outputs and deliveries; with history, the attempts too. Three statements for any number of jobs.
 void loadChildren(Connection& c, std::vector<Job>& jobs, bool history);
 std::optional<Job> selectJob(Connection& c, std::string_view id, bool history = true);
 std::optional<Original> selectOriginal(Connection& c, std::string_view id);
@@ -56,6 +55,26 @@ struct Enqueued {
 // notifies kWorkChannel if a job was created. Equal submissions from other
 // daemons wait on an advisory lock of the key, so that exactly one creates.
 std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>& items, const std::string& nodeId);
+
+// The database's clock, unix ms: heartbeats, leases and rescue are judged by
+// it, never by one daemon's clock.
+inline constexpr const char* kDbNow = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+// `time`, a reading of the caller's clock taken when that clock read `local`
+// (both SQL parameters), on the database's clock.
+inline std::string onDbClock(const std::string& time, const std::string& local) {
+    return "(" + time + "::bigint - " + local + "::bigint + " + kDbNow + ")";
+}
+
+// One statement that ends the attempts of orphaned running jobs: after the
+// CTEs `with` (may be empty; each followed by a comma), the running jobs j
+// matching `orphan` go back to the queue at `now` (an SQL expression: the
+// caller's time, as run_after and finished_at are everywhere), or,
+// with no attempt left, fail with `node_lost` and get their notifications.
+// Their open attempts end as `retry` or `failed`, with `node_lost` and
+// `why`. Answers one row: requeued, failed.
+std::string endOrphansStatement(const std::string& with, const std::string& orphan, const std::string& now,
+                                const std::string& why);
 
 // Wakes the daemons LISTENing (at commit).
 void notifyWork(Connection& c, const std::string& nodeId);

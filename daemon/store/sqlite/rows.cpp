@@ -40,7 +40,8 @@ void loadChildren(Connection& db, Job& job, bool history) {
         s.bind(1, job.id);
         while (s.step()) job.outputs.push_back(rows::readOutput(s, 0));
     }
-    if (!job.callbackUrl.empty() || !job.callbackEmail.empty()) {
+    {
+        // Subscribers (dedup) may have callbacks where the job has none.
         Statement& s = db.prepare(std::string("SELECT ") + rows::kDeliveryColumns + " FROM deliveries WHERE job_id = ? ORDER BY id");
         Reset r(s);
         s.bind(1, job.id);
@@ -119,6 +120,38 @@ Job insertJob(Connection& db, const NewJob& job, const Original& original) {
     db.prepare("UPDATE originals SET used = 1 WHERE id = ? AND used = 0").bind(1, original.id).run();
 
     return queuedJob(job, original, db.lastInsertRowId());
+}
+
+const char* const kInsertDeliveries =
+    "INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
+    "SELECT id, 'webhook', callback_url, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_url != '' "
+    "UNION ALL "
+    "SELECT id, 'email', callback_email, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_email != '' "
+    "UNION ALL "
+    "SELECT job_id, kind, target, ?1, ?1, ?1 FROM job_subscribers WHERE job_id = ?2";
+
+void subscribe(Connection& db, const std::string& jobId, const NewJob& submission) {
+    const std::pair<const char*, const std::string*> callbacks[] = {{"webhook", &submission.callbackUrl},
+                                                                    {"email", &submission.callbackEmail}};
+    for (const auto& [kind, target] : callbacks) {
+        if (target->empty()) continue;
+        // Ended already: the notification is due now, once per target. Else at its end.
+        Statement& s = db.prepare(
+            "INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
+            "SELECT id, ?2, ?3, ?4, ?4, ?4 FROM jobs WHERE id = ?1 AND state IN ('succeeded', 'failed') "
+            "AND NOT EXISTS (SELECT 1 FROM deliveries WHERE job_id = ?1 AND kind = ?2 AND target = ?3) "
+            "AND (CASE ?2 WHEN 'webhook' THEN callback_url ELSE callback_email END) != ?3");
+        s.bind(1, jobId).bind(2, kind).bind(3, *target).bind(4, submission.createdAt).run();
+        db.prepare(
+              "INSERT OR IGNORE INTO job_subscribers (job_id, kind, target, created_at) "
+              "SELECT id, ?2, ?3, ?4 FROM jobs WHERE id = ?1 "
+              "AND (CASE ?2 WHEN 'webhook' THEN callback_url ELSE callback_email END) != ?3")
+            .bind(1, jobId)
+            .bind(2, kind)
+            .bind(3, *target)
+            .bind(4, submission.createdAt)
+            .run();
+    }
 }
 
 void applyMigrations(Connection& db) {

@@ -19,8 +19,7 @@ extern const std::string kSelectOriginal;  // originals with their rowid
 Original readOriginal(const Statement& s, int firstColumn);
 Job readJob(const Statement& s);
 
-// Fills outputs, and deliveries when the job has callbacks; with history,
-// the attempts too.
+// Fills outputs and deliveries; with history, the attempts too.
 void loadChildren(Connection& db, Job& job, bool history);
 std::optional<Job> selectJob(Connection& db, std::string_view id, bool history = true);
 std::optional<Original> selectOriginalBy(Connection& db, std::string_view column, std::string_view value);
@@ -33,6 +32,13 @@ Original upsertOriginal(Connection& db, const NewOriginal& n, bool& created);
 std::optional<std::string> findEqualJob(Connection& db, const std::string& dedupKey);
 // Inserts a queued job for `original` and returns it as stored.
 Job insertJob(Connection& db, const NewJob& job, const Original& original);
+// A submission answered with the equal job `jobId`: its callbacks are
+// notified when that job ends (at once if it has ended), unless they are the
+// job's own.
+void subscribe(Connection& db, const std::string& jobId, const NewJob& submission);
+// The INSERT … SELECT of every notification of job ?2 (its own callbacks and
+// its subscribers'), due at ?1.
+extern const char* const kInsertDeliveries;
 
 void applyMigrations(Connection& db);
 int64_t unixMs();

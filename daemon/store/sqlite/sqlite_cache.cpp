@@ -22,6 +22,8 @@ std::vector<std::string> SqliteJobStore::evictLeastUsed(uint64_t bytes) {
             Statement& s = db.prepare(
                 "SELECT j.id, (SELECT SUM(size_bytes) FROM outputs WHERE job_id = j.id) AS size FROM jobs j "
                 "WHERE j.state = 'succeeded' AND j.evicted = 0 AND EXISTS (SELECT 1 FROM outputs WHERE job_id = j.id) "
+                // Evicted outputs are made again from the original: without it, they would be lost.
+                "AND EXISTS (SELECT 1 FROM originals o WHERE o.id = j.original_id AND o.purged_at IS NULL) "
                 "ORDER BY j.hits, j.finished_at LIMIT 1000");
             Reset r(s);
             uint64_t freed = 0;
@@ -82,6 +84,13 @@ void SqliteJobStore::recordDelivery(int64_t id, bool delivered, std::optional<in
         s.bind(1, state).bind(2, status).bind(3, error).bind(4, retryAt > 0 ? retryAt : now).bind(5, now).bind(6, id);
         s.run();
     });
+}
+
+std::unique_ptr<BlobPin> SqliteJobStore::pinBlob(const std::string& sha256) { return blobPins_.pin(sha256); }
+
+bool SqliteJobStore::removeBlobIfUnreferenced(const std::string& sha256, const std::function<void()>& remove) {
+    // A pin is released after its row commits: a read started now sees that row.
+    return blobPins_.removeIfUnreferenced(sha256, [&] { return isBlobReferenced(sha256); }, remove);
 }
 
 uint64_t SqliteJobStore::countPendingDeliveries() {

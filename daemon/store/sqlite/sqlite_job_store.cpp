@@ -73,7 +73,10 @@ SubmitOutcome SqliteJobStore::submit(const NewOriginal& original, const NewJob& 
     return write([&](Connection& db) {
         bool createdOriginal = false;
         Original o = upsertOriginal(db, original, createdOriginal);
-        if (auto existing = findEqualJob(db, job.dedupKey)) return SubmitOutcome{*selectJob(db, *existing, false), false};
+        if (auto existing = findEqualJob(db, job.dedupKey)) {
+            subscribe(db, *existing, job);
+            return SubmitOutcome{*selectJob(db, *existing, false), false};
+        }
         return SubmitOutcome{insertJob(db, job, o), true};
     });
 }
@@ -250,12 +253,7 @@ bool SqliteJobStore::finishAttempt(const std::string& jobId, int attempt, const 
         if (result.outcome != O::Succeeded) db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
         if (result.outcome == O::Succeeded || result.outcome == O::Failed) {
             // The notifications are born with the job's end: a crash cannot lose them.
-            Statement& d = db.prepare(
-                "INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
-                "SELECT id, 'webhook', callback_url, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_url != '' "
-                "UNION ALL "
-                "SELECT id, 'email', callback_email, ?1, ?1, ?1 FROM jobs WHERE id = ?2 AND callback_email != ''");
-            d.bind(1, now).bind(2, jobId).run();
+            db.prepare(kInsertDeliveries).bind(1, now).bind(2, jobId).run();
         }
         return true;
     });
@@ -316,6 +314,42 @@ bool SqliteJobStore::remove(std::string_view id) {
 
 int SqliteJobStore::requeueExpired(int64_t now, bool all) {
     return write([&](Connection& db) {
+        const char* why = "the daemon running it stopped";
+        // A job that had used its last attempt fails instead of going round
+        // again: one that kills the daemon every time must end. Its
+        // notifications are born with its end, as in finishAttempt.
+        std::vector<std::string> lost;
+        {
+            Statement& s = db.prepare(
+                "UPDATE jobs SET state = 'failed', finished_at = ?1, lease_until = 0, error_code = 'node_lost', "
+                "error_message = ?3 WHERE state = 'running' AND (?2 OR lease_until < ?1) AND attempts >= max_attempts "
+                "RETURNING id");
+            Reset r(s);
+            s.bind(1, now).bind(2, all ? 1 : 0).bind(3, why);
+            while (s.step()) lost.push_back(s.text(0));
+        }
+        for (const std::string& id : lost) {
+            db.prepare(
+                  "UPDATE job_attempts SET finished_at = ?1, outcome = 'failed', error_code = 'node_lost', "
+                  "error_message = ?2 WHERE job_id = ?3 AND finished_at IS NULL")
+                .bind(1, now)
+                .bind(2, why)
+                .bind(3, id)
+                .run();
+            db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, id).run();
+            db.prepare(kInsertDeliveries).bind(1, now).bind(2, id).run();
+        }
+        if (!lost.empty())
+            log::warn("jobs_node_lost", {{"jobs", static_cast<int>(lost.size())},
+                                         {"reason", "no attempt left after their daemon died"}});
+        db.prepare(
+              "UPDATE job_attempts SET finished_at = ?1, outcome = 'retry', error_code = 'node_lost', "
+              "error_message = ?3 WHERE finished_at IS NULL AND job_id IN "
+              "(SELECT id FROM jobs WHERE state = 'running' AND (?2 OR lease_until < ?1))")
+            .bind(1, now)
+            .bind(2, all ? 1 : 0)
+            .bind(3, why)
+            .run();
         Statement& s = db.prepare(
             "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0 "
             "WHERE state = 'running' AND (?2 OR lease_until < ?1)");

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "store/blob_pins.h"
 #include "store/job_store.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/db.h"
@@ -70,6 +71,11 @@ public:
     void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
                         int64_t retryAt, int64_t now) override;
     uint64_t countPendingDeliveries() override;
+    // In-process pins: eviction, deleting originals and the sweep skip a blob
+    // from the moment a submission or an output finds it stored until its
+    // row is committed (sqlite_cache.cpp).
+    std::unique_ptr<BlobPin> pinBlob(const std::string& sha256) override;
+    bool removeBlobIfUnreferenced(const std::string& sha256, const std::function<void()>& remove) override;
 
     // Dashboard queries (sqlite_dashboard.cpp).
     DashboardJobPage dashboardJobs(const DashboardJobQuery& query) override;
@@ -112,6 +118,8 @@ private:
 
     std::mutex readersMutex_;
     std::vector<std::unique_ptr<sqlite::Connection>> readers_;
+
+    LocalBlobPins blobPins_;
 };
 
 }  // namespace pixelmill

@@ -32,6 +32,16 @@ std::optional<std::string> SqliteJobStore::purgeOriginal(std::string_view id, in
     return write([&](Connection& db) -> std::optional<std::string> {
         auto original = selectOriginalBy(db, "id", id);
         if (!original) return std::nullopt;
+        // Checked in the purge's own transaction: no job can come to need it in between.
+        std::vector<std::string> needing;
+        {
+            Statement& s = db.prepare(std::string("SELECT j.id FROM jobs j WHERE j.original_id = ? AND ") +
+                                      kNeedsOriginal + " ORDER BY j.seq LIMIT 100");
+            Reset r(s);
+            s.bind(1, id);
+            while (s.step()) needing.push_back(s.text(0));
+        }
+        if (!needing.empty()) throw originalInUse(id, needing);
         db.prepare("UPDATE originals SET purged_at = coalesce(purged_at, ?) WHERE id = ?").bind(1, now).bind(2, id).run();
         return original->sha256;
     });
@@ -39,9 +49,9 @@ std::optional<std::string> SqliteJobStore::purgeOriginal(std::string_view id, in
 
 std::vector<std::string> SqliteJobStore::originalsToExpire(int64_t cutoff, int limit) {
     auto db = reader();
-    Statement& s = db->prepare(
+    Statement& s = db->prepare(std::string(
         "SELECT o.id FROM originals o WHERE o.created_at < ? AND o.purged_at IS NULL AND NOT EXISTS "
-        "(SELECT 1 FROM jobs j WHERE j.original_id = o.id AND j.state IN ('queued', 'running')) LIMIT ?");
+        "(SELECT 1 FROM jobs j WHERE j.original_id = o.id AND ") + kNeedsOriginal + ") LIMIT ?");
     Reset r(s);
     s.bind(1, cutoff).bind(2, limit);
     std::vector<std::string> ids;
@@ -64,8 +74,12 @@ Batch SqliteJobStore::createBatch(const Batch& batch, const std::vector<BatchIte
             bool created = false;
             Original o = upsertOriginal(db, item.original, created);
             std::string jobId;
-            if (auto existing = findEqualJob(db, item.job.dedupKey)) jobId = *existing;
-            else jobId = insertJob(db, item.job, o).id;
+            if (auto existing = findEqualJob(db, item.job.dedupKey)) {
+                jobId = *existing;
+                subscribe(db, jobId, item.job);
+            } else {
+                jobId = insertJob(db, item.job, o).id;
+            }
             db.prepare("INSERT INTO batch_jobs (batch_id, position, job_id) VALUES (?, ?, ?)")
                 .bind(1, batch.id)
                 .bind(2, position++)

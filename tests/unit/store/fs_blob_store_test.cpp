@@ -8,6 +8,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <barrier>
@@ -20,6 +25,23 @@
 #include <vector>
 
 namespace fs = std::filesystem;
+
+namespace {
+// What renameat2 answers in this test binary while non-zero: the errno of a
+// file system without RENAME_NOREPLACE (NFS, 9p, FUSE: EINVAL; old kernels:
+// ENOSYS). Zero: the real system call.
+std::atomic<int> renameat2Fails{0};
+}  // namespace
+
+// Interposes glibc's renameat2 for everything linked into this binary.
+extern "C" int renameat2(int olddirfd, const char* oldpath, int newdirfd, const char* newpath,
+                         unsigned int flags) noexcept {
+    if (int err = renameat2Fails.load()) {
+        errno = err;
+        return -1;
+    }
+    return static_cast<int>(::syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags));
+}
 
 namespace pixelmill {
 namespace {
@@ -313,6 +335,65 @@ TEST_CASE("blob store: listOlderThan finds blobs by their last write", "[store][
     // Storing the same content again refreshes its age, so a sweep spares it.
     f.store().put(bytesOf("old blob"));
     CHECK(f.store().listOlderThan(now - 3'600'000).empty());
+}
+
+}  // namespace pixelmill
+
+namespace pixelmill {
+
+TEST_CASE("blob store: without RENAME_NOREPLACE (NFS, 9p, FUSE, old kernels) blobs are linked into place",
+          "[store][blobs]") {
+    for (int err : {EINVAL, ENOSYS}) {
+        BlobFixture f;
+        renameat2Fails = err;
+        struct Restore {
+            ~Restore() { renameat2Fails = 0; }
+        } restore;
+        std::string content = randomBytes(20'000, 7 + static_cast<unsigned>(err));
+        BlobRef a = f.store().put(bytesOf(content));
+        CHECK(a.created);
+        CHECK(a.sha256 == Sha256::hex(content));
+        CHECK(f.store().exists(a.sha256));
+        CHECK(readFile(f.store().path(a.sha256)) == content);
+        CHECK(f.tmpEmpty());
+        CHECK(f.store().totalBytes() == content.size());
+
+        // The same content again: one file, counted once.
+        BlobRef b = f.store().put(bytesOf(content));
+        CHECK_FALSE(b.created);
+        CHECK(f.blobFiles() == 1);
+        CHECK(f.store().totalBytes() == content.size());
+
+        // Many threads committing the same new content at once: one wins, the others find it stored.
+        constexpr int kThreads = 8;
+        std::string shared = randomBytes(4'000, 99);
+        std::barrier start(kThreads);
+        std::atomic<int> created{0}, wrong{0};
+        {
+            std::vector<std::thread> threads;
+            for (int t = 0; t < kThreads; ++t)
+                threads.emplace_back([&] {
+                    auto w = f.store().writer();
+                    w->write(shared.data(), shared.size());
+                    w->finish();
+                    start.arrive_and_wait();
+                    try {
+                        BlobRef ref = w->commit();
+                        if (ref.created) ++created;
+                        if (ref.sha256 != Sha256::hex(shared)) ++wrong;
+                    } catch (const std::exception&) {
+                        ++wrong;
+                    }
+                });
+            for (auto& t : threads) t.join();
+        }
+        CHECK(wrong == 0);
+        CHECK(created <= 1);
+        CHECK(readFile(f.store().path(Sha256::hex(shared))) == shared);
+        CHECK(f.blobFiles() == 2);
+        CHECK(f.tmpEmpty());
+        CHECK(f.store().totalBytes() == content.size() + shared.size());
+    }
 }
 
 }  // namespace pixelmill

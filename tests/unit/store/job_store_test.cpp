@@ -7,10 +7,13 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "store/fs/fs_blob_store.h"
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -236,7 +239,9 @@ TEMPLATE_TEST_CASE("job store: claim counts the attempt, sets the lease and says
     REQUIRE(job);
     CHECK(job->state == JobState::Running);
     CHECK(job->attempts == 1);
-    CHECK(job->leaseUntil == t + 100 + kLeaseMs);
+    // A shared store keeps the lease on the database's clock: the claim's reading plus the round trip.
+    CHECK(job->leaseUntil >= t + 100 + kLeaseMs);
+    CHECK(job->leaseUntil < t + 100 + kLeaseMs + 1'000);
     CHECK(job->startedAt == t + 100);
 
     // A running job is not claimed twice.
@@ -514,12 +519,13 @@ TEMPLATE_TEST_CASE("job store: requeueExpired returns running jobs whose lease h
     REQUIRE(s.claim(1, t + 10, 10'000).front().id == longLease);   // lease until t + 10010
     REQUIRE(stateOf(s, queued) == JobState::Queued);
 
-    CHECK(s.requeueExpired(t + 1'000, false) == 0);  // not yet past
-    CHECK(s.requeueExpired(t + 1'011, false) == 1);
+    // (A shared store keeps leases on the database's clock: the margins allow for the round trip.)
+    CHECK(s.requeueExpired(t + 800, false) == 0);  // not yet past
+    CHECK(s.requeueExpired(t + 1'300, false) == 1);
     auto job = s.getJob(shortLease);
     REQUIRE(job);
     CHECK(job->state == JobState::Queued);
-    CHECK(job->runAfter == t + 1'011);
+    CHECK(job->runAfter == t + 1'300);
     CHECK(job->leaseUntil == 0);
     CHECK(stateOf(s, longLease) == JobState::Running);
 
@@ -528,6 +534,216 @@ TEMPLATE_TEST_CASE("job store: requeueExpired returns running jobs whose lease h
     CHECK(stateOf(s, done) == JobState::Succeeded);
     CHECK(s.requeueExpired(t + 3'000, true) == 0);
     CHECK(s.countQueued() == 3);
+}
+
+TEMPLATE_TEST_CASE("job store: a job whose daemon dies on its last attempt fails node_lost, notifications and all",
+                   "[store]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    int64_t t = nowMs();
+    NewJob nj = makeJob("dedup-killer", t);
+    nj.maxAttempts = 2;
+    nj.callbackEmail = "ops@example.com";
+    std::string id = s.submit(makeOriginal("source-killer", t), nj).job.id;
+
+    // The first attempt takes the daemon down: the job goes round again.
+    REQUIRE(claimOne(s, t + 1).attempt == 1);
+    CHECK(s.requeueExpired(t + 2, true) == 1);
+    auto job = s.getJob(id);
+    REQUIRE(job);
+    CHECK(job->state == JobState::Queued);
+    REQUIRE(job->history.size() == 1);
+    CHECK(job->history[0].outcome == "retry");
+    REQUIRE(job->history[0].error);
+    CHECK(job->history[0].error->code == "node_lost");
+    CHECK(job->deliveries.empty());
+
+    // So does the last one: no attempt is left, the job fails.
+    ClaimedJob last = claimOne(s, t + 3);
+    REQUIRE(last.attempt == 2);
+    REQUIRE(s.putOutput(id, last.attempt, makeOutput(0, "half.jpg", "half")));
+    CHECK(s.requeueExpired(t + 4, true) == 0);
+    job = s.getJob(id);
+    REQUIRE(job);
+    CHECK(job->state == JobState::Failed);
+    REQUIRE(job->error);
+    CHECK(job->error->code == "node_lost");
+    CHECK(job->attempts == 2);
+    CHECK(job->finishedAt == t + 4);
+    CHECK(job->leaseUntil == 0);
+    CHECK(job->outputs.empty());
+    REQUIRE(job->history.size() == 2);
+    CHECK(job->history[1].outcome == "failed");
+    REQUIRE(job->history[1].error);
+    CHECK(job->history[1].error->code == "node_lost");
+    // Like any failure: the webhook and the email are due.
+    REQUIRE(job->deliveries.size() == 2);
+    CHECK(s.countPendingDeliveries() == 2);
+    CHECK(s.claim(1, t + 5, kLeaseMs).empty());
+    CHECK(s.countByState()[JobState::Failed] == 1);
+
+    // A retry by hand gives it a fresh budget, as for any failed job.
+    REQUIRE(s.retry(id, t + 6, 2));
+    CHECK(stateOf(s, id) == JobState::Queued);
+}
+
+TEMPLATE_TEST_CASE("job store: a blob found stored by a submission is not removed before the job's row refers to it",
+                   "[store][blobs]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    TempDir dir{"pixelmill-pins"};
+    FsBlobStore blobs(dir / "blobs", dir / "tmp", false);
+    auto bytes = [](const std::string& text) {
+        return std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    };
+    // An evicted output left these bytes behind, unreferenced.
+    const std::string content = "source-race";
+    const std::string sha = blobs.put(bytes(content)).sha256;
+    auto removeIfUnreferenced = [&] { return s.removeBlobIfUnreferenced(sha, [&] { blobs.remove(sha); }); };
+
+    // A submission of the same bytes finds them stored, and stops right there,
+    // before its row commits; a removal (eviction, a deleted original, the sweep) runs.
+    std::promise<void> found, go;
+    auto submitter = std::async(std::launch::async, [&] {
+        auto pin = s.pinBlob(sha);
+        bool exists = blobs.put(bytes(content)).sha256 == sha && blobs.exists(sha);
+        found.set_value();
+        go.get_future().wait();
+        s.submit(makeOriginal(content, nowMs()), makeJob("dedup-race", nowMs()));
+        return exists;
+    });
+    found.get_future().wait();
+    CHECK_FALSE(removeIfUnreferenced());
+    CHECK(blobs.exists(sha));
+    go.set_value();
+    CHECK(submitter.get());
+    CHECK(blobs.exists(sha));
+    CHECK_FALSE(removeIfUnreferenced());  // now the row refers to it
+    CHECK(s.isBlobReferenced(sha));
+
+    // The other way round: a removal under way holds back a submission's pin
+    // until it is done, and the submission then finds the blob gone.
+    const std::string other = blobs.put(bytes("source-gone")).sha256;
+    std::promise<void> removing, finish;
+    auto remover = std::async(std::launch::async, [&] {
+        return s.removeBlobIfUnreferenced(other, [&] {
+            removing.set_value();
+            finish.get_future().wait();
+            blobs.remove(other);
+        });
+    });
+    removing.get_future().wait();
+    auto pinner = std::async(std::launch::async, [&] {
+        auto pin = s.pinBlob(other);
+        return blobs.exists(other);
+    });
+    CHECK(pinner.wait_for(std::chrono::milliseconds(300)) == std::future_status::timeout);
+    finish.set_value();
+    CHECK(remover.get());
+    CHECK_FALSE(pinner.get());  // gone: the caller stores the bytes again or answers 404
+}
+
+TEMPLATE_TEST_CASE("job store: an original that jobs need is not purged, and outputs that cannot be made again stay",
+                   "[store]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    int64_t t = nowMs();
+    NewOriginal original = makeOriginal("needed", t - 10);
+    std::string queued = s.submit(original, makeJob("dedup-needed-1", t)).job.id;
+    std::string running = s.submit(original, makeJob("dedup-needed-2", t + 1, 5)).job.id;
+    REQUIRE(claimOne(s, t + 2).id == running);
+
+    auto purgeRefused = [&](const std::vector<std::string>& jobs) {
+        try {
+            s.purgeOriginal(original.id, t + 3);
+            FAIL_CHECK("expected 409");
+        } catch (const ApiError& e) {
+            CHECK(e.status() == 409);
+            CHECK(e.code() == "conflict");
+            CHECK(e.jobs() == jobs);
+            for (const std::string& j : jobs) CHECK(std::string(e.what()).find(j) != std::string::npos);
+        }
+        auto o = s.getOriginal(original.id);
+        REQUIRE(o);
+        CHECK_FALSE(o->purgedAt);
+        CHECK(s.isBlobReferenced(original.sha256));
+    };
+    purgeRefused({queued, running});
+    CHECK(s.originalsToExpire(t + 1'000, 10).empty());
+
+    REQUIRE(s.cancel(queued, t + 4));
+    purgeRefused({running});
+
+    // Succeeded, its outputs evicted: they are made again from the original, which it still needs.
+    REQUIRE(s.putOutput(running, 1, makeOutput(0, "thumb.jpg", "needed-thumb")));
+    REQUIRE(s.finishAttempt(running, 1, succeeded()));
+    CHECK(s.evictLeastUsed(1) == std::vector<std::string>{Sha256::hex("needed-thumb")});
+    purgeRefused({running});
+    CHECK(s.originalsToExpire(t + 1'000, 10).empty());
+
+    // Made again, nothing needs it: purged. From then on its job's outputs are never evicted.
+    REQUIRE(s.requeueEvicted(running, t + 5));
+    ClaimedJob again = claimOne(s, t + 6);
+    REQUIRE(s.putOutput(running, again.attempt, makeOutput(0, "thumb.jpg", "needed-thumb")));
+    REQUIRE(s.finishAttempt(running, again.attempt, succeeded()));
+    CHECK(s.originalsToExpire(t + 1'000, 10) == std::vector<std::string>{original.id});
+    CHECK(s.purgeOriginal(original.id, t + 7) == original.sha256);
+    CHECK(s.evictLeastUsed(1'000'000).empty());
+    auto job = s.getJob(running);
+    REQUIRE(job);
+    CHECK_FALSE(job->evicted);
+    CHECK(job->outputs.size() == 1);
+    CHECK(s.isBlobReferenced(Sha256::hex("needed-thumb")));
+}
+
+TEMPLATE_TEST_CASE("job store: each submitter answered with an equal job gets its own notifications of its end",
+                   "[store]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    int64_t t = nowMs();
+    NewOriginal original = makeOriginal("shared", t);
+    auto submission = [&](const std::string& url, const std::string& email, int64_t at) {
+        NewJob j = makeJob("dedup-shared", at);
+        j.callbackUrl = url;
+        j.callbackEmail = email;
+        return s.submit(original, j);
+    };
+    auto targets = [&](const std::string& id) {
+        std::multiset<std::string> out;
+        auto job = s.getJob(id);
+        REQUIRE(job);
+        for (const Delivery& d : job->deliveries) out.insert(d.kind + " " + d.target);
+        return out;
+    };
+    SubmitOutcome first = submission("https://a.example/hook", "", t);
+    REQUIRE(first.created);
+    std::string id = first.job.id;
+    SubmitOutcome second = submission("https://b.example/hook", "b@example.com", t + 1);
+    CHECK_FALSE(second.created);
+    CHECK(second.job.id == id);
+    CHECK_FALSE(submission("https://a.example/hook", "", t + 2).created);  // the creator's own: once
+    CHECK_FALSE(submission("", "", t + 3).created);
+    CHECK(targets(id).empty());  // nothing until the end
+
+    ClaimedJob c = claimOne(s, t + 4);
+    REQUIRE(s.finishAttempt(id, c.attempt, succeeded()));
+    CHECK(targets(id) == std::multiset<std::string>{"webhook https://a.example/hook", "webhook https://b.example/hook",
+                                                    "email b@example.com"});
+    CHECK(s.countPendingDeliveries() == 3);
+
+    // Answered with a job that has ended: notified at once, once.
+    CHECK_FALSE(submission("https://d.example/hook", "", t + 5).created);
+    CHECK_FALSE(submission("https://d.example/hook", "", t + 6).created);
+    CHECK_FALSE(submission("https://b.example/hook", "", t + 7).created);
+    CHECK(targets(id) == std::multiset<std::string>{"webhook https://a.example/hook", "webhook https://b.example/hook",
+                                                    "email b@example.com", "webhook https://d.example/hook"});
+    CHECK(s.countPendingDeliveries() == 4);
+    auto due = s.claimDeliveries(10, nowMs() + 1'000, kLeaseMs);  // due from the end on
+    CHECK(due.size() == 4);
 }
 
 TEMPLATE_TEST_CASE("job store: remove deletes the job and its outputs", "[store]", SqliteStore, PostgresStore) {
