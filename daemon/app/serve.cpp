@@ -238,7 +238,7 @@ int runServe(const Config& configIn) {
     Scheduler scheduler(store, blobs, executor, events, schedulerOptions);
     scheduler.setMetrics(&metrics);
 
-    JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit};
+    JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit, config.maxSvgBytes};
     JobService jobs(store, blobs, plugins, scheduler, events, limits);
     jobs.setMetrics(&metrics);
 
