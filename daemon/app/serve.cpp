@@ -264,6 +264,10 @@ int runServe(const Config& configIn) {
         if (state == JobState::Succeeded) storage.nudge();  // new outputs count against the quota
     });
     TaskPool outbound(4);
+    // Checks of new sources read whole files (SVG references, probes): as many
+    // threads as the reactor has, so that uploads keep their pace, but none of
+    // them a reactor thread.
+    TaskPool intake(std::max(2, config.httpThreads));
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,
@@ -284,6 +288,7 @@ int runServe(const Config& configIn) {
                             PIXELMILL_VERSION,
                             startedAt};
     services.reloadPlugins = [&] { return rescanPlugins("reload_route"); };
+    services.intake = &intake;
     services.access = std::make_shared<http::AccessControl>(std::move(access));
     http::GuardLimits guard;
     guard.headerTimeout = config.headerTimeoutSeconds;
@@ -394,6 +399,7 @@ int runServe(const Config& configIn) {
     jobs.stopAccepting();
     bool clean = scheduler.drain(config.drainTimeoutSeconds);
     notifier->stop();  // what it had not sent stays pending in the store
+    intake.shutdown();    // answer uploads being checked…
     outbound.shutdown();  // finish downloads in flight…
     waiters.shutdown();   // …and answer long-polls while their connections still exist
     server.shutdown();
