@@ -213,6 +213,7 @@ int runServe(const Config& configIn) {
         w.binary = fs::read_symlink("/proc/self/exe", ec).string();
         double cpu = config.workerCpuSeconds > 0 ? config.workerCpuSeconds : config.jobTimeoutSeconds * cores;
         w.args = {"--plugin-dir", loadedPlugins.string(),
+                  "--plugin-list", plugins.acceptedList().string(),
                   "--blob-dir", blobDir.string(),
                   "--tmp-dir", tmpDir.string(),
                   "--fsync", config.fsync ? "true" : "false",
