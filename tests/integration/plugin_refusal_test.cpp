@@ -1,7 +1,8 @@
 // Libraries the daemon refuses are loaded by no one: their staged copies go
 // at once and worker processes load only the list of accepted libraries, so
 // a truncated, wrong-ABI, crashing or not-a-library .so dropped into a running
-// daemon's plugin folder never stops thumbnails.
+// daemon's plugin folder never stops thumbnails. Worker processes, which run
+// plugin code, get none of the daemon's secrets from the environment.
 #include "support/daemon.h"
 #include "support/images.h"
 
@@ -135,4 +136,30 @@ TEST_CASE("the plugin watcher refuses a constructor-crashing library without bre
     CHECK(staged(d) == before);
     for (pid_t w : workersOf(d)) ::kill(w, SIGKILL);
     for (int i = 0; i < 3; ++i) thumbnailWorks(d, tmp / "a.jpg");
+}
+
+TEST_CASE("worker processes do not inherit the daemon's secrets") {
+    DaemonOptions options;
+    options.env = {{"PIXELMILL_WEBHOOK_SECRET", "webhook-secret-value"},
+                   {"OBJECT_STORE_TOKEN", "token-value"},
+                   {"DATABASE_PASSWORD", "password-value"},
+                   {"VIPS_CONCURRENCY", "1"}};
+    Daemon d(options);
+    TempDir tmp;
+    makeJpeg(tmp / "a.jpg", 64, 48);
+    thumbnailWorks(d, tmp / "a.jpg");
+    std::set<pid_t> workers = workersOf(d);
+    REQUIRE_FALSE(workers.empty());
+    for (pid_t w : workers) {
+        std::string environ = readFile("/proc/" + std::to_string(w) + "/environ");
+        INFO("worker " << w);
+        CHECK(environ.find("PIXELMILL_WEBHOOK_SECRET") == std::string::npos);
+        CHECK(environ.find("webhook-secret-value") == std::string::npos);
+        CHECK(environ.find("token-value") == std::string::npos);
+        CHECK(environ.find("password-value") == std::string::npos);
+        CHECK(environ.find(std::string("PATH=")) != std::string::npos);
+        CHECK(environ.find("VIPS_CONCURRENCY=1") != std::string::npos);
+    }
+    // The daemon itself still has what it was given.
+    CHECK(readFile("/proc/" + std::to_string(d.pid()) + "/environ").find("webhook-secret-value") != std::string::npos);
 }
