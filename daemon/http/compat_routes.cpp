@@ -160,12 +160,13 @@ void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Out
              {{"ETag", "\"" + o.sha256 + "\""}, {"Content-Disposition", "inline; filename=" + quotedName(o.name)}});
 }
 
-// Small text outputs go from memory: they may be answered off the reactor thread.
+// Text outputs stream from their file like any other (never copied whole
+// into memory); serving a file from a long-poll's thread is safe: Pistache
+// hands writes from other threads to the connection's reactor.
 void sendOutputText(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
-    MappedFile file(s.blobs.path(o.sha256));
     s.store.recordHit(job.id);
-    sendText(rs, 200, std::string(reinterpret_cast<const char*>(file.data()), file.size()), withCharset(o.mediaType));
+    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), {{"ETag", "\"" + o.sha256 + "\""}});
 }
 
 void sendOriginal(Services& s, Http::ResponseWriter& rs, const Job& job) {
