@@ -66,7 +66,7 @@ TEST_CASE("an SVG over --max-svg-bytes gets 422 naming the limit, on /v1/jobs, /
     while (big.size() < 9u << 20) big += "<!-- padding padding padding padding padding padding padding -->\n";
     big += "</svg>";
     writeFile(files / "big.svg", big);
-    for (const std::string& route : {"/v1/jobs?plugin=thumbnail", "/v1/originals", "/upload"}) {
+    for (std::string route : {"/v1/jobs?plugin=thumbnail", "/v1/originals", "/upload"}) {
         INFO(route);
         Response r = d.http().postFile(route, "file", (files / "big.svg").string());
         INFO(r.body);

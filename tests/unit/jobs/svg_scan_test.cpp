@@ -114,18 +114,18 @@ TEST_CASE("svg scan: the same verdicts as the reference scan on random documents
 }
 
 TEST_CASE("svg scan: known references are refused, fragments and data: are not", "[jobs][sniff][svg]") {
-    const std::string open = R"(<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">)";
-    CHECK_FALSE(svgExternalReference(open + R"(<image href="file:///etc/passwd"/></svg>)").empty());
-    CHECK_FALSE(svgExternalReference(open + R"(<image xlink:href='../x.png'/></svg>)").empty());
-    CHECK_FALSE(svgExternalReference(open + R"(<IMAGE HREF = "FILE:///x"/></svg>)").empty());
-    CHECK_FALSE(svgExternalReference(open + R"(<rect style="fill: url( 'http://e/p.svg#g')"/></svg>)").empty());
-    CHECK_THAT(svgExternalReference(R"(<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///h">]>)" + open),
+    const std::string open = R"x(<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">)x";
+    CHECK_FALSE(svgExternalReference(open + R"x(<image href="file:///etc/passwd"/></svg>)x").empty());
+    CHECK_FALSE(svgExternalReference(open + R"x(<image xlink:href='../x.png'/></svg>)x").empty());
+    CHECK_FALSE(svgExternalReference(open + R"x(<IMAGE HREF = "FILE:///x"/></svg>)x").empty());
+    CHECK_FALSE(svgExternalReference(open + R"x(<rect style="fill: url( 'http://e/p.svg#g')"/></svg>)x").empty());
+    CHECK_THAT(svgExternalReference(R"x(<!DOCTYPE svg [<!ENTITY x SYSTEM "file:///h">]>)x" + open),
                Catch::Contains("entities"));
     CHECK_THAT(svgExternalReference(open + "<style>@import 'x.css';</style>"), Catch::Contains("stylesheet"));
-    CHECK(svgExternalReference(open + R"(<use href="#g"/><rect fill="url(#g)"/><image src="data:image/png;base64,AA"/>)")
+    CHECK(svgExternalReference(open + R"x(<use href="#g"/><rect fill="url(#g)"/><image src="data:image/png;base64,AA"/>)x")
               .empty());
-    CHECK(svgExternalReference(open + R"(<a href="">empty</a><a href=''/><a href= >x</a>)").empty());
-    CHECK(svgExternalReference(open + R"(<a data-href="http://x">not an attribute named href</a>)").empty());
+    CHECK(svgExternalReference(open + R"x(<a href="">empty</a><a href=''/><a href= >x</a>)x").empty());
+    CHECK(svgExternalReference(open + R"x(<a data-href="http://x">not an attribute named href</a>)x").empty());
 }
 
 TEST_CASE("svg sniff: a head of repeated prologue parts is judged in one pass", "[jobs][sniff][svg]") {
