@@ -333,8 +333,6 @@ TEST_CASE("config: splitListen", "[config]") {
     CHECK_THROWS_AS(splitListen("host:-1", host, port), std::invalid_argument);
 }
 
-}  // namespace pixelmill
-
 TEST_CASE("config: --max-svg-bytes from a flag, the environment and the file", "[config]") {
     CleanEnvironment env;
     TempDir dir("pixelmill-config");
@@ -345,3 +343,5 @@ TEST_CASE("config: --max-svg-bytes from a flag, the environment and the file", "
     CHECK(resolve({"--config", file}).maxSvgBytes == 3ull << 20);
     CHECK(resolve({"--config", file, "--max-svg-bytes", "512KiB"}).maxSvgBytes == 512ull << 10);
 }
+
+}  // namespace pixelmill

@@ -143,3 +143,5 @@ TEST_CASE("svg sniff: a head of repeated prologue parts is judged in one pass", 
     CHECK(sniff("<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" [<!ATTLIST x>]>\n<svg/>") == "image/svg+xml");
     CHECK(sniff("<!DOCTYPE html><p>svg</p>") != "image/svg+xml");
 }
+
+}  // namespace pixelmill

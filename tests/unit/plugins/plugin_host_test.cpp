@@ -263,8 +263,6 @@ TEST_CASE("plugin host: `pixelmill plugins` lists the loaded plugins and why fil
     }
 }
 
-}  // namespace pixelmill
-
 TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted list names only accepted ones",
           "[plugins]") {
     TempDir dir("pixelmill-plugins");
@@ -307,3 +305,5 @@ TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted li
     CHECK(names(worker.list()) == std::vector<std::string>{"flaky", "noop", "slow"});
     CHECK(worker.refused().empty());
 }
+
+}  // namespace pixelmill
