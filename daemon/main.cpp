@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     std::string workerThreads = "1";
     worker->add_option("--socket-fd", workerOptions.fd)->required();
     worker->add_option("--plugin-dir", workerOptions.pluginDir)->required();
+    worker->add_option("--plugin-list", workerOptions.pluginList);
     worker->add_option("--blob-dir", workerOptions.blobDir)->required();
     worker->add_option("--tmp-dir", workerOptions.tmpDir)->required();
     worker->add_option("--fsync", workerOptions.fsync);

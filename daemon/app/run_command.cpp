@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/parallel.h"
 #include "common/log.h"
+#include "jobs/job_service.h"
 #include "jobs/sniff.h"
 #include "plugins/in_process_executor.h"
 #include "plugins/plugin_host.h"
@@ -174,20 +175,26 @@ int runOnce(const std::string& pluginDir, const std::string& pluginName, const s
         std::string head(4096, '\0');
         in.read(head.data(), static_cast<std::streamsize>(head.size()));
         head.resize(static_cast<size_t>(in.gcount()));
-        std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
-        if (!plugin->acceptsType(mediaType)) {
-            std::string accepts;
-            for (const auto& a : plugin->accepts) accepts += (accepts.empty() ? "" : ", ") + a;
-            throw ApiError::unsupportedMediaType("file is " + mediaType + "; plugin '" + plugin->name + "' accepts " +
-                                                 accepts);
-        }
-        SourceInfo info;
-        if (plugin->canProbe) info = host.probe(*plugin, source.string(), mediaType);
-        if (info.width && info.height &&
-            static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height) > config.maxPixels)
-            throw ApiError::unprocessable("the image is " + std::to_string(*info.width) + "x" +
-                                          std::to_string(*info.height) + "; the limit is " +
-                                          std::to_string(config.maxPixels) + " pixels");
+        std::error_code sizeError;
+        uint64_t size = fs::file_size(source, sizeError);
+        JobLimits limits;
+        limits.maxPixels = config.maxPixels;
+        limits.maxPages = config.maxPages;
+        limits.maxSvgBytes = config.maxSvgBytes;
+        // The same checks as a daemon's (SVG references and size included).
+        CheckedSource checked = checkSource(host, limits, head, source.string(), sizeError ? 0 : size,
+                                            [&](const std::string& type) {
+                                                if (!plugin->acceptsType(type)) {
+                                                    std::string accepts;
+                                                    for (const auto& a : plugin->accepts)
+                                                        accepts += (accepts.empty() ? "" : ", ") + a;
+                                                    throw ApiError::unsupportedMediaType(
+                                                        "file is " + type + "; plugin '" + plugin->name +
+                                                        "' accepts " + accepts);
+                                                }
+                                                return plugin;
+                                            });
+        const std::string& mediaType = checked.mediaType;
 
         fs::create_directories(outDir);
         LocalControl control(outDir, config.jobTimeoutSeconds);

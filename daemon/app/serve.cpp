@@ -71,8 +71,13 @@ std::string checkInChild(const fs::path& self, const fs::path& library) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // It runs the library's constructors: none of the daemon's secrets.
+    std::vector<std::string> environment = worker::pluginEnvironment(environ);
+    std::vector<char*> envp;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
     pid_t pid = -1;
-    int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    int rc = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     if (rc != 0) {
@@ -230,6 +235,7 @@ int runServe(const Config& configIn) {
         w.binary = fs::read_symlink("/proc/self/exe", ec).string();
         double cpu = config.workerCpuSeconds > 0 ? config.workerCpuSeconds : config.jobTimeoutSeconds * cores;
         w.args = {"--plugin-dir", loadedPlugins.string(),
+                  "--plugin-list", plugins.acceptedList().string(),
                   "--blob-dir", blobDir.string(),
                   "--tmp-dir", tmpDir.string(),
                   "--fsync", config.fsync ? "true" : "false",
@@ -255,7 +261,7 @@ int runServe(const Config& configIn) {
     Scheduler scheduler(store, blobs, executor, events, schedulerOptions);
     scheduler.setMetrics(&metrics);
 
-    JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit};
+    JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit, config.maxSvgBytes};
     JobService jobs(store, blobs, plugins, scheduler, events, limits);
     jobs.setMetrics(&metrics);
 
@@ -281,6 +287,10 @@ int runServe(const Config& configIn) {
         if (state == JobState::Succeeded) storage.nudge();  // new outputs count against the quota
     });
     TaskPool outbound(4);
+    // Checks of new sources read whole files (SVG references, probes): as many
+    // threads as the reactor has, so that uploads keep their pace, but none of
+    // them a reactor thread.
+    TaskPool intake(std::max(2, config.httpThreads));
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,
@@ -301,6 +311,7 @@ int runServe(const Config& configIn) {
                             PIXELMILL_VERSION,
                             startedAt};
     services.reloadPlugins = [&] { return rescanPlugins("reload_route"); };
+    services.intake = &intake;
     services.access = std::make_shared<http::AccessControl>(std::move(access));
     http::GuardLimits guard;
     guard.headerTimeout = config.headerTimeoutSeconds;
@@ -412,6 +423,7 @@ int runServe(const Config& configIn) {
     jobs.stopAccepting();
     bool clean = scheduler.drain(config.drainTimeoutSeconds);
     notifier->stop();  // what it had not sent stays pending in the store
+    intake.shutdown();    // answer uploads being checked…
     outbound.shutdown();  // finish downloads in flight…
     waiters.shutdown();   // …and answer long-polls while their connections still exist
     server.shutdown();

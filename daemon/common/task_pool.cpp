@@ -32,6 +32,20 @@ void TaskPool::post(std::function<void()> task) {
     task();
 }
 
+bool TaskPool::tryPost(std::function<void()> task, size_t maxQueued) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!stopping_) {
+            if (queue_.size() >= maxQueued) return false;
+            queue_.push_back(std::move(task));
+            wake_.notify_one();
+            return true;
+        }
+    }
+    task();
+    return true;
+}
+
 size_t TaskPool::queued() const {
     std::lock_guard lock(mutex_);
     return queue_.size();

@@ -22,6 +22,9 @@ public:
     TaskPool& operator=(const TaskPool&) = delete;
 
     void post(std::function<void()> task);
+    // Queues `task` unless `maxQueued` tasks already wait (returns false then;
+    // nothing runs). After shutdown() it runs inline, as post() does.
+    bool tryPost(std::function<void()> task, size_t maxQueued);
     size_t queued() const;
 
 private:

@@ -215,6 +215,8 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.maxPixels = static_cast<uint64_t>(parseInteger(v, 1, 1LL << 40)); });
     add("max-pages", "most pages rendered per PDF (1000)",
         [](Config& c, const std::string& v) { c.maxPages = static_cast<uint32_t>(parseInteger(v, 1, 1'000'000)); });
+    add("max-svg-bytes", "largest SVG source (8MiB); larger ones get 422",
+        [](Config& c, const std::string& v) { c.maxSvgBytes = parseBytes(v); });
     add("queue-limit", "queued jobs beyond which submits get 429 (100000)",
         [](Config& c, const std::string& v) { c.queueLimit = static_cast<uint64_t>(parseInteger(v, 1, 1LL << 40)); });
     add("drain-timeout", "time running jobs get to finish on SIGTERM (30s)",

@@ -42,6 +42,7 @@ struct Config {
     double jobTimeoutSeconds = 60;
     uint64_t maxPixels = 71'000'000;
     uint32_t maxPages = 1000;
+    uint64_t maxSvgBytes = 8ull << 20;   // larger SVG sources get 422 (the reference check reads all of one)
     uint64_t queueLimit = 100'000;
     double drainTimeoutSeconds = 30;
     int maxAttempts = 3;

@@ -38,6 +38,9 @@ struct Services {
     std::string version;
     double startedAtMonotonic = 0;
     std::shared_ptr<AccessControl> access = nullptr;
+    // Checks of new sources (sniff, SVG references, probe), which read whole
+    // files and so never run on a reactor thread; null: they run inline.
+    TaskPool* intake = nullptr;
     std::function<int()> reloadPlugins = nullptr;     // rescans the plugin folder; returns how many loaded  // tokens, sessions, rate limit; null: all open
 };
 
@@ -66,6 +69,13 @@ void answerWhenEnded(Services& s, Pistache::Http::ResponseWriter& response, int 
 // what it returns, or its ApiError; the reactor thread is free meanwhile.
 void answerLater(Services& s, Pistache::Http::ResponseWriter& response,
                  std::function<void(Pistache::Http::ResponseWriter&)> work);
+// The same on the intake pool, for the checks of a new source (checkSource):
+// they read the whole file and must never hold a reactor thread.
+void answerChecked(Services& s, Pistache::Http::ResponseWriter& response,
+                   std::function<void(Pistache::Http::ResponseWriter&)> work);
+// Work these pools hold queued at most; beyond, 503 with Retry-After.
+constexpr size_t kMaxQueuedDownloads = 32;
+constexpr size_t kMaxQueuedChecks = 256;
 // priority: an integer from -1000 to 1000 (400 naming the field otherwise).
 int parsePriority(const std::string& text);
 // Members of a JSON body: "" / 0 when absent, 400 naming the field when of the wrong type.

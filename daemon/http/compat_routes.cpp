@@ -85,13 +85,20 @@ Upload formFile(RequestBody& body, const std::string& field) {
     return std::move(*upload);
 }
 
-// A multipart upload of `field` submitted as a job of `plugin`.
-Submitted submitForm(Services& s, const Rest::Request& request, const std::string& field, const std::string& plugin) {
+// A multipart upload of `field` submitted as a job of `plugin`, then `answer`
+// called with what it made. The source's checks read the whole file (SVG
+// references, probe), so they and the answer run off the reactor thread.
+using SubmittedAnswer = std::function<void(Http::ResponseWriter&, const Submitted&)>;
+void submitForm(Services& s, const Rest::Request& request, Http::ResponseWriter& response, const std::string& field,
+                const std::string& plugin, SubmittedAnswer answer) {
     RequestBody& body = currentBody();
     SubmitRequest submit;
     submit.plugin = plugin;
     submit.params = textParams(request, body);
-    return s.jobs.submit(submit, formFile(body, field));
+    auto source = std::make_shared<Upload>(formFile(body, field));
+    answerChecked(s, response, [&s, submit = std::move(submit), source, answer = std::move(answer)](Http::ResponseWriter& w) {
+        answer(w, s.jobs.submit(submit, std::move(*source)));
+    });
 }
 
 // New resource: 201 with Location; the same submission again: 200, same id.
@@ -153,12 +160,13 @@ void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Out
              {{"ETag", "\"" + o.sha256 + "\""}, {"Content-Disposition", "inline; filename=" + quotedName(o.name)}});
 }
 
-// Small text outputs go from memory: they may be answered off the reactor thread.
+// Text outputs stream from their file like any other (never copied whole
+// into memory); serving a file from a long-poll's thread is safe: Pistache
+// hands writes from other threads to the connection's reactor.
 void sendOutputText(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
-    MappedFile file(s.blobs.path(o.sha256));
     s.store.recordHit(job.id);
-    sendText(rs, 200, std::string(reinterpret_cast<const char*>(file.data()), file.size()), withCharset(o.mediaType));
+    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), {{"ETag", "\"" + o.sha256 + "\""}});
 }
 
 void sendOriginal(Services& s, Http::ResponseWriter& rs, const Job& job) {
@@ -198,8 +206,9 @@ void documentPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs
 
 void addDocumentRoutes(RouteTable& routes, Services& s) {
     routes.post("/documents", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        Submitted r = submitForm(s, rq, "data", "pdf2png");
-        answerCreated(rs, r, documentJson(r.job), "/documents/" + r.job.id);
+        submitForm(s, rq, rs, "data", "pdf2png", [](Http::ResponseWriter& w, const Submitted& r) {
+            answerCreated(w, r, documentJson(r.job), "/documents/" + r.job.id);
+        });
     });
     routes.get("/documents/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendJson(rs, 200, documentJson(jobOf(s, param(rq, ":id"), "pdf2png", "document")));
@@ -235,13 +244,15 @@ void answerAscii(Services& s, Http::ResponseWriter& rs, const Job& job) {
 void addAsciiRoutes(RouteTable& routes, Services& s) {
     routes.post("/ascii", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         double wait = rq.query().has("wait") ? waitSeconds(rq) : 60;
-        Submitted r = submitForm(s, rq, "file", "ascii");
-        answerWhenEnded(s, rs, r.job, wait,
-                  [&s](Http::ResponseWriter& writer, const Job& job) { answerAscii(s, writer, job); });
+        submitForm(s, rq, rs, "file", "ascii", [&s, wait](Http::ResponseWriter& w, const Submitted& r) {
+            answerWhenEnded(s, w, r.job, wait,
+                            [&s](Http::ResponseWriter& writer, const Job& job) { answerAscii(s, writer, job); });
+        });
     });
     routes.post("/upload", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        Submitted r = submitForm(s, rq, "file", "ascii");
-        answerCreated(rs, r, {{"image_id", r.job.id}}, "/image/" + r.job.id);
+        submitForm(s, rq, rs, "file", "ascii", [](Http::ResponseWriter& w, const Submitted& r) {
+            answerCreated(w, r, {{"image_id", r.job.id}}, "/image/" + r.job.id);
+        });
     });
     routes.get("/image/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendJson(rs, 200, imageJson(jobOf(s, param(rq, ":id"), "ascii", "image")));
@@ -281,8 +292,9 @@ json resizeStatusJson(const Job& job) {
 
 void addResizeRoutes(RouteTable& routes, Services& s) {
     routes.post("/resize", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        Submitted r = submitForm(s, rq, "file", "resize");
-        answerCreated(rs, r, {{"guid", r.job.id}}, "/resize/status/" + r.job.id);
+        submitForm(s, rq, rs, "file", "resize", [](Http::ResponseWriter& w, const Submitted& r) {
+            answerCreated(w, r, {{"guid", r.job.id}}, "/resize/status/" + r.job.id);
+        });
     });
     routes.get("/resize/status/:guid", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendJson(rs, 200, resizeStatusJson(jobOf(s, param(rq, ":guid"), "resize", "resize job")));

@@ -129,9 +129,13 @@ void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& res
     applyReserved(submit, reserved);
     submit.params = std::move(params);
     double wait = waitSeconds(request);
-    Submitted result = s.jobs.submit(submit, std::move(*upload));
-    bool done = result.job.state == JobState::Succeeded && !result.created;
-    answerWhenEnded(s, response, done ? 200 : 202, result.job, true, wait);
+    // The checks read the whole source (SVG references, probe): off the reactor thread.
+    auto source = std::make_shared<Upload>(std::move(*upload));
+    answerChecked(s, response, [&s, submit = std::move(submit), source, wait](Http::ResponseWriter& writer) {
+        Submitted result = s.jobs.submit(submit, std::move(*source));
+        bool done = result.job.state == JobState::Succeeded && !result.created;
+        answerWhenEnded(s, writer, done ? 200 : 202, result.job, true, wait);
+    });
 }
 
 void list(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {

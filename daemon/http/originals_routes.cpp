@@ -47,7 +47,11 @@ void upload(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         auto name = request.query().get("filename");
         file = body.takeRaw(s.blobs, name ? *name : "");
     }
-    answerOriginal(response, s.jobs.storeOriginal(std::move(*file)));
+    // The checks read the whole source (SVG references, probe): off the reactor thread.
+    auto source = std::make_shared<Upload>(std::move(*file));
+    answerChecked(s, response, [&s, source](Http::ResponseWriter& writer) {
+        answerOriginal(writer, s.jobs.storeOriginal(std::move(*source)));
+    });
 }
 
 json batchJson(const Batch& batch, const std::vector<Job>& jobs) {

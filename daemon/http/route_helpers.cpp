@@ -66,10 +66,16 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, int status, co
     });
 }
 
-void answerLater(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
+namespace {
+
+// Runs `work` on `pool` and sends what it answers or throws; 503 when `maxQueued` tasks wait already.
+void answerOn(TaskPool& pool, size_t maxQueued, const char* what, Http::ResponseWriter& response,
+              std::function<void(Http::ResponseWriter&)> work) {
+    if (pool.queued() >= maxQueued)
+        throw ApiError::unavailable("busy", std::to_string(maxQueued) + " " + what + " are waiting; try again shortly", 2);
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
     auto timing = handOffTiming();
-    s.outbound.post([writer, timing, work = std::move(work)] {
+    auto task = [writer, timing, work = std::move(work)] {
         TimingScope scope(timing.get());
         try {
             work(*writer);
@@ -78,7 +84,24 @@ void answerLater(Services& s, Http::ResponseWriter& response, std::function<void
         } catch (const std::exception& e) {
             sendError(*writer, ApiError::internal(e.what()));
         }
-    });
+    };
+    if (!pool.tryPost(task, maxQueued))  // filled meanwhile
+        sendError(*writer, ApiError::unavailable("busy", std::to_string(maxQueued) + " " + what +
+                                                             " are waiting; try again shortly", 2));
+}
+
+}  // namespace
+
+void answerLater(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
+    answerOn(s.outbound, kMaxQueuedDownloads, "source_url downloads", response, std::move(work));
+}
+
+void answerChecked(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
+    if (!s.intake) {
+        work(response);
+        return;
+    }
+    answerOn(*s.intake, kMaxQueuedChecks, "uploads", response, std::move(work));
 }
 
 int parsePriority(const std::string& text) {

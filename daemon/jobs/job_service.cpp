@@ -14,13 +14,13 @@ using json = nlohmann::json;
 
 namespace {
 
-// SVGs are rendered by librsvg, which would follow references to files and URLs.
-void refuseUnsafeSvg(const std::string& mediaType, const std::string& path) {
-    if (mediaType != "image/svg+xml") return;
-    MappedFile file(path);
-    std::string why = svgExternalReference(
-        std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
-    if (!why.empty()) throw ApiError::unprocessable(why);
+void checkPixels(const SourceInfo& info, uint64_t maxPixels) {
+    if (!info.width || !info.height) return;
+    uint64_t pixels = static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height);
+    if (pixels > maxPixels)
+        throw ApiError::unprocessable("the image is " + std::to_string(*info.width) + "x" +
+                                      std::to_string(*info.height) + " = " + std::to_string(pixels) +
+                                      " pixels; the limit is " + std::to_string(maxPixels));
 }
 
 std::string acceptsList(const PluginDescriptor& p) {
@@ -34,6 +34,29 @@ void checkId(std::string_view id, std::string_view what) {
 }
 
 }  // namespace
+
+CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits, std::string_view head,
+                          const std::string& path, uint64_t size, const ChoosePlugin& choose,
+                          const std::function<void()>& beforeReading) {
+    CheckedSource out;
+    out.mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+    out.plugin = choose(out.mediaType);
+    bool svg = out.mediaType == "image/svg+xml";
+    // SVGs are rendered by librsvg, which would follow references to files and URLs:
+    // each is read whole for them, so its size is bounded first.
+    if (svg && size > limits.maxSvgBytes)
+        throw ApiError::unprocessable("the SVG is " + std::to_string(size) + " bytes; the limit is " +
+                                      std::to_string(limits.maxSvgBytes) + " bytes (--max-svg-bytes)");
+    if (beforeReading) beforeReading();
+    if (svg) {
+        MappedFile file(path);
+        std::string why = svgExternalReference(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
+        if (!why.empty()) throw ApiError::unprocessable(why);
+    }
+    if (out.plugin->canProbe) out.info = plugins.probe(*out.plugin, path, out.mediaType);
+    checkPixels(out.info, limits.maxPixels);
+    return out;
+}
 
 JobService::JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work,
                        JobEvents& events, JobLimits limits)
@@ -79,14 +102,7 @@ void JobService::checkAccepts(const PluginDescriptor& p, const std::string& medi
                                              acceptsList(p));
 }
 
-void JobService::checkPixels(const SourceInfo& info) const {
-    if (!info.width || !info.height) return;
-    uint64_t pixels = static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height);
-    if (pixels > limits_.maxPixels)
-        throw ApiError::unprocessable("the image is " + std::to_string(*info.width) + "x" +
-                                      std::to_string(*info.height) + " = " + std::to_string(pixels) +
-                                      " pixels; the limit is " + std::to_string(limits_.maxPixels));
-}
+void JobService::checkPixels(const SourceInfo& info) const { pixelmill::checkPixels(info, limits_.maxPixels); }
 
 void JobService::checkQueue() const {
     if (limits_.queueLimit > 0 && store_.countQueued() >= limits_.queueLimit)
@@ -138,16 +154,19 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     if (!upload.writer || upload.writer->size() == 0)
         throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
     if (metrics_) metrics_->uploadBytes(upload.writer->size());
-    const std::string& head = upload.writer->head();
-    std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
-    checkAccepts(*p.plugin, mediaType);
-    checkQueue();
-
-    BlobRef finished = upload.writer->finish();
-    refuseUnsafeSvg(mediaType, upload.writer->tempPath());
-    SourceInfo info;
-    if (p.plugin->canProbe) info = plugins_.probe(*p.plugin, upload.writer->tempPath(), mediaType);
-    checkPixels(info);
+    BlobRef finished;
+    CheckedSource source = checkSource(
+        plugins_, limits_, upload.writer->head(), upload.writer->tempPath(), upload.writer->size(),
+        [&](const std::string& mediaType) {
+            checkAccepts(*p.plugin, mediaType);
+            return p.plugin;
+        },
+        [&] {
+            checkQueue();
+            finished = upload.writer->finish();
+        });
+    const std::string& mediaType = source.mediaType;
+    const SourceInfo& info = source.info;
     if (storage_) storage_->makeRoom(upload.writer->size());
     // The same content may be stored already, unreferenced: no daemon removes it until the job refers to it.
     auto pin = store_.pinBlob(finished.sha256);
@@ -204,25 +223,27 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
     if (!upload.writer || upload.writer->size() == 0)
         throw ApiError::badRequest("missing_file", "the file is missing or empty", "file");
     if (metrics_) metrics_->uploadBytes(upload.writer->size());
-    const std::string& head = upload.writer->head();
-    std::string mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
-    std::shared_ptr<const PluginDescriptor> reader;
-    for (const auto& d : plugins_.list()) {
-        if (!d->acceptsType(mediaType)) continue;
-        if (!reader || (d->canProbe && !reader->canProbe)) reader = d;
-    }
-    if (!reader) {
-        std::string known;
-        for (const auto& d : plugins_.list())
-            for (const auto& a : d->accepts)
-                if (known.find(a) == std::string::npos) known += (known.empty() ? "" : ", ") + a;
-        throw ApiError::unsupportedMediaType("file is " + mediaType + "; the loaded plugins accept " + known);
-    }
-    BlobRef finished = upload.writer->finish();
-    refuseUnsafeSvg(mediaType, upload.writer->tempPath());
-    SourceInfo info;
-    if (reader->canProbe) info = plugins_.probe(*reader, upload.writer->tempPath(), mediaType);
-    checkPixels(info);
+    BlobRef finished;
+    CheckedSource source = checkSource(
+        plugins_, limits_, upload.writer->head(), upload.writer->tempPath(), upload.writer->size(),
+        [&](const std::string& mediaType) {
+            std::shared_ptr<const PluginDescriptor> reader;
+            for (const auto& d : plugins_.list()) {
+                if (!d->acceptsType(mediaType)) continue;
+                if (!reader || (d->canProbe && !reader->canProbe)) reader = d;
+            }
+            if (!reader) {
+                std::string known;
+                for (const auto& d : plugins_.list())
+                    for (const auto& a : d->accepts)
+                        if (known.find(a) == std::string::npos) known += (known.empty() ? "" : ", ") + a;
+                throw ApiError::unsupportedMediaType("file is " + mediaType + "; the loaded plugins accept " + known);
+            }
+            return reader;
+        },
+        [&] { finished = upload.writer->finish(); });
+    const std::string& mediaType = source.mediaType;
+    const SourceInfo& info = source.info;
     if (storage_) storage_->makeRoom(upload.writer->size());
     auto pin = store_.pinBlob(finished.sha256);  // see submit()
     BlobRef blob = upload.writer->commit();

@@ -63,7 +63,31 @@ struct JobLimits {
     uint32_t maxPages = 1000;
     int maxAttempts = 3;
     uint64_t queueLimit = 100'000;
+    uint64_t maxSvgBytes = 8ull << 20;  // SVGs are read whole (checkSource): a bound on that work
 };
+
+// A source that passed checkSource: its sniffed type, the plugin chosen for
+// it and what its header says.
+struct CheckedSource {
+    std::string mediaType;
+    std::shared_ptr<const PluginDescriptor> plugin;
+    SourceInfo info;
+};
+
+// The plugin that will read a source of `mediaType`; throws ApiError (415) when none.
+using ChoosePlugin = std::function<std::shared_ptr<const PluginDescriptor>(const std::string& mediaType)>;
+
+// The one check every new source goes through, whoever brings it (an upload,
+// a source_url download, `pixelmill run`): the media type sniffed from `head`
+// (its first bytes), a plugin that accepts it (`choose`), an SVG no larger
+// than limits.maxSvgBytes and without references outside itself, the header
+// probed and the pixels within limits.maxPixels. `beforeReading` runs
+// between the cheap checks and those that read the file at `path` (which
+// must be complete by then). Throws ApiError (415, 422) naming the problem.
+// It may read the whole file: never call it on an HTTP reactor thread.
+CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits, std::string_view head,
+                          const std::string& path, uint64_t size, const ChoosePlugin& choose,
+                          const std::function<void()>& beforeReading = {});
 
 // The domain's entry points: submit (validate, sniff, probe, dedup, enqueue),
 // read, cancel, retry, delete. Knows neither HTTP nor SQL.

@@ -30,6 +30,8 @@ std::string lowerAscii(std::span<const unsigned char> b) {
 // SVG: optional BOM, whitespace, XML declaration, comments and doctype, then an <svg element.
 bool looksLikeSvg(std::span<const unsigned char> b) {
     std::string s = lowerAscii(b.subspan(0, std::min<size_t>(b.size(), 4096)));
+    // Every search below starts where the last one ended, so the whole look is one pass.
+    const size_t lastSvg = s.rfind("svg");
     size_t i = 0;
     if (s.compare(0, 3, "\xef\xbb\xbf") == 0) i = 3;
     for (;;) {
@@ -40,10 +42,14 @@ bool looksLikeSvg(std::span<const unsigned char> b) {
         } else if (s.compare(i, 4, "<!--") == 0) {
             i = s.find("-->", i);
         } else if (s.compare(i, 9, "<!doctype") == 0) {
-            if (s.find("svg", i) == std::string::npos) return false;
+            if (lastSvg == std::string::npos || lastSvg < i) return false;
             size_t gt = s.find('>', i);
-            size_t subset = s.find('[', i);
-            if (subset != std::string::npos && subset < gt) {
+            // An internal subset opens before the first '>' (searched only that far).
+            size_t end = gt == std::string::npos ? s.size() : gt;
+            size_t subset = static_cast<size_t>(std::find(s.begin() + static_cast<std::ptrdiff_t>(i),
+                                                          s.begin() + static_cast<std::ptrdiff_t>(end), '[') -
+                                                s.begin());
+            if (subset < end) {
                 size_t close = s.find(']', subset);
                 gt = close == std::string::npos ? close : s.find('>', close);
             }
@@ -93,43 +99,73 @@ namespace pixelmill {
 
 namespace {
 
-bool internalTarget(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t' || v.front() == '\n' || v.front() == '\r' ||
-                          v.front() == '"' || v.front() == '\''))
-        v.remove_prefix(1);
-    return v.empty() || v.front() == '#' || v.substr(0, 5) == "data:";
+char lowerAt(std::string_view t, size_t i) { return static_cast<char>(std::tolower(static_cast<unsigned char>(t[i]))); }
+
+// `word` (lower case) at t[i], compared case-insensitively.
+bool wordAt(std::string_view t, size_t i, std::string_view word) {
+    if (t.size() - i < word.size()) return false;
+    for (size_t k = 0; k < word.size(); ++k)
+        if (lowerAt(t, i + k) != word[k]) return false;
+    return true;
+}
+
+bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+// Whether the text from t[i] on (after url( or an attribute's =) names
+// something inside the document: "#fragment", "data:" or nothing at all.
+// Leading blanks and quotes are skipped; `stop` ends the value early
+// (a closing quote, or " " and ">" for an unquoted attribute). Reads only
+// the value's leading blanks and first five characters, so that checking
+// every value of a document stays one pass over it.
+bool internalTarget(std::string_view t, size_t i, char stop = 0) {
+    for (; i < t.size(); ++i) {
+        char c = t[i];
+        if (stop == ' ' ? (c == ' ' || c == '>') : (stop && c == stop)) return true;  // empty value
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '"' || c == '\'') continue;
+        return c == '#' || wordAt(t, i, "data:");
+    }
+    return true;
 }
 
 }  // namespace
 
 std::string svgExternalReference(std::string_view text) {
-    std::string lower(text);
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (lower.find("<!entity") != std::string::npos) return "an SVG that declares entities is not accepted";
-    if (lower.find("<?xml-stylesheet") != std::string::npos || lower.find("@import") != std::string::npos)
-        return "an SVG that imports a stylesheet is not accepted";
-    // Attribute values of href, xlink:href and src.
-    for (std::string_view name : {"href", "src"}) {
-        for (size_t at = lower.find(name); at != std::string::npos; at = lower.find(name, at + 1)) {
-            char before = at > 0 ? lower[at - 1] : ' ';
+    // One pass, case-insensitive, no copy: an upload of n bytes costs O(n)
+    // whatever it holds. Findings are ranked as the messages always were.
+    bool stylesheet = false, externalHref = false, externalSrc = false, externalUrl = false;
+    const size_t n = text.size();
+    for (size_t at = 0; at < n; ++at) {
+        char c = lowerAt(text, at);
+        if (c == '<') {
+            if (wordAt(text, at, "<!entity")) return "an SVG that declares entities is not accepted";
+            if (wordAt(text, at, "<?xml-stylesheet")) stylesheet = true;
+        } else if (c == '@') {
+            if (wordAt(text, at, "@import")) stylesheet = true;
+        } else if (c == 'u') {
+            if (!externalUrl && wordAt(text, at, "url(") && !internalTarget(text, at + 4)) externalUrl = true;
+        } else if (c == 'h' || c == 's') {
+            // Attribute values of href, xlink:href and src.
+            std::string_view name = c == 'h' ? "href" : "src";
+            bool& found = c == 'h' ? externalHref : externalSrc;
+            if (found || !wordAt(text, at, name)) continue;
+            char before = at > 0 ? text[at - 1] : ' ';
             if (std::isalnum(static_cast<unsigned char>(before)) || before == '-' || before == '_') continue;
             size_t i = at + name.size();
-            while (i < lower.size() && std::isspace(static_cast<unsigned char>(lower[i]))) ++i;
-            if (i >= lower.size() || lower[i] != '=') continue;
+            while (i < n && isSpace(text[i])) ++i;
+            if (i >= n || text[i] != '=') continue;
             ++i;
-            while (i < lower.size() && std::isspace(static_cast<unsigned char>(lower[i]))) ++i;
-            if (i >= lower.size()) break;
-            char quote = lower[i];
-            size_t end = quote == '"' || quote == '\'' ? lower.find(quote, i + 1) : lower.find_first_of(" >", i);
-            std::string_view value = std::string_view(lower).substr(i, end == std::string::npos ? std::string::npos : end - i);
-            if (!internalTarget(value))
-                return "an SVG that refers to something outside itself (" + std::string(name) +
-                       ") is not accepted; embed it as data: or #fragment";
+            while (i < n && isSpace(text[i])) ++i;
+            if (i >= n) break;
+            char quote = text[i];
+            bool quoted = quote == '"' || quote == '\'';
+            if (!internalTarget(text, quoted ? i + 1 : i, quoted ? quote : ' ')) found = true;
         }
     }
-    for (size_t at = lower.find("url("); at != std::string::npos; at = lower.find("url(", at + 1))
-        if (!internalTarget(std::string_view(lower).substr(at + 4)))
-            return "an SVG that refers to something outside itself (url()) is not accepted";
+    if (stylesheet) return "an SVG that imports a stylesheet is not accepted";
+    if (externalHref || externalSrc)
+        return std::string("an SVG that refers to something outside itself (") + (externalHref ? "href" : "src") +
+               ") is not accepted; embed it as data: or #fragment";
+    if (externalUrl) return "an SVG that refers to something outside itself (url()) is not accepted";
     return {};
 }
 

@@ -8,6 +8,7 @@
 #include "notify/email_message.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <cstdio>
 
 namespace pixelmill::notify {
@@ -261,6 +262,33 @@ std::string Notifier::emailMessage(const Job& job, const Delivery& d, int64_t no
     return composeEmail(job, d, EmailSettings{mailFrom_, options_.publicUrl}, now);
 }
 
+SmtpTarget smtpTarget(const std::string& url) {
+    SmtpTarget t;
+    size_t q = url.find('?');
+    t.url = url.substr(0, q);
+    t.requireTls = url.rfind("smtps://", 0) == 0;
+    if (q == std::string::npos) return t;
+    std::string query = url.substr(q + 1);
+    size_t start = 0;
+    while (start <= query.size()) {
+        size_t amp = query.find('&', start);
+        std::string pair = query.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+        size_t eq = pair.find('=');
+        std::string key = pair.substr(0, eq), value = eq == std::string::npos ? "" : pair.substr(eq + 1);
+        if (key == "starttls" || key == "tls") {
+            if (value == "required") t.requireTls = true;
+            else if (value != "optional" && value != "try")
+                throw std::invalid_argument("--smtp-url: " + key + "=" + value +
+                                            " is not understood; use " + key + "=required or " + key + "=optional");
+        } else if (!key.empty()) {
+            throw std::invalid_argument("--smtp-url: unknown option '" + key + "' (only starttls=required|optional)");
+        }
+        if (amp == std::string::npos) break;
+        start = amp + 1;
+    }
+    return t;
+}
+
 Notifier::Outcome Notifier::sendEmail(const Delivery& d, const Job& job) {
     if (options_.smtpUrl.empty())
         return {false, true, std::nullopt, "no SMTP server is configured (--smtp-url)"};
@@ -274,8 +302,14 @@ Notifier::Outcome Notifier::sendEmail(const Delivery& d, const Job& job) {
     MessageReader reader{&message, 0};
     char errbuf[CURL_ERROR_SIZE] = {};
     std::string from = "<" + mailFrom_ + ">";
-    curl_easy_setopt(c, CURLOPT_URL, options_.smtpUrl.c_str());
-    curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(CURLUSESSL_TRY));
+    SmtpTarget target;
+    try {
+        target = smtpTarget(options_.smtpUrl);
+    } catch (const std::invalid_argument& e) {
+        return {false, true, std::nullopt, e.what()};
+    }
+    curl_easy_setopt(c, CURLOPT_URL, target.url.c_str());
+    curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(target.requireTls ? CURLUSESSL_ALL : CURLUSESSL_TRY));
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
     curl_easy_setopt(c, CURLOPT_MAIL_RCPT, recipients.get());
     curl_easy_setopt(c, CURLOPT_READFUNCTION, &readMessage);

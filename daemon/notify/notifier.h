@@ -18,7 +18,7 @@ namespace pixelmill::notify {
 
 struct NotifierOptions {
     std::string webhookSecret;  // empty: webhooks go unsigned (warned once)
-    std::string smtpUrl;        // smtp[s]://[user:password@]host:port, the operator's: not checked
+    std::string smtpUrl;        // smtp[s]://[user:password@]host:port[?starttls=required] (see smtpTarget)
                                 // by the AddressPolicy; empty: email deliveries are given up
     std::string mailFrom;       // empty: pixelmill@<host name>
     std::string publicUrl;      // base of the links in emails, e.g. https://pixelmill.example.com
@@ -114,5 +114,17 @@ private:
     std::atomic<int> inFlight_{0};
     std::atomic<bool> warnedUnsigned_{false};
 };
+
+// How --smtp-url is reached: smtps:// is TLS from the first byte; smtp://
+// upgrades with STARTTLS when the server offers it, and with
+// ?starttls=required (or ?tls=required) only ever sends over TLS: a server
+// without STARTTLS (or a man in the middle hiding it) fails the delivery
+// rather than getting the message in clear. The query is not sent to curl.
+// Throws std::invalid_argument on an unknown starttls value.
+struct SmtpTarget {
+    std::string url;          // what curl is given
+    bool requireTls = false;  // CURLUSESSL_ALL rather than CURLUSESSL_TRY
+};
+SmtpTarget smtpTarget(const std::string& url);
 
 }  // namespace pixelmill::notify

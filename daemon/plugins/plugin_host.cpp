@@ -64,8 +64,16 @@ int PluginHost::scan(bool settle) {
     std::lock_guard scanning(scanMutex_);
     std::vector<fs::path> files;
     std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(folder_, ec))
-        if (entry.path().extension() == ".so") files.push_back(entry.path());
+    if (!libraryList_.empty()) {
+        // Exactly the libraries listed: plain names of .so files in the folder.
+        std::ifstream list(libraryList_);
+        for (std::string name; std::getline(list, name);)
+            if (!name.empty() && name.find('/') == std::string::npos && fs::path(name).extension() == ".so")
+                files.push_back(folder_ / name);
+    } else {
+        for (const auto& entry : fs::directory_iterator(folder_, ec))
+            if (entry.path().extension() == ".so") files.push_back(entry.path());
+    }
     if (ec) log::warn("plugin_folder_unreadable", {{"folder", folder_.string()}, {"error", ec.message()}});
     std::sort(files.begin(), files.end());
     int accepted = 0;
@@ -91,7 +99,30 @@ int PluginHost::scan(bool settle) {
         if (load(f)) ++accepted;
     }
     settling_ = settling;
+    if (!staging_.empty()) writeAcceptedList();
     return accepted;
+}
+
+void PluginHost::writeAcceptedList() {
+    std::string text;
+    {
+        std::lock_guard lock(mutex_);
+        for (const std::string& name : acceptedStaged_) text += name + "\n";
+    }
+    fs::path list = acceptedList();
+    fs::path tmp = list;
+    tmp += ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out << text;
+        if (!out) {
+            log::warn("plugin_list_unwritable", {{"file", list.string()}});
+            return;
+        }
+    }
+    std::error_code ec;
+    fs::rename(tmp, list, ec);
+    if (ec) log::warn("plugin_list_unwritable", {{"file", list.string()}, {"error", ec.message()}});
 }
 
 void PluginHost::refuse(const fs::path& file, const std::string& reason) {
@@ -102,6 +133,16 @@ void PluginHost::refuse(const fs::path& file, const std::string& reason) {
 
 bool PluginHost::load(const fs::path& file) {
     fs::path from = file;  // what is mapped: the file itself, or its staged copy
+    bool staged = false;   // from is a copy of ours: removed if refused
+    // A refused library is never loaded by anyone else: its staged copy goes at once.
+    auto refuseLoad = [&](const std::string& reason) {
+        refuse(file, reason);
+        if (staged) {
+            std::error_code ec;
+            fs::remove(from, ec);
+        }
+        return false;
+    };
     if (!staging_.empty()) {
         std::string bytes;
         try {
@@ -123,17 +164,17 @@ bool PluginHost::load(const fs::path& file) {
             std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
             out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
             if (!out) {
+                std::error_code ec;
+                fs::remove(tmp, ec);
                 refuse(file, "cannot be copied to " + staging_.string());
                 return false;
             }
         }
         fs::rename(tmp, from);
+        staged = true;
         if (loadCheck_) {
             std::string problem = loadCheck_(from);
-            if (!problem.empty()) {
-                refuse(file, problem);
-                return false;
-            }
+            if (!problem.empty()) return refuseLoad(problem);
         }
     } else {
         std::lock_guard lock(mutex_);
@@ -145,14 +186,14 @@ bool PluginHost::load(const fs::path& file) {
     try {
         library.load(from.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
     } catch (const std::exception& e) {
-        refuse(file, std::string("cannot be loaded: ") + e.what());
-        return false;
+        return refuseLoad(std::string("cannot be loaded: ") + e.what());
     }
     if (!library.has(PIXELMILL_PLUGIN_SYMBOL)) {
-        refuse(file, std::string("does not export ") + PIXELMILL_PLUGIN_SYMBOL);
-        std::lock_guard lock(mutex_);
-        libraries_.push_back(std::move(library));  // never unload: its constructors have run
-        return false;
+        {
+            std::lock_guard lock(mutex_);
+            libraries_.push_back(std::move(library));  // never unload: its constructors have run
+        }
+        return refuseLoad(std::string("does not export ") + PIXELMILL_PLUGIN_SYMBOL);
     }
     const pm_plugin& abi = library.get<const pm_plugin>(PIXELMILL_PLUGIN_SYMBOL);
     std::string problem;
@@ -198,10 +239,10 @@ bool PluginHost::load(const fs::path& file) {
     }
     if (!problem.empty()) {
         lock.unlock();
-        refuse(file, problem);
-        return false;
+        return refuseLoad(problem);
     }
     plugins_.push_back(LoadedPlugin{descriptor, &abi});
+    if (staged) acceptedStaged_.push_back(from.filename().string());
     lock.unlock();
     log::info("plugin_loaded", {{"plugin", descriptor->name}, {"version", descriptor->version}, {"file", file.string()}});
     return true;

@@ -60,7 +60,17 @@ public:
     // written is never mapped, and worker processes load exactly the bytes
     // this host checked. Files are also given a moment to settle (see
     // settling()). The folder is emptied first: it is the daemon's own.
+    // A refused library's staged copy is removed at once, and after every
+    // scan the staged names of the accepted libraries, one a line, are
+    // written to acceptedList() (replaced whole, never half-written).
     void setStaging(std::filesystem::path dir);
+    // The file listing the accepted libraries' staged copies (staging only).
+    std::filesystem::path acceptedList() const { return staging_.empty() ? staging_ : staging_ / "accepted"; }
+    // Loads exactly the libraries a list names (a file written by another
+    // host's acceptedList(); names relative to the folder) instead of every
+    // .so in the folder: worker processes load what the daemon accepted and
+    // nothing it refused.
+    void setLibraryList(std::filesystem::path list) { libraryList_ = std::move(list); }
     // Checks a staged copy before this process maps it (for example by
     // loading it in a child process first, so that a truncated or hostile
     // library crashes the child, not the daemon); returns why it is refused,
@@ -90,6 +100,7 @@ public:
 
 private:
     void refuse(const std::filesystem::path& file, const std::string& reason);
+    void writeAcceptedList();
 
     std::filesystem::path folder_;
     PluginLimits limits_;
@@ -100,6 +111,8 @@ private:
     std::map<std::string, std::string> seen_;  // file → size/mtime/inode when last tried
     std::map<std::string, std::string> staged_;  // sha256 → staged copy already loaded or refused
     std::filesystem::path staging_;
+    std::vector<std::string> acceptedStaged_;  // staged file names of accepted libraries
+    std::filesystem::path libraryList_;
     std::mutex scanMutex_;
     std::atomic<bool> settling_{false};
     ProbeRunner probeRunner_;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <thread>
@@ -47,6 +48,31 @@ std::string describeExit(int status) {
 
 }  // namespace
 
+std::vector<std::string> pluginEnvironment(char** env) {
+    static const char* const kExact[] = {"PATH", "HOME", "TMPDIR", "USER", "LOGNAME", "LANG", "LANGUAGE",
+                                         "TZ", "LD_LIBRARY_PATH", "LD_PRELOAD", "ASAN_OPTIONS", "UBSAN_OPTIONS",
+                                         "LSAN_OPTIONS", "TSAN_OPTIONS", "MSAN_OPTIONS"};
+    static const char* const kPrefixes[] = {"LC_", "VIPS_", "G_", "GIO_", "MALLOC_"};
+    static const char* const kSecretWords[] = {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "KEY"};
+    std::vector<std::string> out;
+    for (char** e = env; e && *e; ++e) {
+        std::string_view entry(*e);
+        std::string_view name = entry.substr(0, entry.find('='));
+        if (name.empty() || name.size() == entry.size()) continue;
+        std::string upper(name);
+        for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (upper.rfind("PIXELMILL_", 0) == 0) continue;
+        bool secret = false;
+        for (const char* w : kSecretWords) secret = secret || upper.find(w) != std::string::npos;
+        if (secret) continue;
+        bool wanted = false;
+        for (const char* n : kExact) wanted = wanted || name == n;
+        for (const char* p : kPrefixes) wanted = wanted || name.rfind(p, 0) == 0;
+        if (wanted) out.emplace_back(entry);
+    }
+    return out;
+}
+
 ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, BlobStore& blobs)
     : options_(std::move(options)), blobs_(blobs) {}
 
@@ -85,7 +111,12 @@ std::unique_ptr<ProcessExecutor::Worker> ProcessExecutor::acquire() {
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
     pid_t pid = -1;
-    int rc = posix_spawn(&pid, options_.binary.c_str(), &actions, &attr, argv.data(), environ);
+    // Workers run plugin code: they get none of the daemon's secrets (webhook secret, database URL…).
+    std::vector<std::string> environment = pluginEnvironment(environ);
+    std::vector<char*> envp;
+    for (auto& e : environment) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    int rc = posix_spawn(&pid, options_.binary.c_str(), &actions, &attr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     ::close(theirs);

@@ -16,6 +16,14 @@
 
 namespace pixelmill::worker {
 
+// The environment of a process that loads plugin code (a worker, a library
+// check), from `env` (NAME=value strings, null-terminated): only what a
+// library may need to run — PATH, HOME, TMPDIR, USER, LANG, LC_*, TZ,
+// LD_LIBRARY_PATH, LD_PRELOAD, VIPS_*, G_*/GIO_*, MALLOC_*, the sanitizers' *SAN_OPTIONS —
+// and never anything named PIXELMILL_*, nor any name holding SECRET, TOKEN,
+// PASSWORD, PASSWD, CREDENTIAL or KEY, whatever its prefix.
+std::vector<std::string> pluginEnvironment(char** env);
+
 struct ProcessExecutorOptions {
     std::string binary;                // this program: `<binary> worker …` starts a worker
     std::vector<std::string> args;     // the worker's flags

@@ -140,6 +140,8 @@ int runWorker(const WorkerOptions& options) {
     initImageLibrary("pixelmill-worker", 1);
 
     PluginHost host(options.pluginDir, options.limits);
+    // Only what the daemon accepted: a library it refused may crash whoever loads it.
+    if (!options.pluginList.empty()) host.setLibraryList(options.pluginList);
     host.scan();
     FsBlobStore blobs(options.blobDir, options.tmpDir, options.fsync, /*owner=*/false);
     InProcessExecutor executor(host);

@@ -10,6 +10,7 @@ namespace pixelmill::worker {
 struct WorkerOptions {
     int fd = 3;                 // the socket to the daemon
     std::string pluginDir;
+    std::string pluginList;     // the libraries the daemon accepted (PluginHost::acceptedList); "": every .so
     std::string blobDir;        // the daemon's blob store, written directly
     std::string tmpDir;
     bool fsync = true;

@@ -55,11 +55,27 @@ std::string escapeHtml(std::string_view text) {
     return out;
 }
 
+// Bounds on the text one job writes: a 1x1400 image at 1000 columns would
+// otherwise ask for 700,000 rows (700 MB of text).
+constexpr int64_t kMaxRows = 2'000;
+constexpr int64_t kMaxCells = 4'000'000;
+
 // Rows for `columns` so that the picture keeps its aspect ratio, counting a
 // character cell as twice as tall as wide: round(columns * h / w / 2), >= 1.
+// 64-bit throughout; more than kMaxRows rows or kMaxCells cells is refused
+// (PM_UNPROCESSABLE, naming the limit) rather than cut.
 int rowsFor(int columns, int width, int height) {
     int64_t rows = (int64_t{columns} * height + width) / (int64_t{2} * width);
-    return static_cast<int>(std::max<int64_t>(rows, 1));
+    rows = std::max<int64_t>(rows, 1);
+    if (rows > kMaxRows)
+        throw sdk::Error(PM_UNPROCESSABLE, "the text would be " + std::to_string(rows) + " rows of " +
+                                               std::to_string(columns) + " columns; the limit is " +
+                                               std::to_string(kMaxRows) + " rows: ask for fewer columns");
+    if (rows * columns > kMaxCells)
+        throw sdk::Error(PM_UNPROCESSABLE, "the text would be " + std::to_string(rows * columns) +
+                                               " characters; the limit is " + std::to_string(kMaxCells) +
+                                               " cells: ask for fewer columns");
+    return static_cast<int>(rows);
 }
 
 // The source reduced to exactly columns x rows, EXIF orientation applied.

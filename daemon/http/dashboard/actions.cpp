@@ -121,13 +121,24 @@ void submit(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
                 throw ApiError::invalidParam("priority", "priority must be an integer from -1000 to 1000");
             request.priority = v;
         }
-        Submitted result = s.jobs.submit(request, std::move(*upload));
-        redirect(rs, withMessage("/dashboard/jobs/" + result.job.id, "notice",
-                                 result.created ? "Job submitted."
-                                                : "An equal job had already run: this is its result."));
     } catch (const ApiError& e) {
         renderSubmitPage(s, rq, rs, e.status(), e.what(), plugin);
+        return;
     }
+    // The source's checks read the whole file (SVG references, probe): off the reactor thread,
+    // with a copy of the request for the page that may have to be shown again.
+    auto source = std::make_shared<Upload>(std::move(*upload));
+    auto copy = std::make_shared<Rest::Request>(rq);
+    answerChecked(s, rs, [&s, request = std::move(request), source, copy, plugin](Http::ResponseWriter& w) {
+        try {
+            Submitted result = s.jobs.submit(request, std::move(*source));
+            redirect(w, withMessage("/dashboard/jobs/" + result.job.id, "notice",
+                                    result.created ? "Job submitted."
+                                                   : "An equal job had already run: this is its result."));
+        } catch (const ApiError& e) {
+            renderSubmitPage(s, *copy, w, e.status(), e.what(), plugin);
+        }
+    });
 }
 
 }  // namespace

@@ -489,6 +489,27 @@ TEST_CASE("ascii: parameters outside the schema are refused at submit, broken so
     CHECK(job["error"]["code"] == "unprocessable");
 }
 
+TEST_CASE("ascii: more than 2000 rows is refused, naming the limit, not drawn") {
+    Daemon d;
+    TempDir files;
+    // 1 x 1400 at 1000 columns: 700,000 rows (~700 MB of text) if it were drawn.
+    makePng(files / "tall.png", 1, 1400);
+    Response r = d.submit((files / "tall.png").string(), "ascii", {{"width", "1000"}});
+    INFO(r.body);
+    REQUIRE(r.status == 202);
+    nlohmann::json job = d.waitForJob(r.json()["id"]);
+    INFO(job.dump());
+    CHECK(job["state"] == "failed");
+    CHECK(job["error"]["code"] == "unprocessable");
+    CHECK(job["error"]["message"].get<std::string>().find("limit is 2000 rows") != std::string::npos);
+    CHECK(job["outputs"].empty());
+
+    // Exactly at the limit still draws: 4 x 4000 at 4 columns is 2000 rows.
+    makePng(files / "edge.png", 4, 4000);
+    Result edge = runJob(d, files / "edge.png", {{"width", "4"}});
+    CHECK(splitLines(edge.body).size() == 2000);
+}
+
 TEST_CASE("ascii: `pixelmill run` writes ascii.txt into the output folder") {
     TempDir files;
     makeJpeg(files / "in.jpg", 1920, 1080);

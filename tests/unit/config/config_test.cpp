@@ -87,6 +87,7 @@ TEST_CASE("config: defaults when nothing is given", "[config]") {
     CHECK(c.jobTimeoutSeconds == Approx(60));
     CHECK(c.maxPixels == 71'000'000);
     CHECK(c.maxPages == 1000);
+    CHECK(c.maxSvgBytes == 8ull * 1024 * 1024);
     CHECK(c.drainTimeoutSeconds == Approx(30));
     CHECK(c.maxAttempts == 3);
     CHECK(c.retryBaseSeconds == Approx(1));
@@ -330,6 +331,17 @@ TEST_CASE("config: splitListen", "[config]") {
     CHECK_THROWS_AS(splitListen("host:65536", host, port), std::invalid_argument);
     CHECK_THROWS_AS(splitListen("host:http", host, port), std::invalid_argument);
     CHECK_THROWS_AS(splitListen("host:-1", host, port), std::invalid_argument);
+}
+
+TEST_CASE("config: --max-svg-bytes from a flag, the environment and the file", "[config]") {
+    CleanEnvironment env;
+    TempDir dir("pixelmill-config");
+    std::string file = (dir / "svg.toml").string();
+    writeFile(file, "max_svg_bytes = \"2MiB\"\n");
+    CHECK(resolve({"--config", file}).maxSvgBytes == 2ull << 20);
+    env.set("PIXELMILL_MAX_SVG_BYTES", "3MiB");
+    CHECK(resolve({"--config", file}).maxSvgBytes == 3ull << 20);
+    CHECK(resolve({"--config", file, "--max-svg-bytes", "512KiB"}).maxSvgBytes == 512ull << 10);
 }
 
 }  // namespace pixelmill

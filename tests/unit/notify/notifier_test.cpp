@@ -383,4 +383,35 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: an email reaches the SMTP server with
     CHECK(test::readFile(sink.envelope(1)) == "robot@pm.example.com\nsomeone@example.com\n");
 }
 
+TEST_CASE("notifier: --smtp-url says whether TLS is required", "[notify][email]") {
+    CHECK(smtpTarget("smtp://mail:25").url == "smtp://mail:25");
+    CHECK_FALSE(smtpTarget("smtp://mail:25").requireTls);
+    CHECK(smtpTarget("smtps://u:p@mail:465").requireTls);
+    SmtpTarget required = smtpTarget("smtp://mail:587?starttls=required");
+    CHECK(required.url == "smtp://mail:587");
+    CHECK(required.requireTls);
+    CHECK(smtpTarget("smtp://mail:587?tls=required").requireTls);
+    CHECK_FALSE(smtpTarget("smtp://mail:587?starttls=optional").requireTls);
+    CHECK_THROWS_AS(smtpTarget("smtp://mail:587?starttls=maybe"), std::invalid_argument);
+    CHECK_THROWS_AS(smtpTarget("smtp://mail:587?verify=no"), std::invalid_argument);
+}
+
+TEST_CASE_METHOD(NotifyFixture, "notifier: with starttls=required a server without STARTTLS never gets the message",
+                 "[notify][notifier][email]") {
+    if (!test::SmtpSink::available()) {
+        WARN("skipped: /usr/bin/python3 cannot import aiosmtpd (apt-get install python3-aiosmtpd)");
+        return;
+    }
+    test::SmtpSink sink(dir() / "mail");  // speaks plain SMTP only: no STARTTLS
+    std::string id = finishedJob("", "someone@example.com");
+    NotifierOptions options = fast();
+    options.smtpUrl = "smtp://127.0.0.1:" + std::to_string(sink.port()) + "?starttls=required";
+    Notifier notifier(store(), policy, renderJob, options);
+    CHECK(notifier.deliverDue(1) == 1);
+    Delivery d = delivery(id, "email");
+    CHECK(d.state != "delivered");
+    CHECK_FALSE(d.lastError.empty());
+    CHECK_FALSE(std::filesystem::exists(sink.message(1)));
+}
+
 }  // namespace pixelmill::notify

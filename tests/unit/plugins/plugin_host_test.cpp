@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -260,6 +261,52 @@ TEST_CASE("plugin host: `pixelmill plugins` lists the loaded plugins and why fil
             else CHECK(file == "fixture_bad_schema.so");
         }
     }
+}
+
+TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted list names only accepted ones",
+          "[plugins]") {
+    TempDir dir("pixelmill-plugins");
+    fs::path folder = dir / "plugins";
+    fs::create_directories(folder);
+    linkFixtures(folder, test::fixturePluginDir(), kGood);
+    linkFixtures(folder, test::badFixturePluginDir(), {"fixture_bad_abi.so", "fixture_no_symbol.so"});
+    test::writeFile(folder / "garbage.so", "this is not an ELF file");
+    std::string noop = test::readFile(test::fixturePluginDir() / "fixture_noop.so");
+    test::writeFile(folder / "truncated.so", noop.substr(0, 2000));  // cut inside its first page
+    test::writeFile(folder / "checked-out.so", noop + "x");  // refused by the load check below
+    PluginHost host(folder, PluginLimits{});
+    host.setStaging(dir / "staged");
+    // Stands in for the daemon's check in a child process: mapping a truncated
+    // library in this process could end it with SIGBUS.
+    host.setLoadCheck([](const fs::path& library) {
+        std::string bytes = test::readFile(library);
+        bool bad = bytes.size() < 4096 || bytes.back() == 'x';
+        return bad ? std::string("crashed while loading (test); not loaded") : std::string();
+    });
+
+    CHECK(host.scan() == 3);
+    CHECK(host.refused().size() == 5);
+
+    // Only the accepted libraries' copies stay, and the list names exactly them.
+    std::vector<std::string> staged;
+    for (const auto& e : fs::directory_iterator(dir / "staged"))
+        if (e.path().extension() == ".so") staged.push_back(e.path().filename().string());
+    std::sort(staged.begin(), staged.end());
+    CHECK(staged.size() == 3);
+    REQUIRE(fs::exists(host.acceptedList()));
+    std::vector<std::string> listed;
+    std::ifstream list(host.acceptedList());
+    for (std::string line; std::getline(list, line);) listed.push_back(line);
+    std::sort(listed.begin(), listed.end());
+    CHECK(listed == staged);
+
+    // A host given that list (a worker process) loads exactly those, even with more in the folder.
+    test::writeFile(dir / "staged" / "stray.so", noop);  // say, left there by an older daemon
+    PluginHost worker(dir / "staged", PluginLimits{});
+    worker.setLibraryList(host.acceptedList());
+    CHECK(worker.scan() == 3);
+    CHECK(names(worker.list()) == std::vector<std::string>{"flaky", "noop", "slow"});
+    CHECK(worker.refused().empty());
 }
 
 }  // namespace pixelmill
