@@ -291,6 +291,7 @@ int runServe(const Config& configIn) {
     guard.bodyGrace = config.headerTimeoutSeconds;
     guard.minBodyRate = static_cast<double>(config.minBodyRate);
     guard.maxConnections = config.maxConnections;
+    guard.maxPerClient = config.maxConnectionsPerClient;
     http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024}, guard);
     server.init(host, port, config.httpThreads);
     server.start();
