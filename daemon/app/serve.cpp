@@ -229,7 +229,7 @@ int runServe(const Config& configIn) {
     }
     Executor& executor = isolated ? static_cast<Executor&>(*isolated) : inProcess;
     JobEvents events;
-    http::JobWaiters waiters;
+    http::JobWaiters waiters(config.maxLongPolls);
     events.subscribe([&waiters](const std::string& id, JobState) { waiters.notify(id); });
     SchedulerOptions schedulerOptions;
     schedulerOptions.workers = config.workers;
