@@ -1,6 +1,7 @@
 #include "http/respond.h"
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "metrics/metrics.h"
 
 #include <pistache/http_headers.h>
@@ -58,8 +59,14 @@ void sendEmpty(Http::ResponseWriter& response, int status, const Headers& header
     response.send(static_cast<Http::Code>(status));
 }
 
+std::string publicMessage(const ApiError& error) {
+    if (error.status() != 500) return error.what();
+    log::error("internal_error", {{"error", error.what()}});
+    return "internal error; the daemon's log has the details";
+}
+
 nlohmann::ordered_json errorBody(const ApiError& error) {
-    nlohmann::ordered_json e = {{"code", error.code()}, {"message", error.what()}};
+    nlohmann::ordered_json e = {{"code", error.code()}, {"message", publicMessage(error)}};
     if (!error.field().empty()) e["field"] = error.field();
     return {{"error", e}};
 }

@@ -51,6 +51,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // The one place an ApiError becomes the JSON error body of API.md.
 nlohmann::ordered_json errorBody(const ApiError& error);
+// The message a client is shown: an internal error's own text (which may
+// name files, folders or the database) goes to the log, not to the client.
+std::string publicMessage(const ApiError& error);
 
 void sendJson(Pistache::Http::ResponseWriter& response, int status, const nlohmann::ordered_json& body,
               const Headers& headers = {});
