@@ -139,18 +139,12 @@ std::string withCharset(const std::string& mediaType) {
     return mediaType;
 }
 
-// A client's file name as a quoted header parameter: no quotes, backslashes or control characters.
-std::string quotedName(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) out.push_back(c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 ? '_' : c);
-    return out + "\"";
-}
-
 void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
     s.store.recordHit(job.id);
-    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType),
-             {{"ETag", "\"" + o.sha256 + "\""}, {"Content-Disposition", "inline; filename=" + quotedName(o.name)}});
+    Headers headers = userContentHeaders(o.mediaType, o.name);
+    headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
+    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), headers);
 }
 
 // Small text outputs go from memory: they may be answered off the reactor thread.
@@ -158,15 +152,15 @@ void sendOutputText(Services& s, Http::ResponseWriter& rs, const Job& job, const
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
     MappedFile file(s.blobs.path(o.sha256));
     s.store.recordHit(job.id);
-    sendText(rs, 200, std::string(reinterpret_cast<const char*>(file.data()), file.size()), withCharset(o.mediaType));
+    sendText(rs, 200, std::string(reinterpret_cast<const char*>(file.data()), file.size()), withCharset(o.mediaType),
+             userContentHeaders(o.mediaType, o.name));
 }
 
 void sendOriginal(Services& s, Http::ResponseWriter& rs, const Job& job) {
     if (job.original.purgedAt || !s.blobs.exists(job.original.sha256))
         throw ApiError::notFound("the original of " + job.id + " was removed");
-    Headers headers{{"ETag", "\"" + job.original.sha256 + "\""}};
-    if (!job.original.filename.empty())
-        headers.emplace_back("Content-Disposition", "inline; filename=" + quotedName(job.original.filename));
+    Headers headers = userContentHeaders(job.original.mediaType, job.original.filename);
+    headers.emplace_back("ETag", "\"" + job.original.sha256 + "\"");
     sendFile(rs, s.blobs.path(job.original.sha256), job.original.mediaType, headers);
 }
 

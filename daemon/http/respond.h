@@ -64,6 +64,18 @@ void sendText(Pistache::Http::ResponseWriter& response, int status, const std::s
 void sendFile(Pistache::Http::ResponseWriter& response, const std::string& path, const std::string& contentType,
               const Headers& headers = {});
 
+// Headers for bytes a client uploaded or a plugin made, so that a browser
+// never runs them in this origin: X-Content-Type-Options: nosniff,
+// Content-Security-Policy: default-src 'none'; sandbox, and a
+// Content-Disposition that is `attachment` for types a browser would run
+// (SVG, HTML, XML, JavaScript), `inline` otherwise, with the file name.
+Headers userContentHeaders(const std::string& mediaType, const std::string& filename);
+// An RFC 6266 Content-Disposition value: `filename` quoted (an ASCII
+// stand-in), and `filename*=UTF-8''…` when the name is not plain ASCII.
+std::string contentDisposition(bool attachment, const std::string& filename);
+// Whether a browser would run content of this type (SVG, HTML, XML, script).
+bool activeContentType(const std::string& mediaType);
+
 // A response without a body (204, 304).
 void sendEmpty(Pistache::Http::ResponseWriter& response, int status, const Headers& headers = {});
 
