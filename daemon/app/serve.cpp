@@ -131,6 +131,10 @@ int runServe(const Config& configIn) {
     access.publicMetrics = config.publicMetrics;
     access.rateLimit = config.rateLimit;
     access.rateBurst = config.rateBurst;
+    // With auth off, only names of this server are served (a DNS-rebinding guard).
+    if (std::string h = http::hostOfUrl(config.publicUrl); !h.empty()) access.hosts.push_back(h);
+    if (!host.empty() && host != "0.0.0.0" && host != "::")
+        access.hosts.push_back(host.find(':') != std::string::npos ? "[" + host + "]" : host);
     bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
     if (!loopback && access.tokens.empty() && !config.insecure) {
         log::error("refused_to_start", {{"listen", config.listen},

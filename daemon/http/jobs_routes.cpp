@@ -221,10 +221,10 @@ void addJobRoutes(RouteTable& routes, Services& s) {
     });
     routes.post("/v1/jobs/:id/cancel", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         answerJob(rs, 202, s.jobs.cancel(jobId(rq)));
-    });
+    }, RouteRule::submit(0));
     routes.post("/v1/jobs/:id/retry", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         answerJob(rs, 202, s.jobs.retry(jobId(rq)));
-    });
+    }, RouteRule::submit(0));
     routes.get("/v1/jobs/:id/outputs/:index",
                [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { output(s, rq, rs); });
     routes.get("/v1/jobs/:id/original",

@@ -98,7 +98,7 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         Original o = s.jobs.getOriginal(idParam(rq));
         s.storage.deleteOriginal(o.id);
         sendEmpty(rs, 204);
-    });
+    }, RouteRule::admin());
 
     routes.post("/v1/batches", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
         nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
