@@ -341,9 +341,13 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
     std::string_view path = targetPath(target);
     const std::string* route = nullptr;  // the matched template
     c.rule = RouteRule::read();          // an unknown path is 404 to those who may read, 401 to others
+    std::string allow;                   // set when the path is known but the method is not
     if (auto m = rules_ ? rules_->match(method, path) : std::nullopt) {
         route = m->path;
         c.rule = m->rule;
+        if (!m->methodAllowed && (method == "GET" || method == "POST" || method == "PUT" || method == "DELETE" ||
+                                  method == "PATCH"))
+            allow = m->allow;
     }
     if (access_ && !access_->hostAllowed(c.host) && !(route && (*route == "/healthz" || *route == "/readyz"))) {
         reject(c, peer, ApiError(421, "misdirected_request",
@@ -378,6 +382,20 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         }
     }
     bool hasBody = c.chunked || c.contentLength.value_or(0) > 0;
+    if (!allow.empty()) {
+        // Answered before any body is read; a body sent along closes the connection.
+        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+        if (hasBody || !c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+        RequestTiming timing{metrics_, *route, std::string(method), c.startedAt, false};
+        TimingScope scope(&timing);
+        addHeader(response, "Allow", allow);
+        sendError(response, ApiError(405, "method_not_allowed",
+                                     std::string(method) + " is not allowed here; allowed: " + allow));
+        c.reset();
+        if (hasBody) c.phase = Connection::Phase::Discard;
+        else c.mark(ConnectionGuard::Phase::Idle);
+        return false;
+    }
     if (hasBody && c.rule.maxBody == 0) {
         std::string what = route ? std::string(method) + " " + *route : "this path";
         reject(c, peer, ApiError::badRequest("unexpected_body", what + " takes no request body"));

@@ -94,6 +94,9 @@ std::optional<RouteIndex::Match> RouteIndex::match(std::string_view method, std:
     if (!best) return std::nullopt;
     Match m;
     m.path = &best->path;
+    for (const char* name : {"GET", "POST", "PUT", "PATCH", "DELETE"})  // the order of Pistache's Method enum
+        for (const auto& entry : best->methods)
+            if (entry.first == name) m.allow += (m.allow.empty() ? "" : ", ") + entry.first;
     for (const auto& [name, rule] : best->methods)
         if (name == method) {
             m.rule = rule;

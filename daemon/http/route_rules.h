@@ -45,6 +45,7 @@ public:
         // the weakest rule of its methods, without a body.
         RouteRule rule;
         bool methodAllowed = false;
+        std::string allow;  // the template's methods, for a 405's Allow header
     };
     // nullopt: no template has this path (404). HEAD is matched as GET.
     std::optional<Match> match(std::string_view method, std::string_view path) const;

@@ -85,7 +85,8 @@ TEST_CASE("malformed requests are answered with the contract's JSON errors") {
     }
     SECTION("ids are checked before any lookup") {
         requireError(d.http().get("/v1/jobs/not-an-id"), 404, "not_found");
-        requireError(d.http().get("/v1/jobs/..%2f..%2fetc%2fpasswd"), 404, "not_found");
+        // An encoded separator is not a path another component could read differently.
+        requireError(d.http().get("/v1/jobs/..%2f..%2fetc%2fpasswd"), 400, "invalid_path");
         requireError(d.http().get("/v1/jobs/00000000-0000-4000-8000-000000000000"), 404, "not_found");
         requireError(d.http().get("/v1/jobs/00000000-0000-4000-8000-000000000000/outputs/0"), 404, "not_found");
     }

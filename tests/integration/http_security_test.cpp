@@ -321,12 +321,16 @@ TEST_CASE("routes that take no body refuse one before reading it, and forms take
             CHECK(r.code() == "unexpected_body");
             CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(2));
         }
-        Raw chunked = raw(port, "POST", "/v1/jobs/x/cancel", {"Transfer-Encoding: chunked"}, "", false);
+        Raw chunked = raw(port, "DELETE", "/v1/jobs/x", {"Transfer-Encoding: chunked"}, "", false);
         CHECK(chunked.code() == "unexpected_body");
         // Expect: 100-continue gets the refusal instead of the go-ahead.
         Raw expect = raw(port, "GET", "/healthz", {"Content-Length: 5", "Expect: 100-continue"}, "", false);
         CHECK(expect.status == 400);
         CHECK(filesUnder(d.dataDir() / "tmp").empty());
+        // A method the path does not have is 405, also before the body.
+        Raw wrong = raw(port, "DELETE", "/v1/plugins", {"Content-Length: 10000000"}, "", false);
+        CHECK(wrong.status == 405);
+        CHECK(wrong.head.find("allow: get") != std::string::npos);
         // Without a body the same routes answer.
         CHECK(raw(port, "GET", "/healthz").status == 200);
     }

@@ -55,6 +55,7 @@ TEST_CASE("route rules: the matched template's rule decides, per method", "[http
     CHECK_FALSE(put->methodAllowed);
     CHECK(put->rule.scope == RouteScope::Read);
     CHECK(put->rule.maxBody == 0);
+    CHECK(put->allow == "GET, DELETE");
     CHECK(index.match("POST", "/healthz")->rule.scope == RouteScope::Open);
 }
 
