@@ -19,11 +19,13 @@ need() {
 }
 
 # start_daemon <workdir> [serve flags…]: starts pixelmill on a free port,
-# sets DAEMON_PID and BASE (http://127.0.0.1:PORT).
+# sets DAEMON_PID and BASE (http://127.0.0.1:PORT). Every load-generator
+# client connects from 127.0.0.1, so the per-client connection cap is lifted.
 start_daemon() {
   local work="$1"; shift
   mkdir -p "$work"
-  "$PIXELMILL" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level "${BENCH_LOG_LEVEL:-warn}" "$@" \
+  "$PIXELMILL" serve --listen 127.0.0.1:0 --data-dir "$work/data" --log-level "${BENCH_LOG_LEVEL:-warn}" \
+    --max-connections-per-client 4096 "$@" \
     > "$work/daemon.log" 2>&1 &
   DAEMON_PID=$!
   local port=""

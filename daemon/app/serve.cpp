@@ -149,6 +149,10 @@ int runServe(const Config& configIn) {
     access.publicMetrics = config.publicMetrics;
     access.rateLimit = config.rateLimit;
     access.rateBurst = config.rateBurst;
+    // With auth off, only names of this server are served (a DNS-rebinding guard).
+    if (std::string h = http::hostOfUrl(config.publicUrl); !h.empty()) access.hosts.push_back(h);
+    if (!host.empty() && host != "0.0.0.0" && host != "::")
+        access.hosts.push_back(host.find(':') != std::string::npos ? "[" + host + "]" : host);
     bool loopback = host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
     if (!loopback && access.tokens.empty() && !config.insecure) {
         log::error("refused_to_start", {{"listen", config.listen},
@@ -252,7 +256,7 @@ int runServe(const Config& configIn) {
     }
     Executor& executor = isolated ? static_cast<Executor&>(*isolated) : inProcess;
     JobEvents events;
-    http::JobWaiters waiters;
+    http::JobWaiters waiters(config.maxLongPolls);
     events.subscribe([&waiters](const std::string& id, JobState) { waiters.notify(id); });
     SchedulerOptions schedulerOptions;
     schedulerOptions.workers = config.workers;
@@ -319,6 +323,7 @@ int runServe(const Config& configIn) {
     guard.bodyGrace = config.headerTimeoutSeconds;
     guard.minBodyRate = static_cast<double>(config.minBodyRate);
     guard.maxConnections = config.maxConnections;
+    guard.maxPerClient = config.maxConnectionsPerClient;
     http::Server server(services, http::FrontLimits{config.maxUploadBytes, 16 * 1024}, guard);
     server.init(host, port, config.httpThreads);
     server.start();

@@ -235,6 +235,12 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.minBodyRate = parseBytes(v); });
     add("max-connections", "open connections beyond which new ones are closed (1024)",
         [](Config& c, const std::string& v) { c.maxConnections = static_cast<uint64_t>(parseInteger(v, 1, 1'000'000)); });
+    add("max-connections-per-client", "open connections from one client address beyond which new ones are closed (64)",
+        [](Config& c, const std::string& v) {
+            c.maxConnectionsPerClient = static_cast<uint64_t>(parseInteger(v, 1, 1'000'000));
+        });
+    add("max-long-polls", "?wait= requests that may wait at once; more are answered 503 too_many_waiters (10000)",
+        [](Config& c, const std::string& v) { c.maxLongPolls = static_cast<uint64_t>(parseInteger(v, 1, 1'000'000)); });
     add("fsync", "fsync blobs and commits (true); false survives a process crash, not a power cut",
         [](Config& c, const std::string& v) { c.fsync = parseBool(v); });
     add("watch-plugins", "load plugins dropped into the plugin folder as they arrive (inotify); "

@@ -52,6 +52,8 @@ struct Config {
     double keepaliveTimeoutSeconds = 75; // idle connections are closed after this
     uint64_t minBodyRate = 1024;         // bytes/s a body must average after 10 s
     uint64_t maxConnections = 1024;
+    uint64_t maxConnectionsPerClient = 64;  // open connections from one client address
+    uint64_t maxLongPolls = 10'000;      // ?wait= requests waiting at once; more are 503 too_many_waiters
     bool fsync = true;                   // fsync blobs and the database on commit
     bool watchPlugins = true;            // load .so files dropped into the plugin folder without a restart
     std::string isolation = "process";   // process: plugins run in worker processes; none: in the daemon

@@ -128,18 +128,14 @@ AccessControl::AccessControl(AccessOptions options) : tokens_(std::move(options.
         rawHashes_.push_back(std::move(raw));
     }
     if (options_.rateBurst <= 0) options_.rateBurst = std::max(1.0, options_.rateLimit);
+    for (std::string& h : options_.hosts) h = hostOfHeader(h);
 }
 
-std::optional<Scope> AccessControl::requiredScope(std::string_view method, std::string_view path) const {
-    if (path == "/healthz" || path == "/readyz" || path == "/favicon.ico") return std::nullopt;
-    if (path == "/dashboard/login" || startsWith(path, "/dashboard/static/")) return std::nullopt;
-    if (path == "/docs" || path == "/openapi.json" || path == "/") return std::nullopt;
-    if (path == "/metrics" && options_.publicMetrics) return std::nullopt;
-    if (method == "GET" || method == "HEAD") return kRead;
-    if (method == "DELETE" && startsWith(path, "/v1/originals/")) return kAdmin;
-    if (startsWith(path, "/v1/plugins")) return kAdmin;
-    if (path == "/dashboard/logout") return std::nullopt;
-    return kSubmit;
+bool AccessControl::hostAllowed(std::string_view hostHeader) const {
+    if (authEnabled()) return true;
+    std::string host = hostOfHeader(hostHeader);
+    if (host == "localhost" || host == "127.0.0.1" || host == "[::1]") return true;
+    return !host.empty() && std::find(options_.hosts.begin(), options_.hosts.end(), host) != options_.hosts.end();
 }
 
 std::optional<Principal> AccessControl::authenticate(std::string_view token) const {
@@ -199,7 +195,13 @@ std::optional<Principal> AccessControl::identify(const Caller& caller, bool& pre
 }
 
 void AccessControl::admit(const Caller& caller) {
-    std::optional<Scope> need = requiredScope(caller.method, caller.path);
+    std::optional<Scope> need;
+    switch (caller.scope) {
+        case RouteScope::Open: break;
+        case RouteScope::Read: need = kRead; break;
+        case RouteScope::Submit: need = kSubmit; break;
+        case RouteScope::Admin: need = kAdmin; break;
+    }
     std::optional<Principal> who;
     if (authEnabled() && need) {
         bool presented = false;

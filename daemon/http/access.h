@@ -13,7 +13,10 @@
 // constant time, so neither the file nor the timing tells a token.
 // Scopes: `read` (GET and HEAD), `submit` (new jobs, originals, batches,
 // cancel and retry), `admin` (everything, deletes of originals and plugin
-// reloads included).
+// reloads included). Which one a request needs is declared by the route it
+// matched (http/route_rules.h), never guessed from the raw path.
+#include "http/route_rules.h"
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -55,12 +58,17 @@ struct AccessOptions {
     double rateLimit = 0;            // requests per second per client; 0: off
     double rateBurst = 0;            // bucket size; 0: max(1, rateLimit)
     std::chrono::seconds sessionLifetime{12 * 3600};
+    // With auth off, the Host names served besides localhost, 127.0.0.1 and
+    // [::1] (--public-url's host, the --listen address): anything else is
+    // another site's name pointing here (DNS rebinding).
+    std::vector<std::string> hosts;
 };
 
 // What a request's head says about its sender.
 struct Caller {
     std::string_view method;
     std::string_view path;           // without the query
+    RouteScope scope = RouteScope::Read;  // what the matched route needs
     std::string_view authorization;  // the Authorization header, or empty
     std::string_view cookie;         // the Cookie header, or empty
     std::string peer;                // the client's address
@@ -75,12 +83,13 @@ public:
     bool authEnabled() const { return !tokens_.empty(); }
 
     // Admits a request or throws ApiError: 401 unauthorized (no or wrong
-    // credentials), 403 forbidden (a scope is missing), 429 rate_limited
-    // (with Retry-After). Throws nothing for routes that are open to all.
+    // credentials), 403 forbidden (the route's scope is missing), 429
+    // rate_limited (with Retry-After). Throws nothing for open routes.
     void admit(const Caller& caller);
 
-    // The scope a route needs; nullopt when it is open to everyone.
-    std::optional<Scope> requiredScope(std::string_view method, std::string_view path) const;
+    // With auth off: whether a Host header names this server (see
+    // AccessOptions::hosts). Always true with auth on.
+    bool hostAllowed(std::string_view hostHeader) const;
 
     // A token's owner, compared in constant time; nullopt if no token matches.
     std::optional<Principal> authenticate(std::string_view token) const;

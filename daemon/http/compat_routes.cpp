@@ -146,18 +146,12 @@ std::string withCharset(const std::string& mediaType) {
     return mediaType;
 }
 
-// A client's file name as a quoted header parameter: no quotes, backslashes or control characters.
-std::string quotedName(const std::string& name) {
-    std::string out = "\"";
-    for (char c : name) out.push_back(c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 ? '_' : c);
-    return out + "\"";
-}
-
 void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
     s.store.recordHit(job.id);
-    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType),
-             {{"ETag", "\"" + o.sha256 + "\""}, {"Content-Disposition", "inline; filename=" + quotedName(o.name)}});
+    Headers headers = userContentHeaders(o.mediaType, o.name);
+    headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
+    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), headers);
 }
 
 // Text outputs stream from their file like any other (never copied whole
@@ -166,15 +160,16 @@ void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Out
 void sendOutputText(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
     s.store.recordHit(job.id);
-    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), {{"ETag", "\"" + o.sha256 + "\""}});
+    Headers headers = userContentHeaders(o.mediaType, o.name);
+    headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
+    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), headers);
 }
 
 void sendOriginal(Services& s, Http::ResponseWriter& rs, const Job& job) {
     if (job.original.purgedAt || !s.blobs.exists(job.original.sha256))
         throw ApiError::notFound("the original of " + job.id + " was removed");
-    Headers headers{{"ETag", "\"" + job.original.sha256 + "\""}};
-    if (!job.original.filename.empty())
-        headers.emplace_back("Content-Disposition", "inline; filename=" + quotedName(job.original.filename));
+    Headers headers = userContentHeaders(job.original.mediaType, job.original.filename);
+    headers.emplace_back("ETag", "\"" + job.original.sha256 + "\"");
     sendFile(rs, s.blobs.path(job.original.sha256), job.original.mediaType, headers);
 }
 

@@ -21,6 +21,7 @@ ConnectionGuard::~ConnectionGuard() {
 std::shared_ptr<ConnectionGuard::Entry> ConnectionGuard::admit(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
     auto entry = std::make_shared<Entry>();
     entry->fd = peer->fd();
+    entry->client = peer->address().host();
     entry->set(Phase::Idle, monotonicSeconds());
     std::lock_guard lock(mutex_);
     if (entries_.size() >= limits_.maxConnections) {
@@ -28,13 +29,28 @@ std::shared_ptr<ConnectionGuard::Entry> ConnectionGuard::admit(const std::shared
         log::warn("connection_refused", {{"reason", "max_connections"}, {"open", static_cast<uint64_t>(entries_.size())}});
         return nullptr;
     }
+    size_t& mine = perClient_[entry->client];
+    if (mine >= limits_.maxPerClient) {
+        ::shutdown(entry->fd, SHUT_RDWR);
+        log::warn("connection_refused", {{"reason", "max_connections_per_client"}, {"client", entry->client},
+                                         {"open", static_cast<uint64_t>(mine)}});
+        return nullptr;
+    }
+    ++mine;
     entries_.emplace(entry.get(), entry);
     return entry;
 }
 
+void ConnectionGuard::drop(const Entry* entry) {
+    if (auto it = perClient_.find(entry->client); it != perClient_.end() && --it->second == 0) perClient_.erase(it);
+}
+
 void ConnectionGuard::leave(const Entry* entry) {
     std::lock_guard lock(mutex_);
-    entries_.erase(entry);
+    if (entries_.count(entry)) {
+        drop(entry);
+        entries_.erase(entry);
+    }
 }
 
 size_t ConnectionGuard::open() const {
@@ -59,10 +75,23 @@ void ConnectionGuard::loop() {
                 case Phase::Head:
                     if (age > limits_.headerTimeout) why = "slow_head";
                     break;
-                case Phase::Body:
-                    if (age > limits_.bodyGrace && static_cast<double>(e.bodyBytes.load()) / age < limits_.minBodyRate)
+                case Phase::Body: {
+                    // Bytes over the last bodyGrace seconds, from the sweeps' samples.
+                    double since = e.since.load();
+                    if (e.sampledSince != since) {
+                        e.sampledSince = since;
+                        e.samples.clear();
+                        e.samples.emplace_back(since, 0);
+                    }
+                    e.samples.emplace_back(now, e.bodyBytes.load());
+                    while (e.samples.size() > 2 && e.samples[1].first <= now - limits_.bodyGrace) e.samples.pop_front();
+                    auto [from, bytesThen] = e.samples.front();
+                    double window = now - from;
+                    if (age > limits_.bodyGrace && window > 0 &&
+                        static_cast<double>(e.samples.back().second - bytesThen) / window < limits_.minBodyRate)
                         why = "slow_body";
                     break;
+                }
                 case Phase::Busy: break;  // the server owes the answer (a long-poll, a download)
             }
             if (!why) {
@@ -76,6 +105,7 @@ void ConnectionGuard::loop() {
                 ++closed_;
                 log::info("connection_closed", {{"reason", why}, {"seconds", age}});
             }
+            drop(it->first);
             it = entries_.erase(it);
         }
     }

@@ -4,10 +4,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 
 namespace pixelmill::http {
 
@@ -15,14 +19,17 @@ struct GuardLimits {
     double headerTimeout = 10;     // a request's head must arrive within this
     double keepaliveTimeout = 75;  // an idle connection is closed after this (longer than the longest ?wait)
     double bodyGrace = 10;         // then a body must arrive at least at…
-    double minBodyRate = 1024;     // …this many bytes per second on average
+    double minBodyRate = 1024;     // …this many bytes per second over the last bodyGrace seconds
     size_t maxConnections = 1024;  // more are closed at once
+    size_t maxPerClient = 64;      // open connections from one address; more are closed at once
 };
 
 // Keeps slow or idle clients from tying up the server: a once-a-second sweep
 // closes connections whose head is late (slow loris), whose body trickles
 // below a minimum rate, or that sit idle past the keep-alive timeout, and
-// the number of open connections is capped. Pistache offers no timers to a
+// the number of open connections is capped, in all and per client address.
+// The body rate is measured over a sliding window of the last bodyGrace
+// seconds, so a fast start buys no long silence later. Pistache offers no timers to a
 // handler, so the sweep is ours; it closes a connection by shutting its
 // socket down, which the reactor then sees as a disconnect.
 //
@@ -39,6 +46,10 @@ public:
         std::atomic<int> phase{static_cast<int>(Phase::Idle)};
         std::atomic<double> since{0};
         std::atomic<uint64_t> bodyBytes{0};
+        std::string client;  // the peer's address
+        // The sweeper's own (under its mutex): body bytes seen at past sweeps.
+        double sampledSince = -1;
+        std::deque<std::pair<double, uint64_t>> samples;
         void set(Phase p, double now) {
             phase = static_cast<int>(p);
             since = now;
@@ -61,11 +72,14 @@ public:
 
 private:
     void loop();
+    // Forgets an entry (mutex held).
+    void drop(const Entry* entry);
 
     GuardLimits limits_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::unordered_map<const Entry*, std::shared_ptr<Entry>> entries_;
+    std::map<std::string, size_t, std::less<>> perClient_;
     bool stopping_ = false;
     std::atomic<uint64_t> closed_{0};
     std::thread sweeper_;

@@ -57,10 +57,10 @@ void addDocsRoutes(RouteTable& routes, Services&) {
         json served = *document;
         served["servers"] = json::array({{{"url", origin(rq)}, {"description", "this daemon"}}});
         sendJson(rs, 200, served);
-    });
+    }, RouteRule::open());
     routes.get("/docs", [document, stylesheet](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendText(rs, 200, renderDocsPage(*document, origin(rq), stylesheet), "text/html; charset=utf-8");
-    });
+    }, RouteRule::open());
 }
 
 }  // namespace pixelmill::http

@@ -76,6 +76,9 @@ struct StreamingHandler::Connection {
     std::string contentType;
     std::string authorization;
     std::string cookie;
+    std::string host;
+    RouteRule rule;  // of the matched route, decided from the head
+    uint64_t fieldBytes = 0;
     std::optional<uint64_t> contentLength;
     bool chunked = false;
 
@@ -99,6 +102,9 @@ struct StreamingHandler::Connection {
         contentType.clear();
         authorization.clear();
         cookie.clear();
+        host.clear();
+        rule = RouteRule{};
+        fieldBytes = 0;
         contentLength.reset();
         chunked = false;
         remaining = 0;
@@ -115,13 +121,14 @@ struct StreamingHandler::Connection {
 
 StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits,
                                    Metrics* metrics, std::shared_ptr<ConnectionGuard> guard,
-                                   std::shared_ptr<AccessControl> access)
+                                   std::shared_ptr<AccessControl> access, std::shared_ptr<const RouteIndex> rules)
     : router_(std::move(router)),
       blobs_(blobs),
       limits_(limits),
       metrics_(metrics),
       guard_(std::move(guard)),
-      access_(std::move(access)) {}
+      access_(std::move(access)),
+      rules_(std::move(rules)) {}
 
 void StreamingHandler::onRequest(const Http::Request& request, Http::ResponseWriter response) {
     router_->route(request, std::move(response));
@@ -141,10 +148,11 @@ void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
     router_->disconnectPeer(peer);
 }
 
-void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, const ApiError& error) {
+void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, const ApiError& error,
+                              const char* route) {
     Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
     response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    RequestTiming timing{metrics_, "front", "ANY", c.startedAt > 0 ? c.startedAt : monotonicSeconds(), false};
+    RequestTiming timing{metrics_, route, "ANY", c.startedAt > 0 ? c.startedAt : monotonicSeconds(), false};
     TimingScope scope(&timing);
     sendError(response, error);
     c.reset();
@@ -158,7 +166,7 @@ namespace {
 // parser reads the filtered head again for routing.
 void parseHead(std::string_view head, std::string& filtered, std::optional<uint64_t>& contentLength, bool& chunked,
                bool& expectContinue, bool& keepAlive, std::string& contentType, std::string& authorization,
-               std::string& cookie) {
+               std::string& cookie, std::string& host) {
     size_t eol = head.find("\r\n");
     std::string_view requestLine = head.substr(0, eol);
     size_t sp1 = requestLine.find(' ');
@@ -215,6 +223,10 @@ void parseHead(std::string_view head, std::string& filtered, std::optional<uint6
         if (iequals(name, "content-type")) contentType.assign(value);
         if (iequals(name, "authorization")) authorization.assign(value);
         if (iequals(name, "cookie")) cookie.assign(value);
+        if (iequals(name, "host")) {
+            if (!host.empty()) throw ApiError::badRequest("bad_request", "more than one Host header");
+            host.assign(value.empty() ? " " : value);
+        }
         filtered.append(line);
         filtered.append("\r\n");
     }
@@ -227,6 +239,9 @@ void parseHead(std::string_view head, std::string& filtered, std::optional<uint6
 
 void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
     uint64_t limit = limits_.maxUploadBytes + kEnvelopeBytes;
+    if (c.rule.maxBody != RouteRule::kUpload && c.contentLength && *c.contentLength > c.rule.maxBody)
+        throw ApiError::tooLarge("the body is " + std::to_string(*c.contentLength) + " bytes; this route takes at most " +
+                                 humanBytes(c.rule.maxBody));
     if (c.contentLength && *c.contentLength > limit)
         throw ApiError::tooLarge("the upload is " + std::to_string(*c.contentLength) + " bytes; the limit is " +
                                  humanBytes(limits_.maxUploadBytes));
@@ -243,6 +258,9 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
         cb.begin = [this, conn](const MultipartParser::Part& part) {
             RequestBody& b = *conn->body;
             if (part.hasFilename) {
+                if (b.files.size() >= limits_.maxFileParts)
+                    throw ApiError::badRequest("bad_multipart", "at most " + std::to_string(limits_.maxFileParts) +
+                                                                    " file parts are taken per request");
                 b.files.push_back(FormFile{part.name, clientFileName(part.filename), part.contentType, blobs_->writer()});
                 conn->currentFile = static_cast<int>(b.files.size()) - 1;
             } else {
@@ -264,6 +282,10 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
                 if (value.size() + size > kMaxFieldBytes)
                     throw ApiError::invalidParam(conn->currentField, "field " + conn->currentField +
                                                                          " is longer than 64 KiB");
+                conn->fieldBytes += size;
+                if (conn->fieldBytes > limits_.maxFieldBytes)
+                    throw ApiError::badRequest("bad_multipart", "the form fields are longer than " +
+                                                                    humanBytes(limits_.maxFieldBytes) + " in all");
                 value.append(data, size);
             }
         };
@@ -287,6 +309,8 @@ void StreamingHandler::bodyBytes(Connection& c, const char* data, size_t size) {
     if (c.guard) c.guard->bodyBytes += size;
     if (c.received > limits_.maxUploadBytes + kEnvelopeBytes)
         throw ApiError::tooLarge("the upload is larger than the limit of " + humanBytes(limits_.maxUploadBytes));
+    if (c.rule.maxBody != RouteRule::kUpload && c.received > c.rule.maxBody)
+        throw ApiError::tooLarge("this route takes a body of at most " + humanBytes(c.rule.maxBody));
     RequestBody& b = *c.body;
     if (c.multipart) {
         c.multipart->feed(data, size);
@@ -305,35 +329,90 @@ void StreamingHandler::bodyBytes(Connection& c, const char* data, size_t size) {
     b.spilled->write(data, size);
 }
 
-void StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
+bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
     std::string_view line = std::string_view(c.head).substr(0, c.head.find("\r\n"));
     std::string_view method = line.substr(0, line.find(' '));
     std::string_view target = line.substr(method.size() + 1);
     target = target.substr(0, target.rfind(' '));
-    std::string_view path = target.substr(0, target.find('?'));
-    try {
-        access_->admit(Caller{method, path, c.authorization, c.cookie, peer->address().host()});
-    } catch (const ApiError& e) {
-        // A person opening a dashboard page without a session is sent to the login form.
-        bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
-        if (e.status() != 401 || !page) {
-            reject(c, peer, e);
-            return;
-        }
-        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
-        response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        std::string next;
-        for (unsigned char ch : target) {
-            if (std::isalnum(ch) || std::strchr("/-._~", ch)) next.push_back(static_cast<char>(ch));
-            else {
-                static const char* hex = "0123456789ABCDEF";
-                next += {'%', hex[ch >> 4], hex[ch & 15]};
-            }
-        }
-        sendEmpty(response, 303, {{"Location", "/dashboard/login?next=" + next}});
-        c.reset();
-        c.phase = Connection::Phase::Discard;
+    if (const char* why = nonCanonicalTarget(target)) {
+        reject(c, peer, ApiError::badRequest("invalid_path", why));
+        return false;
     }
+    std::string_view path = targetPath(target);
+    const std::string* route = nullptr;  // the matched template
+    c.rule = RouteRule::read();          // an unknown path is 404 to those who may read, 401 to others
+    std::string allow;                   // set when the path is known but the method is not
+    if (auto m = rules_ ? rules_->match(method, path) : std::nullopt) {
+        route = m->path;
+        c.rule = m->rule;
+        if (!m->methodAllowed && (method == "GET" || method == "POST" || method == "PUT" || method == "DELETE" ||
+                                  method == "PATCH"))
+            allow = m->allow;
+    }
+    if (access_ && !access_->hostAllowed(c.host) && !(route && (*route == "/healthz" || *route == "/readyz"))) {
+        reject(c, peer, ApiError(421, "misdirected_request",
+                                 "this server does not answer to the Host '" + hostOfHeader(c.host) +
+                                     "' without tokens (localhost, 127.0.0.1, [::1] or --public-url's host)"));
+        return false;
+    }
+    if (access_) {
+        try {
+            access_->admit(Caller{method, path, c.rule.scope, c.authorization, c.cookie, peer->address().host()});
+        } catch (const ApiError& e) {
+            // A person opening a dashboard page without a session is sent to the login form.
+            bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
+            if (e.status() != 401 || !page) {
+                reject(c, peer, e);
+                return false;
+            }
+            Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+            response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+            std::string next;
+            for (unsigned char ch : target) {
+                if (std::isalnum(ch) || std::strchr("/-._~", ch)) next.push_back(static_cast<char>(ch));
+                else {
+                    static const char* hex = "0123456789ABCDEF";
+                    next += {'%', hex[ch >> 4], hex[ch & 15]};
+                }
+            }
+            sendEmpty(response, 303, {{"Location", "/dashboard/login?next=" + next}});
+            c.reset();
+            c.phase = Connection::Phase::Discard;
+            return false;
+        }
+    }
+    bool hasBody = c.chunked || c.contentLength.value_or(0) > 0;
+    if (!allow.empty()) {
+        // Answered before any body is read; a body sent along closes the connection.
+        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+        if (hasBody || !c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+        RequestTiming timing{metrics_, *route, std::string(method), c.startedAt, false};
+        TimingScope scope(&timing);
+        addHeader(response, "Allow", allow);
+        sendError(response, ApiError(405, "method_not_allowed",
+                                     std::string(method) + " is not allowed here; allowed: " + allow));
+        c.reset();
+        if (hasBody) c.phase = Connection::Phase::Discard;
+        else c.mark(ConnectionGuard::Phase::Idle);
+        return false;
+    }
+    if (hasBody && c.rule.maxBody == 0) {
+        std::string what = route ? std::string(method) + " " + *route : "this path";
+        reject(c, peer, ApiError::badRequest("unexpected_body", what + " takes no request body"));
+        return false;
+    }
+    if (!route) {
+        // Answered here, not by the router: it would fold the path first.
+        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+        if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+        RequestTiming timing{metrics_, "unmatched", std::string(method), c.startedAt, false};
+        TimingScope scope(&timing);
+        sendError(response, ApiError::notFound("no route for " + std::string(method) + " " + std::string(path)));
+        c.reset();
+        c.mark(ConnectionGuard::Phase::Idle);
+        return false;
+    }
+    return true;
 }
 
 void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
@@ -403,10 +482,10 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
                     data = leftover.data();
                     size = leftover.size();
                     parseHead(c.head, c.filteredHead, c.contentLength, c.chunked, c.expectContinue, c.keepAlive,
-                              c.contentType, c.authorization, c.cookie);
-                    if (access_) {
-                        admit(c, peer);
+                              c.contentType, c.authorization, c.cookie, c.host);
+                    if (!admit(c, peer)) {
                         if (c.phase == Connection::Phase::Discard) return;
+                        break;  // answered, and the connection stays open: no body was sent
                     }
                     if (!c.chunked && c.contentLength.value_or(0) == 0) dispatch(c, peer);
                     else startBody(c, peer);

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "http/access.h"
 #include "http/connection_guard.h"
+#include "http/route_rules.h"
 #include "store/blob_store.h"
 
 #include <pistache/http.h>
@@ -19,6 +20,8 @@ namespace pixelmill::http {
 struct FrontLimits {
     uint64_t maxUploadBytes = 256ull << 20;
     size_t maxHeaderBytes = 16 * 1024;
+    size_t maxFileParts = 4;             // file parts in one multipart body (the API uses one)
+    uint64_t maxFieldBytes = 1ull << 20;  // all non-file form fields of one request together
 };
 
 // The HTTP/1.1 front end on Pistache's reactor. Pistache's own request path
@@ -29,6 +32,14 @@ struct FrontLimits {
 // and large bodies straight into blob writers on disk, hashed on the way —
 // and handed to the route through currentBody().
 //
+// Before any body byte is read, the head is checked in this order: a
+// non-canonical target is 400 invalid_path; with auth off, a Host that does
+// not name this server is 421 misdirected_request (/healthz, /readyz
+// exempt); then the route is matched against the route table's rules (the
+// same match Pistache's router makes for a canonical path): its scope
+// decides 401/403, a path no route has is 404, and a body on a route that
+// takes none is 400 unexpected_body.
+//
 // Pistache clones the handler for each reactor thread; a clone shares the
 // router and blob store, and keeps per-connection state in the peer.
 class StreamingHandler : public Pistache::Http::Handler {
@@ -37,7 +48,7 @@ public:
 
     StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits,
                      Metrics* metrics, std::shared_ptr<ConnectionGuard> guard,
-                     std::shared_ptr<AccessControl> access = nullptr);
+                     std::shared_ptr<AccessControl> access, std::shared_ptr<const RouteIndex> rules);
 
     void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
     void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
@@ -50,9 +61,11 @@ private:
     void startBody(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void bodyBytes(Connection& c, const char* data, size_t size);
     void dispatch(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
-    void reject(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, const ApiError& error);
-    // Auth and rate limit, from the head alone: nothing of a refused body is read.
-    void admit(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    void reject(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, const ApiError& error,
+                const char* route = "front");
+    // Target, Host, auth, rate limit and body rules, from the head alone:
+    // nothing of a refused body is read. False when the request was answered.
+    bool admit(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
 
     std::shared_ptr<Pistache::Rest::Router> router_;
     BlobStore* blobs_;
@@ -60,6 +73,7 @@ private:
     Metrics* metrics_;
     std::shared_ptr<ConnectionGuard> guard_;
     std::shared_ptr<AccessControl> access_;
+    std::shared_ptr<const RouteIndex> rules_;
 };
 
 }  // namespace pixelmill::http

@@ -6,7 +6,7 @@
 
 namespace pixelmill::http {
 
-JobWaiters::JobWaiters() : thread_([this] { loop(); }) {}
+JobWaiters::JobWaiters(size_t limit) : limit_(limit), thread_([this] { loop(); }) {}
 
 JobWaiters::~JobWaiters() { shutdown(); }
 
@@ -19,20 +19,22 @@ void JobWaiters::shutdown() {
     if (thread_.joinable()) thread_.join();
 }
 
-void JobWaiters::wait(const std::string& jobId, std::chrono::steady_clock::time_point deadline, Answer answer) {
+bool JobWaiters::wait(const std::string& jobId, std::chrono::steady_clock::time_point deadline, Answer answer) {
     if (stopping_) {
         answer();
-        return;
+        return true;
     }
     auto entry = std::make_shared<Entry>();
     entry->jobId = jobId;
-    entry->answer = std::move(answer);
     {
         std::lock_guard lock(mutex_);
+        if (byDeadline_.size() >= limit_) return false;
+        entry->answer = std::move(answer);
         byJob_[jobId].push_back(entry);
         entry->deadline = byDeadline_.emplace(deadline, entry);
     }
     wake_.notify_all();
+    return true;
 }
 
 void JobWaiters::notify(const std::string& jobId) {

@@ -16,12 +16,14 @@ namespace pixelmill::http {
 // Holds the answers of ?wait= requests until their job ends or their time is
 // up, without holding an HTTP or worker thread: each waiter is a closure that
 // sends the response, run once on this class's own thread.
+// At most `limit` answers wait at once: each holds a connection and memory.
 // Thread-safe: one mutex guards the tables; answers run outside it.
 class JobWaiters {
 public:
     using Answer = std::function<void()>;
+    static constexpr size_t kDefaultLimit = 10'000;
 
-    JobWaiters();
+    explicit JobWaiters(size_t limit = kDefaultLimit);
     ~JobWaiters();
     // Answers everything still waiting and stops; call before the HTTP
     // server that owns the connections goes away.
@@ -29,8 +31,10 @@ public:
     JobWaiters(const JobWaiters&) = delete;
     JobWaiters& operator=(const JobWaiters&) = delete;
 
-    // Runs `answer` once, soon after notify(jobId) or at `deadline`.
-    void wait(const std::string& jobId, std::chrono::steady_clock::time_point deadline, Answer answer);
+    // Runs `answer` once, soon after notify(jobId) or at `deadline`; false
+    // (and `answer` dropped, never run) when `limit` answers already wait.
+    bool wait(const std::string& jobId, std::chrono::steady_clock::time_point deadline, Answer answer);
+    size_t limit() const { return limit_; }
     // The job has ended: answer its waiters.
     void notify(const std::string& jobId);
     size_t pending() const;
@@ -45,6 +49,7 @@ private:
     };
     void loop();
 
+    size_t limit_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::unordered_map<std::string, std::vector<std::shared_ptr<Entry>>> byJob_;

@@ -193,16 +193,18 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
     }
     if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
     s.store.recordHit(job.id);
-    sendFile(response, s.blobs.path(found->sha256), found->mediaType,
-             {{"ETag", etag}, {"Content-Disposition", "inline; filename=\"" + found->name + "\""}});
+    Headers headers = userContentHeaders(found->mediaType, found->name);
+    headers.emplace_back("ETag", etag);
+    sendFile(response, s.blobs.path(found->sha256), found->mediaType, headers);
 }
 
 void original(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
     Job job = s.jobs.get(jobId(request));
     if (job.original.purgedAt || !s.blobs.exists(job.original.sha256))
         throw ApiError::notFound("the original of job " + job.id + " was removed");
-    sendFile(response, s.blobs.path(job.original.sha256), job.original.mediaType,
-             {{"ETag", "\"" + job.original.sha256 + "\""}});
+    Headers headers = userContentHeaders(job.original.mediaType, job.original.filename);
+    headers.emplace_back("ETag", "\"" + job.original.sha256 + "\"");
+    sendFile(response, s.blobs.path(job.original.sha256), job.original.mediaType, headers);
 }
 
 }  // namespace
@@ -223,10 +225,10 @@ void addJobRoutes(RouteTable& routes, Services& s) {
     });
     routes.post("/v1/jobs/:id/cancel", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         answerJob(rs, 202, s.jobs.cancel(jobId(rq)));
-    });
+    }, RouteRule::submit(0));
     routes.post("/v1/jobs/:id/retry", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         answerJob(rs, 202, s.jobs.retry(jobId(rq)));
-    });
+    }, RouteRule::submit(0));
     routes.get("/v1/jobs/:id/outputs/:index",
                [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { output(s, rq, rs); });
     routes.get("/v1/jobs/:id/original",

@@ -94,15 +94,15 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         Original o = s.jobs.getOriginal(idParam(rq));
         if (o.purgedAt || !s.blobs.exists(o.sha256))
             throw ApiError::notFound("the content of original " + o.id + " was removed");
-        Headers headers{{"ETag", "\"" + o.sha256 + "\""}};
-        if (!o.filename.empty()) headers.emplace_back("Content-Disposition", "inline; filename=\"" + o.filename + "\"");
+        Headers headers = userContentHeaders(o.mediaType, o.filename);
+        headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
         sendFile(rs, s.blobs.path(o.sha256), o.mediaType, headers);
     });
     routes.del("/v1/originals/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         Original o = s.jobs.getOriginal(idParam(rq));
         s.storage.deleteOriginal(o.id);
         sendEmpty(rs, 204);
-    });
+    }, RouteRule::admin());
 
     routes.post("/v1/batches", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
         nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);

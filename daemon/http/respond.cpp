@@ -1,7 +1,11 @@
 #include "http/respond.h"
 
 #include "common/clock.h"
+#include "common/log.h"
 #include "metrics/metrics.h"
+
+#include <cctype>
+#include <cstring>
 
 #include <pistache/http_headers.h>
 
@@ -58,8 +62,14 @@ void sendEmpty(Http::ResponseWriter& response, int status, const Headers& header
     response.send(static_cast<Http::Code>(status));
 }
 
+std::string publicMessage(const ApiError& error) {
+    if (error.status() != 500) return error.what();
+    log::error("internal_error", {{"error", error.what()}});
+    return "internal error; the daemon's log has the details";
+}
+
 nlohmann::ordered_json errorBody(const ApiError& error) {
-    nlohmann::ordered_json e = {{"code", error.code()}, {"message", error.what()}};
+    nlohmann::ordered_json e = {{"code", error.code()}, {"message", publicMessage(error)}};
     if (!error.field().empty()) e["field"] = error.field();
     if (!error.jobs().empty()) e["jobs"] = error.jobs();
     return {{"error", e}};
@@ -88,6 +98,40 @@ void sendError(Http::ResponseWriter& response, const ApiError& error) {
     Headers headers;
     if (auto s = error.retryAfterSeconds()) headers.emplace_back("Retry-After", std::to_string(*s));
     sendJson(response, error.status(), errorBody(error), headers);
+}
+
+bool activeContentType(const std::string& mediaType) {
+    std::string t;
+    for (char c : mediaType.substr(0, mediaType.find(';')))
+        if (c != ' ' && c != '\t') t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    return t.empty() || t == "text/html" || t == "application/xhtml+xml" || t == "image/svg+xml" ||
+           t == "text/xml" || t == "application/xml" || t.ends_with("+xml") || t == "text/javascript" ||
+           t == "application/javascript" || t == "application/ecmascript" || t == "text/xsl";
+}
+
+std::string contentDisposition(bool attachment, const std::string& filename) {
+    std::string out = attachment ? "attachment" : "inline";
+    if (filename.empty()) return out;
+    std::string ascii, encoded;
+    bool plain = true;
+    static const char* hex = "0123456789ABCDEF";
+    for (unsigned char c : filename) {
+        bool printable = c >= 0x20 && c < 0x7f;
+        if (!printable || c == '"' || c == '\\') plain = false;
+        ascii.push_back(printable && c != '"' && c != '\\' ? static_cast<char>(c) : '_');
+        // RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"
+        if (std::isalnum(c) || std::strchr("!#$&+-.^_`|~", c)) encoded.push_back(static_cast<char>(c));
+        else encoded += {'%', hex[c >> 4], hex[c & 15]};
+    }
+    out += "; filename=\"" + ascii + "\"";
+    if (!plain) out += "; filename*=UTF-8''" + encoded;
+    return out;
+}
+
+Headers userContentHeaders(const std::string& mediaType, const std::string& filename) {
+    return {{"X-Content-Type-Options", "nosniff"},
+            {"Content-Security-Policy", "default-src 'none'; sandbox"},
+            {"Content-Disposition", contentDisposition(activeContentType(mediaType), filename)}};
 }
 
 void sendFile(Http::ResponseWriter& response, const std::string& path, const std::string& contentType,

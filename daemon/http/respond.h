@@ -51,6 +51,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // The one place an ApiError becomes the JSON error body of API.md.
 nlohmann::ordered_json errorBody(const ApiError& error);
+// The message a client is shown: an internal error's own text (which may
+// name files, folders or the database) goes to the log, not to the client.
+std::string publicMessage(const ApiError& error);
 
 void sendJson(Pistache::Http::ResponseWriter& response, int status, const nlohmann::ordered_json& body,
               const Headers& headers = {});
@@ -60,6 +63,18 @@ void sendText(Pistache::Http::ResponseWriter& response, int status, const std::s
 // Streams a file from disk (sendfile) with Content-Length and the given type.
 void sendFile(Pistache::Http::ResponseWriter& response, const std::string& path, const std::string& contentType,
               const Headers& headers = {});
+
+// Headers for bytes a client uploaded or a plugin made, so that a browser
+// never runs them in this origin: X-Content-Type-Options: nosniff,
+// Content-Security-Policy: default-src 'none'; sandbox, and a
+// Content-Disposition that is `attachment` for types a browser would run
+// (SVG, HTML, XML, JavaScript), `inline` otherwise, with the file name.
+Headers userContentHeaders(const std::string& mediaType, const std::string& filename);
+// An RFC 6266 Content-Disposition value: `filename` quoted (an ASCII
+// stand-in), and `filename*=UTF-8''…` when the name is not plain ASCII.
+std::string contentDisposition(bool attachment, const std::string& filename);
+// Whether a browser would run content of this type (SVG, HTML, XML, script).
+bool activeContentType(const std::string& mediaType);
 
 // A response without a body (204, 304).
 void sendEmpty(Pistache::Http::ResponseWriter& response, int status, const Headers& headers = {});

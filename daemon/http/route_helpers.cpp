@@ -38,7 +38,7 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, const Job& job
     std::string id = job.id;
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                                            std::chrono::duration<double>(wait));
-    s.waiters.wait(id, deadline, [&s, writer, timing, id, answer = std::move(answer)] {
+    bool waiting = s.waiters.wait(id, deadline, [&s, writer, timing, id, answer = std::move(answer)] {
         TimingScope scope(timing.get());
         try {
             auto now = s.store.getJob(id);
@@ -50,6 +50,15 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, const Job& job
             sendError(*writer, ApiError::internal(e.what()));
         }
     });
+    if (!waiting) {
+        TimingScope scope(timing.get());
+        ApiError e = ApiError::unavailable("too_many_waiters",
+                                           "more than " + std::to_string(s.waiters.limit()) +
+                                               " requests are already waiting (?wait=); ask again without ?wait or later",
+                                           1);
+        sendError(*writer, e);
+        return;
+    }
     // It may have ended between the read above and the registration.
     try {
         auto again = s.store.getJob(id);

@@ -42,8 +42,9 @@ Rest::Route::Handler wrap(Metrics* metrics, std::string route, RouteTable::Handl
 
 }  // namespace
 
-void RouteTable::add(Http::Method method, const std::string& path, Handler h) {
+void RouteTable::add(Http::Method method, const std::string& path, Handler h, RouteRule rule) {
     methods_[path].insert(method);
+    rules_->add(methodName(method), path, rule);
     router_.addRoute(method, path, wrap(metrics_, path, std::move(h)));
 }
 

@@ -37,7 +37,7 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
                        .maxResponseSize(64 << 20);
     endpoint_->init(options);
     endpoint_->setHandler(std::make_shared<StreamingHandler>(router_, &services_.blobs, limits_, &services_.metrics,
-                                                                     guard_, services_.access));
+                                                                     guard_, services_.access, routes.rules()));
 }
 
 void Server::start() {

@@ -47,7 +47,7 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
         json body = pluginList();
         body["added"] = added;
         sendJson(rs, 200, body);
-    });
+    }, RouteRule::admin());
 
     routes.get("/v1/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
         StateCounts counts = s.store.countByState();
@@ -67,23 +67,23 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
 
     routes.get("/metrics", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
         sendText(rs, 200, s.metrics.scrape(), "text/plain; version=0.0.4; charset=utf-8");
-    });
+    }, s.config.publicMetrics ? RouteRule::open() : RouteRule::read());
 
     routes.get("/healthz", [](const Rest::Request&, Http::ResponseWriter& rs) {
         sendText(rs, 200, "ok\n", "text/plain; charset=utf-8");
-    });
+    }, RouteRule::open());
 
     routes.get("/readyz", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
         if (s.ready.load()) sendJson(rs, 200, {{"status", "ready"}});
         else if (!s.jobs.accepting())
             sendError(rs, ApiError::unavailable("shutting_down", "pixelmill is draining", 5));
         else sendError(rs, ApiError::unavailable("not_ready", "pixelmill is starting", 1));
-    });
+    }, RouteRule::open());
 
     routes.get("/", [](const Rest::Request&, Http::ResponseWriter& rs) {
         addHeader(rs, "Location", "/dashboard");
         sendText(rs, 302, "see /dashboard\n", "text/plain; charset=utf-8");
-    });
+    }, RouteRule::open());
 }
 
 }  // namespace pixelmill::http

@@ -77,6 +77,9 @@ TEST_CASE("a full disk answers 507, leaves nothing half-written, and recovers wh
     REQUIRE(stored.size() >= 1);
     CHECK(refused->status == 507);
     CHECK(refused->json()["error"]["code"] == "insufficient_storage");
+    // The message is for clients: it names no file or folder of the daemon's.
+    CHECK(refused->body.find(d.dataDir().string()) == std::string::npos);
+    CHECK(refused->body.find("/tmp") == std::string::npos);
     CHECK(scratchFiles(d.dataDir()).empty());
 
     // A job submitted while the disk is full is refused the same way and not accepted.

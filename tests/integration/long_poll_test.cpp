@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -79,4 +80,31 @@ TEST_CASE("long-polls hold no thread: 40 parked waits, and the daemon still answ
         CHECK(r.json()["state"] == "canceled");
         CHECK(r.seconds < 15);
     }
+}
+
+TEST_CASE("long-polls beyond --max-long-polls are 503 too_many_waiters with Retry-After") {
+    TempDir dir;
+    Daemon d(DaemonOptions{.args = {"--max-long-polls", "2"}});
+    HttpClient& http = d.http();
+    Response job = http.post("/v1/jobs?plugin=slow&ms=20000", "x", "application/octet-stream");
+    REQUIRE(job.status == 202);
+    std::string id = job.json()["id"];
+    std::vector<std::thread> waiting;
+    std::atomic<int> answered{0};
+    for (int i = 0; i < 2; ++i)
+        waiting.emplace_back([&] {
+            HttpClient mine(http.base());
+            Response r = mine.get("/v1/jobs/" + id + "?wait=3");
+            if (r.status == 200) ++answered;
+        });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    Response third = http.get("/v1/jobs/" + id + "?wait=3");
+    CHECK(third.status == 503);
+    CHECK(third.json()["error"]["code"] == "too_many_waiters");
+    CHECK(third.header("retry-after") == "1");
+    CHECK(http.get("/v1/jobs/" + id).status == 200);  // without ?wait it answers at once
+    for (auto& t : waiting) t.join();
+    CHECK(answered == 2);
+    CHECK(http.get("/v1/jobs/" + id + "?wait=0.2").status == 200);  // room again
+    http.post("/v1/jobs/" + id + "/cancel", "");
 }

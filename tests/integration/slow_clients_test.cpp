@@ -66,7 +66,7 @@ TEST_CASE("a slow-loris head is cut off at --header-timeout, and others are serv
 TEST_CASE("a body that trickles below --min-body-rate is cut off") {
     Daemon d(DaemonOptions{.args = {"--header-timeout", "1", "--min-body-rate", "10KiB"}});
     int fd = connectTo(d.port());
-    std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n";
     REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
     std::atomic<bool> stop{false};
     std::thread dribble([&] {
@@ -84,7 +84,7 @@ TEST_CASE("a body that trickles below --min-body-rate is cut off") {
 }
 
 TEST_CASE("200 idle keep-alive connections and a slow client do not delay other requests") {
-    Daemon d;
+    Daemon d(DaemonOptions{.args = {"--max-connections-per-client", "1000"}});
     std::vector<int> idle;
     for (int i = 0; i < 200; ++i) {
         int fd = connectTo(d.port());
@@ -117,4 +117,78 @@ TEST_CASE("connections beyond --max-connections are closed at once") {
     for (int fd : held) ::close(fd);
     std::this_thread::sleep_for(300ms);
     CHECK(d.http().get("/healthz").status == 200);
+}
+
+TEST_CASE("a fast start buys no long silence: the body rate is measured over the last --header-timeout seconds") {
+    Daemon d(DaemonOptions{.args = {"--header-timeout", "1", "--min-body-rate", "10KiB"}});
+    int fd = connectTo(d.port());
+    // 200 KB at once, then nothing: on average that is above 10 KiB/s for
+    // twenty seconds, but in the last second nothing came.
+    std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000000\r\n\r\n";
+    std::string start = head + std::string(200000, 'x');
+    REQUIRE(::send(fd, start.data(), start.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(start.size()));
+    auto sent = std::chrono::steady_clock::now();
+    bool closed = closedByServer(fd, 6s);
+    ::close(fd);
+    CHECK(closed);
+    CHECK(std::chrono::steady_clock::now() - sent < 6s);
+    std::this_thread::sleep_for(200ms);
+    CHECK(filesUnder(d.dataDir() / "tmp").empty());
+}
+
+TEST_CASE("a steady body at the minimum rate is not cut off after a slow start") {
+    Daemon d(DaemonOptions{.args = {"--header-timeout", "1", "--min-body-rate", "2KiB"}});
+    int fd = connectTo(d.port());
+    std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30000\r\n\r\n";
+    REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+    // 6 KB/s for five seconds: always above the minimum over any second.
+    bool cut = false;
+    for (int i = 0; i < 50 && !cut; ++i) {
+        std::string piece(600, 'x');
+        if (::send(fd, piece.data(), piece.size(), MSG_NOSIGNAL) <= 0) cut = true;
+        std::this_thread::sleep_for(100ms);
+    }
+    char buf[256];
+    pollfd p{fd, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 5000) > 0);
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ::close(fd);
+    CHECK_FALSE(cut);
+    REQUIRE(n > 12);
+    CHECK(std::string(buf, 12) == "HTTP/1.1 202");
+}
+
+TEST_CASE("connections from one client beyond --max-connections-per-client are closed; other clients are served") {
+    Daemon d(DaemonOptions{.args = {"--max-connections-per-client", "5"}});
+    std::vector<int> held;
+    for (int i = 0; i < 5; ++i) held.push_back(connectTo(d.port()));
+    std::this_thread::sleep_for(200ms);
+    int extra = connectTo(d.port());
+    CHECK(closedByServer(extra, 2s));
+    ::close(extra);
+    // Another address (127.0.0.2 is loopback too) is another client.
+    int other = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    from.sin_addr.s_addr = htonl(0x7f000002);
+    REQUIRE(::bind(other, reinterpret_cast<sockaddr*>(&from), sizeof from) == 0);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(d.port()));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::connect(other, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0);
+    std::string req = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ::send(other, req.data(), req.size(), MSG_NOSIGNAL);
+    char buf[64];
+    pollfd p{other, POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 2000) > 0);
+    CHECK(::recv(other, buf, sizeof buf, 0) > 12);
+    CHECK(std::string(buf, 12) == "HTTP/1.1 200");
+    ::close(other);
+    // Closing one makes room for the same client again.
+    ::close(held.back());
+    held.pop_back();
+    std::this_thread::sleep_for(300ms);
+    CHECK(d.http().get("/healthz").status == 200);
+    for (int fd : held) ::close(fd);
 }

@@ -133,7 +133,7 @@ void addDashboardRoutes(RouteTable& routes, Services& s) {
     dashboard::addSubmitPage(routes, s);
     dashboard::addActions(routes, s);
     dashboard::addLoginPage(routes, s);
-    routes.get("/dashboard/static/:file", dashboard::staticFile);
+    routes.get("/dashboard/static/:file", dashboard::staticFile, RouteRule::open());
 }
 
 }  // namespace pixelmill::http

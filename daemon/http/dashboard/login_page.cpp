@@ -11,6 +11,10 @@ using namespace Pistache;
 
 namespace {
 
+// The login and logout forms are open to everyone: a token, a CSRF value and
+// a return path fit in far less.
+constexpr uint64_t kFormBytes = 16 * 1024;
+
 // Only a dashboard path of this host: never an open redirect.
 std::string safeNext(const std::string& next) {
     bool ok = (next == "/dashboard" || next.rfind("/dashboard/", 0) == 0) && next.find("//") == std::string::npos &&
@@ -34,7 +38,7 @@ void addLoginPage(RouteTable& routes, Services& s) {
     routes.get("/dashboard/login", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
                    if (!s.access || !s.access->authEnabled()) return redirect(rs, safeNext(queryParam(rq, "next")));
                    renderLogin(s, rq, rs, 200, "", queryParam(rq, "next"));
-               }));
+               }), RouteRule::open());
     routes.post("/dashboard/login", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
                     Form form = Form::fromBody();
                     checkCsrf(rq, form.get(kCsrfField));
@@ -47,7 +51,7 @@ void addLoginPage(RouteTable& routes, Services& s) {
                               std::string(AccessControl::kSessionCookie) + "=" + session +
                                   "; Path=/; HttpOnly; SameSite=Strict");
                     redirect(rs, next);
-                }));
+                }), RouteRule::open(kFormBytes));
     routes.post("/dashboard/logout", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
                     Form form = Form::fromBody();
                     checkCsrf(rq, form.get(kCsrfField));
@@ -59,7 +63,7 @@ void addLoginPage(RouteTable& routes, Services& s) {
                               std::string(AccessControl::kSessionCookie) +
                                   "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
                     redirect(rs, "/dashboard/login");
-                }));
+                }), RouteRule::open(kFormBytes));
 }
 
 }  // namespace pixelmill::http::dashboard

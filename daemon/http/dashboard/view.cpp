@@ -125,7 +125,7 @@ void sendErrorPage(Services& s, const Rest::Request& request, Http::ResponseWrit
     Page page(s, request, response, "error", "Error " + std::to_string(error.status()), "");
     page.data().set("status", num(static_cast<int64_t>(error.status())));
     page.data().set("code", error.code());
-    page.data().set("message", std::string(error.what()));
+    page.data().set("message", publicMessage(error));
     page.send(error.status());
 }
 

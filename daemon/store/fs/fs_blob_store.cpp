@@ -21,8 +21,10 @@ namespace pixelmill {
 namespace {
 
 [[noreturn]] void throwIo(const std::string& what, int err) {
-    if (err == ENOSPC || err == EDQUOT)
-        throw ApiError::insufficientStorage("the disk is full (" + what + ")");
+    if (err == ENOSPC || err == EDQUOT) {
+        log::warn("disk_full", {{"error", what}});  // names a path: for the log, not for clients
+        throw ApiError::insufficientStorage("the disk is full");
+    }
     throw ApiError(500, "internal", what + ": " + std::strerror(err));
 }
 
