@@ -404,6 +404,8 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         see("GET /openapi.json", "document", h.get("/openapi.json"));
         see("GET /docs", "page", h.get("/docs"));
         see("POST /v1/jobs/{id}/retry", "canceled job", h.post("/v1/jobs/" + canceled + "/retry", ""));
+        see("DELETE /v1/originals/{id}", "needed by a queued or running job",
+            h.del("/v1/originals/" + slow.json()["original"]["id"].get<std::string>()));
         see("POST /v1/jobs/{id}/cancel", "retried job", h.post("/v1/jobs/" + canceled + "/cancel", ""));
         see("DELETE /v1/jobs/{id}", "job", h.del("/v1/jobs/" + fromOriginal.json()["id"].get<std::string>()));
 

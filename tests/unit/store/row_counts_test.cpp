@@ -49,7 +49,10 @@ std::string seedJobsSql(const std::string& series, int64_t now, const std::strin
            "max_attempts, run_after, created_at, started_at, finished_at, duration_seconds, error_code) "
            "SELECT 'job-' || " + text + ", 'thumbnail', '1.0.0', '{}', 'key-' || " + text + ", 'orig-' || " + text +
            ", CASE WHEN i > " + std::to_string(kSeeded - 100) + " THEN 'queued' WHEN i % 50 = 0 THEN 'failed' "
-           "WHEN i % 97 = 0 THEN 'canceled' ELSE 'succeeded' END, 1, 3, " + t + ", " + t + ", " + t + ", " + t +
+           "WHEN i % 97 = 0 THEN 'canceled' ELSE 'succeeded' END, 1, 3, "
+           // queued jobs wait a day, so a daemon opened on the seed leaves the counts as seeded
+           "CASE WHEN i > " + std::to_string(kSeeded - 100) + " THEN " + std::to_string(now + 86'400'000) +
+           " ELSE " + t + " END, " + t + ", " + t + ", " + t +
            " + 100, 0.1, CASE WHEN i % 50 = 0 THEN 'unprocessable' END FROM " + series;
 }
 
