@@ -179,9 +179,16 @@ TEST_CASE("sqlite store: /v1/status, the dashboard and /metrics answer in < 20 m
     double metricsSeconds = medianSeconds(15, timedGet("/metrics"));
     INFO("/v1/status " << statusSeconds * 1000 << " ms, /dashboard " << dashboardSeconds * 1000 << " ms, /metrics "
                        << metricsSeconds * 1000 << " ms");
-    CHECK(statusSeconds < 0.020);
-    CHECK(dashboardSeconds < 0.020);
-    CHECK(metricsSeconds < 0.020);
+    // Under a sanitizer the daemon runs several times slower; the bound there
+    // still tells counters from a scan, and the plain build holds the 20 ms.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    constexpr double kLimit = 0.150;
+#else
+    constexpr double kLimit = 0.020;
+#endif
+    CHECK(statusSeconds < kLimit);
+    CHECK(dashboardSeconds < kLimit);
+    CHECK(metricsSeconds < kLimit);
 }
 
 TEST_CASE("postgres store: the counts read in < 20 ms over 200,000 jobs", "[store][postgres][counts]") {
