@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 ./corpus.sh
 ./upload_latency.sh
+./intake_latency.sh
 ./thumbnail.sh
 ./pdf2png.sh
 ./scaling.sh

@@ -4,7 +4,9 @@
 # through GET /v1/status, not by polling each job. Two loads:
 #   tiny: 16-px thumbnail of a 64x64 PNG (real libvips work, tiny)
 #   noop: the fixture plugin that does nothing (the queue's own cost)
-# Prints accepted/s, completed/s and the submit latency p50/p99.
+# Prints accepted/s, completed/s and the submit latency p50/p99; then the
+# no-op load on one daemon whose store is PostgreSQL (a throwaway cluster,
+# see start_postgres), as a ratio of the SQLite rate of the same run.
 #
 #   BUILD_DIR=build bench/throughput.sh [JOBS]
 source "$(dirname "$0")/lib.sh"
@@ -12,7 +14,7 @@ need vips
 JOBS="${1:-4000}"
 CLIENTS="${CLIENTS:-32}"
 work="$(mktemp -d)"
-trap 'stop_daemon; rm -rf "$work"' EXIT
+trap 'stop_daemon; stop_postgres "$work"; rm -rf "$work"' EXIT
 vips black "$work/tiny.png" 64 64 --bands 3
 mkdir -p "$work/plugins"
 ln -s "$BUILD_DIR"/plugins/thumbnail.so "$work/plugins/"
@@ -25,6 +27,7 @@ run() {  # run <label> <plugin> [param] -- [serve flags…]
   local out
   out=$("$LOADGEN" submit "$BASE" --plugin "$plugin" $param --clients "$CLIENTS" --requests "$JOBS" --unique "$work/tiny.png")
   stop_daemon
+  echo "$out" > "$work/$plugin-$label.json"
   "$PYTHON" - "$label" "$out" <<'PY'
 import json, sys
 label, r = sys.argv[1], json.loads(sys.argv[2])
@@ -38,3 +41,18 @@ run "tiny thumbnail (process isolation)" thumbnail "--param size=16" --
 run "tiny thumbnail (isolation none)" thumbnail "--param size=16" -- --isolation none
 run "noop (process isolation)" noop "" --
 run "noop (isolation none)" noop "" -- --isolation none
+
+if command -v pg_config >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  start_postgres "$work"
+  as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill throughput
+  run "noop, PostgreSQL store" noop "" -- --store "postgres://pixelmill@127.0.0.1:$PG_PORT/throughput" \
+    --blob-dir "$work/pg-blobs"
+  stop_postgres "$work"
+  "$PYTHON" - "$work/noop-noop (process isolation).json" "$work/noop-noop, PostgreSQL store.json" <<'PY'
+import json, sys
+sqlite, pg = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"  PostgreSQL / SQLite, no-op completed/s: {pg['finished_per_second'] / sqlite['finished_per_second']:.2f} (target >= 0.8)")
+PY
+else
+  echo "  (PostgreSQL not installed: the PostgreSQL row is skipped)"
+fi

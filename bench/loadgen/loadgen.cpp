@@ -21,6 +21,10 @@
 //            --interval seconds prints one JSON line: completed/s, submitted/s,
 //            submit p99, /healthz p99 (probed every 50 ms), /v1/status p99 and
 //            max (probed every 250 ms), open jobs, errors.
+//   probe    one client GETs each PATH given (instead of FILES) in turn, every
+//            10 ms, for --duration seconds: the latency another client sees
+//            while something else loads the daemon. Prints requests, errors,
+//            p50_ms, p95_ms, p99_ms, max_ms.
 //
 // Options: --clients N (16), --requests N (default: one per file, for soak: no
 // limit; files are
@@ -357,8 +361,36 @@ int soak(const Url& url, const SoakOptions& o, const std::map<std::string, std::
     return errors == 0 ? 0 : 1;
 }
 
+int probe(const Url& url, double seconds, const std::vector<std::string>& paths) {
+    Connection conn(url);
+    std::vector<double> ms;
+    long errors = 0;
+    auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    while (Clock::now() < end) {
+        for (const std::string& path : paths) {
+            auto t0 = Clock::now();
+            try {
+                if (conn.request("GET", path).status != 200) ++errors;
+            } catch (const std::exception&) {
+                ++errors;
+            }
+            ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    std::sort(ms.begin(), ms.end());
+    nlohmann::json out = {{"requests", ms.size()},
+                          {"errors", errors},
+                          {"p50_ms", percentile(ms, 0.5)},
+                          {"p95_ms", percentile(ms, 0.95)},
+                          {"p99_ms", percentile(ms, 0.99)},
+                          {"max_ms", ms.empty() ? 0.0 : ms.back()}};
+    std::cout << out.dump() << "\n";
+    return 0;
+}
+
 [[noreturn]] void usage() {
-    std::cerr << "usage: pixelmill-loadgen jobs|submit|fastapi|soak URL[,URL...] [--clients N] [--requests N]\n"
+    std::cerr << "usage: pixelmill-loadgen jobs|submit|fastapi|soak|probe URL[,URL...] [--clients N] [--requests N]\n"
                  "                         [--plugin P] [--param k=v]... [--unique]\n"
                  "                         [--duration S] [--interval S] [--max-open N] FILES...\n";
     std::exit(2);
@@ -369,7 +401,7 @@ int soak(const Url& url, const SoakOptions& o, const std::map<std::string, std::
 int main(int argc, char** argv) {
     if (argc < 4) usage();
     std::string mode = argv[1];
-    if (mode != "jobs" && mode != "submit" && mode != "fastapi" && mode != "soak") usage();
+    if (mode != "jobs" && mode != "submit" && mode != "fastapi" && mode != "soak" && mode != "probe") usage();
     std::vector<Url> urls;
     for (std::string list = argv[2]; !list.empty();) {
         auto comma = list.find(',');
@@ -406,6 +438,7 @@ int main(int argc, char** argv) {
         } else paths.push_back(a);
     }
     if (paths.empty()) usage();
+    if (mode == "probe") return probe(url, soakOptions.duration, paths);
     std::vector<std::pair<std::string, std::string>> files;
     for (const auto& p : paths) {
         std::ifstream in(p, std::ios::binary);

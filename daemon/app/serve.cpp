@@ -291,10 +291,11 @@ int runServe(const Config& configIn) {
         if (state == JobState::Succeeded) storage.nudge();  // new outputs count against the quota
     });
     TaskPool outbound(4);
-    // Checks of new sources read whole files (SVG references, probes): as many
-    // threads as the reactor has, so that uploads keep their pace, but none of
-    // them a reactor thread.
-    TaskPool intake(std::max(2, config.httpThreads));
+    // Every request that may wait (a commit, a probe, an SVG scan, a DNS
+    // lookup) runs here, never on a reactor thread. Most of their time is
+    // spent waiting for a group commit, so there are many more threads than
+    // cores: each one in flight joins the next commit.
+    TaskPool intake(std::max(64, 4 * config.httpThreads));
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,

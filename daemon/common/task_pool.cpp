@@ -4,6 +4,10 @@
 
 namespace pixelmill {
 
+namespace {
+thread_local const TaskPool* tlsPool = nullptr;
+}  // namespace
+
 TaskPool::TaskPool(int threads) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
 }
@@ -51,7 +55,10 @@ size_t TaskPool::queued() const {
     return queue_.size();
 }
 
+bool TaskPool::onPoolThread() const { return tlsPool == this; }
+
 void TaskPool::loop() {
+    tlsPool = this;
     for (;;) {
         std::function<void()> task;
         {

@@ -26,6 +26,8 @@ public:
     // nothing runs). After shutdown() it runs inline, as post() does.
     bool tryPost(std::function<void()> task, size_t maxQueued);
     size_t queued() const;
+    // True on one of this pool's threads (a task may then run nested work inline).
+    bool onPoolThread() const;
 
 private:
     void loop();

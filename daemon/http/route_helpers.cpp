@@ -106,7 +106,7 @@ void answerLater(Services& s, Http::ResponseWriter& response, std::function<void
 }
 
 void answerChecked(Services& s, Http::ResponseWriter& response, std::function<void(Http::ResponseWriter&)> work) {
-    if (!s.intake) {
+    if (!s.intake || s.intake->onPoolThread()) {  // the route itself runs off the reactor already
         work(response);
         return;
     }

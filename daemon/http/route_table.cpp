@@ -2,7 +2,11 @@
 
 #include "common/error.h"
 #include "common/log.h"
+#include "common/task_pool.h"
+#include "http/body.h"
 #include "http/respond.h"
+
+#include <memory>
 
 namespace pixelmill::http {
 
@@ -23,19 +27,59 @@ const char* methodName(Http::Method m) {
     }
 }
 
-Rest::Route::Handler wrap(Metrics* metrics, std::string route, RouteTable::Handler h) {
-    return [metrics, route = std::move(route), h = std::move(h)](const Rest::Request& request,
-                                                                 Http::ResponseWriter response) {
+// Runs the handler, turning what it throws into the JSON error body.
+void runHandler(const std::string& route, const RouteTable::Handler& h, const Rest::Request& request,
+                Http::ResponseWriter& response) {
+    try {
+        h(request, response);
+    } catch (const ApiError& e) {
+        sendError(response, e);
+    } catch (const std::exception& e) {
+        log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
+        sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
+    }
+}
+
+// What a request takes to the offload pool: its head, its body (moved out of
+// the connection, which goes on to the next request), its writer and timing.
+struct Offloaded {
+    Offloaded(const Rest::Request& r, Http::ResponseWriter w, RequestBody b, std::shared_ptr<RequestTiming> t)
+        : request(r), response(std::move(w)), body(std::move(b)), timing(std::move(t)) {}
+    Rest::Request request;
+    Http::ResponseWriter response;
+    RequestBody body;
+    std::shared_ptr<RequestTiming> timing;
+};
+
+Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string route, RouteTable::Handler h) {
+    return [metrics, offload, route = std::move(route), h = std::move(h)](const Rest::Request& request,
+                                                                          Http::ResponseWriter response) {
         RequestTiming timing{metrics, route, methodName(request.method()), requestStart(), false};
         TimingScope scope(&timing);
-        try {
-            h(request, response);
-        } catch (const ApiError& e) {
-            sendError(response, e);
-        } catch (const std::exception& e) {
-            log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
-            sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
+        bool offReactor = offload.pool && request.method() != Http::Method::Get &&
+                          request.method() != Http::Method::Head && !offload.pool->onPoolThread();
+        if (!offReactor) {
+            runHandler(route, h, request, response);
+            return Rest::Route::Result::Ok;
         }
+        auto busy = [&] {
+            return ApiError::unavailable("busy", std::to_string(offload.maxQueued) +
+                                                     " requests are waiting to be handled; try again shortly", 2);
+        };
+        if (offload.pool->queued() >= offload.maxQueued) {
+            sendError(response, busy());
+            return Rest::Route::Result::Ok;
+        }
+        auto task = std::make_shared<Offloaded>(request, std::move(response), std::move(currentBody()),
+                                                handOffTiming());
+        bool posted = offload.pool->tryPost(
+            [route, h, task] {
+                TimingScope scope(task->timing.get());
+                BodyScope body(&task->body);
+                runHandler(route, h, task->request, task->response);
+            },
+            offload.maxQueued);
+        if (!posted) sendError(task->response, busy());
         return Rest::Route::Result::Ok;
     };
 }
@@ -45,7 +89,7 @@ Rest::Route::Handler wrap(Metrics* metrics, std::string route, RouteTable::Handl
 void RouteTable::add(Http::Method method, const std::string& path, Handler h, RouteRule rule) {
     methods_[path].insert(method);
     rules_->add(methodName(method), path, rule);
-    router_.addRoute(method, path, wrap(metrics_, path, std::move(h)));
+    router_.addRoute(method, path, wrap(metrics_, offload_, path, std::move(h)));
 }
 
 void RouteTable::finish() {
@@ -56,7 +100,7 @@ void RouteTable::finish() {
         for (Http::Method m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(methodName(m));
         for (Http::Method m : all) {
             if (allowed.count(m)) continue;
-            router_.addRoute(m, path, wrap(metrics_, path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
+            router_.addRoute(m, path, wrap(metrics_, {}, path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
                                  addHeader(response, "Allow", allow);
                                  sendError(response, ApiError(405, "method_not_allowed",
                                                               std::string(methodName(m)) +

@@ -12,9 +12,16 @@
 
 namespace pixelmill {
 class Metrics;
+class TaskPool;
 }
 
 namespace pixelmill::http {
+
+// Where routes that may wait run (see RouteTable).
+struct RouteOffload {
+    TaskPool* pool = nullptr;  // null: every route runs on the reactor thread (unit tests)
+    size_t maxQueued = 256;
+};
 
 // Registers routes on a Pistache Router as a table, wrapping every handler so
 // that an ApiError (or anything else thrown) becomes the JSON error body, and
@@ -26,13 +33,18 @@ namespace pixelmill::http {
 // everyone, admin routes and small-body routes say so where they are added.
 // The front end matches each request's path against rules() before its
 // body is read.
+//
+// A reactor thread only frames bytes: every route but GET runs on the
+// `offload` pool (it may wait for a commit, resolve a host, read a file),
+// taking the request's body with it, and answers from there; when
+// `maxQueued` requests already wait for that pool, the answer is 503 busy.
 class RouteTable {
 public:
     using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
 
     // `metrics` (may be null) gets every request's duration by route template.
-    RouteTable(Pistache::Rest::Router& router, Metrics* metrics)
-        : router_(router), metrics_(metrics), rules_(std::make_shared<RouteIndex>()) {}
+    RouteTable(Pistache::Rest::Router& router, Metrics* metrics, RouteOffload offload = {})
+        : router_(router), metrics_(metrics), offload_(offload), rules_(std::make_shared<RouteIndex>()) {}
 
     void get(const std::string& path, Handler h, RouteRule rule = RouteRule::read()) {
         add(Pistache::Http::Method::Get, path, std::move(h), rule);
@@ -60,6 +72,7 @@ private:
 
     Pistache::Rest::Router& router_;
     Metrics* metrics_;
+    RouteOffload offload_;
     std::map<std::string, std::set<Pistache::Http::Method>> methods_;
     std::shared_ptr<RouteIndex> rules_;
 };

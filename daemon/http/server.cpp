@@ -17,7 +17,7 @@ Server::~Server() { shutdown(); }
 
 void Server::init(const std::string& host, uint16_t port, int threads) {
     router_ = std::make_shared<Rest::Router>();
-    RouteTable routes(*router_, &services_.metrics);
+    RouteTable routes(*router_, &services_.metrics, {services_.intake, kMaxQueuedChecks});
     addJobRoutes(routes, services_);
     addOriginalRoutes(routes, services_);
     addCompatRoutes(routes, services_);

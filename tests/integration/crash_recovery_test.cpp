@@ -1,5 +1,6 @@
-// Nothing accepted is lost: 500 jobs submitted while the daemon is killed
-// with SIGKILL at random moments, five times over; every accepted job ends
+// Nothing accepted is lost: 2,000 jobs submitted by 8 clients at once (so
+// that many submits share each group commit) while the daemon is killed with
+// SIGKILL at random moments, five times over; every accepted job ends
 // succeeded exactly once, with one output, and no source becomes two jobs.
 #include "support/daemon.h"
 #include "support/images.h"
@@ -12,12 +13,14 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 using namespace pixelmill::test;
 using namespace std::chrono_literals;
 
-TEST_CASE("kill -9 at random moments during a 500-job run, five times: all 500 succeed once, with one output each") {
-    constexpr int kJobs = 500;
+TEST_CASE("kill -9 at random moments during a 2,000-job run from 8 clients, five times: all succeed once, with one output each") {
+    constexpr int kJobs = 2000;
+    constexpr int kClients = 8;
     TempDir files;
     initVips();
     for (int i = 0; i < kJobs; ++i) makePng(files / ("s" + std::to_string(i) + ".png"), 48 + i % 16, 40, false, i);
@@ -27,10 +30,11 @@ TEST_CASE("kill -9 at random moments during a 500-job run, five times: all 500 s
     std::map<int, std::string> accepted;  // file index → job id answered 202/200
     std::mt19937 random(std::random_device{}());
 
-    // Submits every file not yet accepted, until told to stop or the daemon dies under it.
-    auto submitter = [&](std::string base, std::atomic<bool>& stop) {
+    // Client `client` submits its share of the files not yet accepted, until
+    // told to stop or the daemon dies under it.
+    auto submitter = [&](std::string base, std::atomic<bool>& stop, int client) {
         HttpClient http(base);
-        for (int i = 0; i < kJobs && !stop; ++i) {
+        for (int i = client; i < kJobs && !stop; i += kClients) {
             {
                 std::lock_guard lock(mu);
                 if (accepted.count(i)) continue;
@@ -50,15 +54,18 @@ TEST_CASE("kill -9 at random moments during a 500-job run, five times: all 500 s
 
     for (int round = 0; round < 5; ++round) {
         std::atomic<bool> stop{false};
-        std::thread t(submitter, d.base(), std::ref(stop));
+        std::vector<std::thread> clients;
+        for (int c = 0; c < kClients; ++c) clients.emplace_back(submitter, d.base(), std::ref(stop), c);
         std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 900)(random)));
         d.kill9();
         stop = true;
-        t.join();
+        for (auto& t : clients) t.join();
         d.start();
     }
     std::atomic<bool> never{false};
-    submitter(d.base(), never);
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c) clients.emplace_back(submitter, d.base(), std::ref(never), c);
+    for (auto& t : clients) t.join();
     REQUIRE(accepted.size() == static_cast<size_t>(kJobs));
 
     std::set<std::string> ids;
