@@ -210,7 +210,7 @@ std::optional<SourceInfo> readPng(Bytes f) {
             if (length > 50u << 20) return nullopt;  // libpng's chunk limit as libvips sets it
             return displayed(width, height, orientation);
         }
-        if (length > end - pos - 12) return nullopt;
+        if (end - pos < 12 || length > end - pos - 12) return nullopt;
         const Bytes data = f.subspan(pos + 8, length);
         if (crc32(f.subspan(pos + 4, 4 + length)) != be32(&f[pos + 8 + length])) return nullopt;
         pos += 12 + length;
@@ -373,6 +373,8 @@ bool imageHeaderReadable(std::string_view mediaType) {
     return mediaType == "image/jpeg" || mediaType == "image/png" || mediaType == "image/gif" ||
            mediaType == "image/webp";
 }
+
+bool imageHeaderInPrefix(std::string_view mediaType) { return mediaType == "image/jpeg" || mediaType == "image/png"; }
 
 std::optional<SourceInfo> readImageHeader(std::string_view mediaType, std::span<const unsigned char> file) {
     if (mediaType == "image/jpeg") return readJpeg(file);

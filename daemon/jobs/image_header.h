@@ -28,4 +28,9 @@ std::optional<SourceInfo> readImageHeader(std::string_view mediaType, std::span<
 // True for the media types readImageHeader may answer for.
 bool imageHeaderReadable(std::string_view mediaType);
 
+// True where an answer from the file's first bytes alone (its JPEG markers up
+// to SOS, its PNG chunks up to IDAT) is the answer for the whole file, so a
+// caller holding them may try those first; not for GIF and WebP, read whole.
+bool imageHeaderInPrefix(std::string_view mediaType);
+
 }  // namespace pixelmill

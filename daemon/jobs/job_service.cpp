@@ -32,14 +32,20 @@ std::string acceptsList(const PluginDescriptor& p) {
 
 // The header as the plugin's probe reports it. A JPEG, PNG, GIF or WebP whose
 // header reads plainly is answered here, without the round trip to a worker
-// process; anything else goes to the probe.
+// process: from `head` (the first bytes, in memory) when they hold it, else
+// from the file. Anything else goes to the probe.
 SourceInfo probeHeader(const PluginCatalog& plugins, const PluginDescriptor& plugin, const std::string& path,
-                       const std::string& mediaType) {
+                       const std::string& mediaType, std::string_view head, uint64_t size) {
+    std::optional<SourceInfo> info;
     if (imageHeaderReadable(mediaType)) {
-        MappedFile file(path);
-        if (std::optional<SourceInfo> info = readImageHeader(mediaType, file.bytes())) return *info;
+        if (head.size() == size || imageHeaderInPrefix(mediaType))
+            info = readImageHeader(mediaType, {reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+        if (!info && head.size() != size) {
+            MappedFile file(path);
+            info = readImageHeader(mediaType, file.bytes());
+        }
     }
-    return plugins.probe(plugin, path, mediaType);
+    return info ? *info : plugins.probe(plugin, path, mediaType);
 }
 
 void checkId(std::string_view id, std::string_view what) {
@@ -66,7 +72,7 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
         std::string why = svgExternalReference(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
         if (!why.empty()) throw ApiError::unprocessable(why);
     }
-    if (out.plugin->canProbe) out.info = probeHeader(plugins, *out.plugin, path, out.mediaType);
+    if (out.plugin->canProbe) out.info = probeHeader(plugins, *out.plugin, path, out.mediaType, head, size);
     checkPixels(out.info, limits.maxPixels);
     return out;
 }

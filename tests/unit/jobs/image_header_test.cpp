@@ -213,6 +213,20 @@ TEST_CASE("image header: common files read as the plugin probe reads them", "[jo
     }
 }
 
+TEST_CASE("image header: a JPEG's or PNG's first bytes answer as the whole file does", "[jobs][image_header]") {
+    for (const Sample& s : samples()) {
+        const std::string type = mediaType(s.bytes);
+        if (!imageHeaderInPrefix(type)) continue;
+        for (size_t n : {size_t(64), size_t(4096), size_t(70000)}) {
+            std::optional<SourceInfo> prefix = read(s.bytes.substr(0, n));
+            INFO(s.name << " first " << n << " bytes: " << show(prefix) << ", whole: " << show(read(s.bytes)));
+            if (prefix) CHECK(same(*prefix, *read(s.bytes)));
+        }
+    }
+    CHECK(!imageHeaderInPrefix("image/gif"));
+    CHECK(!imageHeaderInPrefix("image/webp"));
+}
+
 TEST_CASE("image header: animations and unusual layouts are left to the probe", "[jobs][image_header]") {
     for (const Sample& s : samples()) {
         if (s.name.find("animated") != std::string::npos) CHECK(!read(s.bytes));
@@ -283,13 +297,22 @@ TEST_CASE("image header: reader vs probe timing", "[.image_header_bench]") {
         const std::string path = (dir / "source").string();
         test::writeFile(path, bytes);
         const std::string type = mediaType(bytes);
+        const std::span<const unsigned char> inMemory(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
+        REQUIRE(readImageHeader(type, inMemory));
+        int answered = 0;
+        double parse = perCall(20000, [&] { answered += readImageHeader(type, inMemory).has_value(); });
+        const std::string head = bytes.substr(0, 4096);
+        double fromHead = perCall(20000, [&] {
+            answered += readImageHeader(type, {reinterpret_cast<const unsigned char*>(head.data()), head.size()}).has_value();
+        });
         double reader = perCall(2000, [&] {
             MappedFile file(path);
-            REQUIRE(readImageHeader(type, file.bytes()));
+            answered += readImageHeader(type, file.bytes()).has_value();
         });
+        CHECK(answered >= 22002);
         double inProcess = perCall(50, [&] { host.probe(*plugin, path, type); });
         double worker = perCall(50, [&] { REQUIRE(workers.probe(plugin->name, plugin->version, path, type).error.empty()); });
-        WARN(name << ": header reader " << reader << " us, probe in process " << inProcess
+        WARN(name << " (" << bytes.size() << " bytes): parse in memory " << parse << " us, from the first 4 KiB " << fromHead << " us, map the file and parse " << reader << " us, probe in process " << inProcess
                   << " us, probe in a worker " << worker << " us");
     }
 }
