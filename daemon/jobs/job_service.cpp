@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/mapped_file.h"
 #include "common/sha256.h"
+#include "jobs/image_header.h"
 #include "jobs/sniff.h"
 
 namespace pixelmill {
@@ -27,6 +28,24 @@ std::string acceptsList(const PluginDescriptor& p) {
     std::string out;
     for (const std::string& a : p.accepts) out += (out.empty() ? "" : ", ") + a;
     return out;
+}
+
+// The header as the plugin's probe reports it. A JPEG, PNG, GIF or WebP whose
+// header reads plainly is answered here, without the round trip to a worker
+// process: from `head` (the first bytes, in memory) when they hold it, else
+// from the file. Anything else goes to the probe.
+SourceInfo probeHeader(const PluginCatalog& plugins, const PluginDescriptor& plugin, const std::string& path,
+                       const std::string& mediaType, std::string_view head, uint64_t size) {
+    std::optional<SourceInfo> info;
+    if (imageHeaderReadable(mediaType)) {
+        if (head.size() == size || imageHeaderInPrefix(mediaType))
+            info = readImageHeader(mediaType, {reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+        if (!info && head.size() != size) {
+            MappedFile file(path);
+            info = readImageHeader(mediaType, file.bytes());
+        }
+    }
+    return info ? *info : plugins.probe(plugin, path, mediaType);
 }
 
 void checkId(std::string_view id, std::string_view what) {
@@ -53,7 +72,7 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
         std::string why = svgExternalReference(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
         if (!why.empty()) throw ApiError::unprocessable(why);
     }
-    if (out.plugin->canProbe) out.info = plugins.probe(*out.plugin, path, out.mediaType);
+    if (out.plugin->canProbe) out.info = probeHeader(plugins, *out.plugin, path, out.mediaType, head, size);
     checkPixels(out.info, limits.maxPixels);
     return out;
 }
