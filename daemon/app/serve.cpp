@@ -189,10 +189,16 @@ int runServe(const Config& configIn) {
     node.startedAt = nowMs();
     int recovered = 0;
     SqliteJobStore* sqliteStore = nullptr;  // for its WAL metrics
+    // Threads for the routes that may wait (see the intake pool below). With
+    // SQLite most of their time is a wait for the group commit, which takes
+    // every write in flight at once: many threads, few cores. PostgreSQL
+    // groups commits across connections itself, and each thread may hold a
+    // connection of a server that several daemons share: fewer.
+    const int intakeThreads = sharedStore ? std::max(8, 2 * config.httpThreads) : std::max(64, 4 * config.httpThreads);
     if (sharedStore) {
         PostgresJobStore::Options options;
         options.nodeId = node.id;
-        options.poolSize = config.workers + config.httpThreads + 4;
+        options.poolSize = config.workers + config.httpThreads + intakeThreads + 4;
         try {
             storeOwner = std::make_unique<PostgresJobStore>(config.store, options);
         } catch (const std::exception& e) {
@@ -292,10 +298,8 @@ int runServe(const Config& configIn) {
     });
     TaskPool outbound(4);
     // Every request that may wait (a commit, a probe, an SVG scan, a DNS
-    // lookup) runs here, never on a reactor thread. Most of their time is
-    // spent waiting for a group commit, so there are many more threads than
-    // cores: each one in flight joins the next commit.
-    TaskPool intake(std::max(64, 4 * config.httpThreads));
+    // lookup) runs here, never on a reactor thread.
+    TaskPool intake(intakeThreads);
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,

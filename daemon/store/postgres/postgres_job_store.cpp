@@ -19,7 +19,8 @@ PostgresJobStore::PostgresJobStore(const std::string& conninfo, Options options)
     : conninfo_(conninfo),
       nodeId_(options.nodeId.empty() ? newId() : options.nodeId),
       clock_(std::move(options.clock)),
-      pool_(conninfo, static_cast<size_t>(std::max(options.poolSize, 1))) {
+      pool_(conninfo, static_cast<size_t>(std::max(options.poolSize, 1))),
+      submits_([this](const std::vector<const BatchItem*>& items) { return submitGroup(items); }) {
     pool_.transaction([](Connection& c) { applyMigrations(c); });
 }
 
@@ -53,11 +54,19 @@ std::optional<Original> PostgresJobStore::getOriginal(std::string_view id) {
 }
 
 SubmitOutcome PostgresJobStore::submit(const NewOriginal& original, const NewJob& job) {
-    BatchItem item{original, job};
+    return submits_.run(BatchItem{original, job});
+}
+
+std::vector<SubmitOutcome> PostgresJobStore::submitGroup(const std::vector<const BatchItem*>& items) {
     return pool_.transaction([&](Connection& c) {
-        Enqueued stored = enqueue(c, {&item}, nodeId_).front();
-        if (stored.created) return SubmitOutcome{queuedJob(job, stored.original, stored.seq), true};
-        return SubmitOutcome{*selectJob(c, stored.jobId, false), false};
+        std::vector<Enqueued> stored = enqueue(c, items, nodeId_);
+        std::vector<SubmitOutcome> out;
+        out.reserve(items.size());
+        for (size_t i = 0; i < items.size(); ++i) {
+            if (stored[i].created) out.push_back({queuedJob(items[i]->job, stored[i].original, stored[i].seq), true});
+            else out.push_back({*selectJob(c, stored[i].jobId, false), false});
+        }
+        return out;
     });
 }
 

@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "store/job_store.h"
 #include "store/postgres/pool.h"
+#include "store/postgres/submit_group.h"
 
 #include <atomic>
 #include <functional>
@@ -121,6 +122,8 @@ private:
     // folding the deltas first when the last fold is older than a second.
     std::map<std::string, int64_t> rowCounts();
     void foldCounts(pg::Connection& c);
+    // The submits that arrived together, in one transaction (see submits_).
+    std::vector<SubmitOutcome> submitGroup(const std::vector<const BatchItem*>& items);
 
     // A reading of this daemon's clock, the reference of the times callers pass.
     int64_t localNow() const { return clock_ ? clock_() : nowMs(); }
@@ -129,6 +132,8 @@ private:
     std::string nodeId_;
     std::function<int64_t()> clock_;
     pg::Pool pool_;
+    // Concurrent submits share a transaction and its commit.
+    pg::SubmitGroup<BatchItem, SubmitOutcome> submits_;
 
     std::mutex watcherMutex_;
     std::unique_ptr<pg::WorkWatcher> watcher_;
