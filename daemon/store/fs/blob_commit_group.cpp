@@ -1,6 +1,7 @@
 #include "store/fs/blob_commit_group.h"
 
 #include "common/log.h"
+#include "common/parallel.h"
 #include "store/fs/fs_io.h"
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <utility>
 
 namespace fs = std::filesystem;
 
@@ -55,6 +57,14 @@ int fsyncPath(const fs::path& dir) {
     return rc;
 }
 
+int fdatasyncPath(const fs::path& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = ::fdatasync(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    return rc;
+}
+
 void dropTemps(std::vector<PendingBlob>& blobs) {
     for (const PendingBlob& b : blobs) {
         std::error_code ec;
@@ -94,19 +104,34 @@ std::vector<BlobRef> BlobCommitGroup::commit(std::vector<PendingBlob> blobs) {
                 roundEnded_.wait(lock);
                 continue;
             }
-            // No round running: lead one with everything queued (this request included).
+            // No one leads: run rounds until this request is done, then let a
+            // waiting caller take over whatever is left.
             leading_ = true;
-            std::vector<Request*> round;
-            round.swap(queue_);
-            lock.unlock();
-            try {
-                runRound(round);
-            } catch (...) {  // out of memory, say: the round's callers hear of it, the next round still runs
-                for (Request* r : round)
-                    if (!r->error) r->error = std::current_exception();
+            while (!request.done) {
+                Round round;
+                round.fresh.swap(queue_);
+                round.placed.swap(placed_);
+                round.dirs.swap(placedDirs_);
+                round.newShard = std::exchange(placedNewShard_, false);
+                lock.unlock();
+                try {
+                    runRound(round);
+                } catch (...) {  // out of memory, say: this round's callers hear of it
+                    for (Request* r : round.fresh)
+                        if (!r->error) r->error = std::current_exception();
+                    for (Request* r : round.placed)
+                        if (!r->error) r->error = std::current_exception();
+                    round.finished = round.fresh;
+                    round.finished.insert(round.finished.end(), round.placed.begin(), round.placed.end());
+                    round.next.clear();
+                }
+                lock.lock();
+                for (Request* r : round.finished) r->done = true;
+                placed_ = std::move(round.next);
+                placedDirs_ = std::move(round.nextDirs);
+                placedNewShard_ = round.nextNewShard;
+                roundEnded_.notify_all();
             }
-            lock.lock();
-            for (Request* r : round) r->done = true;
             leading_ = false;
             roundEnded_.notify_all();
         }
@@ -115,35 +140,57 @@ std::vector<BlobRef> BlobCommitGroup::commit(std::vector<PendingBlob> blobs) {
     return std::move(request.refs);
 }
 
-void BlobCommitGroup::runRound(std::vector<Request*>& round) {
+void BlobCommitGroup::runRound(Round& round) {
     size_t count = 0;
-    for (Request* r : round) count += r->blobs.size();
+    for (Request* r : round.fresh) count += r->blobs.size();
     ++rounds_;
     blobs_ += count;
-    auto failAll = [&](const char* what, int err) {
-        std::exception_ptr e = std::make_exception_ptr(fsio::ioError(what, err));
-        for (Request* r : round) r->error = e;
-        log::error("blob_sync_failed", {{"step", what}, {"blobs", count}, {"errno", err}});
-    };
 
-    if (int err = syncData(round)) {
-        // Nothing was renamed: no blob of this round reaches its final path.
-        for (Request* r : round) dropTemps(r->blobs);
-        failAll("sync blob data", err);
+    // One sync: the data of the fresh blobs and the renames of the placed ones.
+    if (int err = sync(round)) {
+        const char* what = round.fresh.empty() ? "sync blob names" : "sync blobs";
+        log::error("blob_sync_failed", {{"step", what}, {"blobs", count}, {"renamed", round.placed.size()}, {"errno", err}});
+        std::exception_ptr e = std::make_exception_ptr(fsio::ioError(what, err));
+        // Fresh blobs are never renamed: none of them reaches its final path.
+        for (Request* r : round.fresh) {
+            dropTemps(r->blobs);
+            r->error = e;
+        }
+        // Placed ones hold all their bytes, but their names may not survive
+        // a power cut: no caller may be told they are stored.
+        for (Request* r : round.placed) r->error = e;
+        round.finished = round.placed;
+        round.finished.insert(round.finished.end(), round.fresh.begin(), round.fresh.end());
         return;
     }
-    std::vector<fs::path> dirs;
-    bool newShard = false;
-    for (Request* r : round) place(*r, dirs, newShard);
-    if (int err = syncNames(dirs, newShard)) {
-        // The renamed files hold all their bytes, but their names may not
-        // survive a power cut: no caller may be told they are stored.
-        failAll("sync blob names", err);
+    round.finished = round.placed;  // durable now
+    for (Request* r : round.fresh) {
+        place(*r, round.nextDirs, round.nextNewShard);
+        // A caller with a blob that could not be placed has its answer (the error) now.
+        if (r->error) {
+            round.finished.push_back(r);
+        } else {
+            round.next.push_back(r);
+        }
     }
 }
 
-int BlobCommitGroup::syncData(const std::vector<Request*>& round) {
-    if (method_ == BlobSyncMethod::Syncfs) {
+int BlobCommitGroup::sync(const Round& round) {
+    // fdatasync of every fresh file, fsync of every folder that holds a
+    // placed one (and of the root when a shard folder is new).
+    struct Job {
+        fs::path path;
+        bool folder;
+    };
+    std::vector<Job> jobs;
+    for (Request* r : round.fresh)
+        for (const PendingBlob& b : r->blobs) jobs.push_back({b.temp, false});
+    for (const fs::path& dir : round.dirs) jobs.push_back({dir, true});
+    if (round.newShard) jobs.push_back({root_, true});
+    if (jobs.empty()) return 0;
+    // A few files are cheaper to sync one by one than the whole file system,
+    // which also writes out everyone else's dirty pages; many are not.
+    if (method_ == BlobSyncMethod::Syncfs && jobs.size() > kFewSyncs) {
         if (::syncfs(rootFd_) == 0) return 0;
         int err = errno;
         if (err == ENOSPC || err == EDQUOT || err == EIO) return err;
@@ -151,49 +198,22 @@ int BlobCommitGroup::syncData(const std::vector<Request*>& round) {
         log::warn("blob_syncfs_unavailable", {{"errno", err}});
         method_ = BlobSyncMethod::PerFile;
     }
-    // Start writeback of every file first, so that the fdatasyncs after it
-    // share journal commits instead of waiting for one each. In slices, so
-    // that a job with a thousand outputs does not hold a thousand files open.
-    constexpr size_t kSlice = 128;
-    std::vector<const PendingBlob*> all;
-    for (Request* r : round)
-        for (const PendingBlob& b : r->blobs) all.push_back(&b);
-    for (size_t at = 0; at < all.size(); at += kSlice) {
-        std::vector<int> fds;
-        int err = 0;
-        for (size_t i = at; i < std::min(all.size(), at + kSlice); ++i) {
-            int fd = ::open(all[i]->temp.c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd < 0) {
-                err = errno;
-                break;
-            }
-            fds.push_back(fd);
-            ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        }
-        for (int fd : fds) {
-            if (err == 0 && ::fdatasync(fd) != 0) err = errno;
-            ::close(fd);
-        }
-        if (err) return err;
-    }
-    return 0;
-}
-
-int BlobCommitGroup::syncNames(const std::vector<fs::path>& dirs, bool newShard) {
-    if (method_ == BlobSyncMethod::Syncfs) {
-        if (::syncfs(rootFd_) == 0) return 0;
-        int err = errno;
-        if (err == ENOSPC || err == EDQUOT || err == EIO) return err;
-        log::warn("blob_syncfs_unavailable", {{"errno", err}});
-        method_ = BlobSyncMethod::PerFile;
-    }
-    // The first fsync commits the journal with every rename of the round in
-    // it; the others find their folder committed already.
-    if (newShard)
-        if (int err = fsyncPath(root_)) return err;
-    for (const fs::path& dir : dirs)
-        if (int err = fsyncPath(dir)) return err;
-    return 0;
+    // All at once: the kernel lets concurrent syncs share journal commits
+    // and cache flushes, where one after the other each would wait for its own.
+    struct Shared {
+        std::vector<Job>* jobs;
+        std::atomic<int> err{0};
+    } shared{&jobs};
+    runParallel(static_cast<uint32_t>(jobs.size()), kSyncThreads,
+                [](void* user, uint32_t i) {
+                    auto* s = static_cast<Shared*>(user);
+                    const Job& job = (*s->jobs)[i];
+                    int err = job.folder ? fsyncPath(job.path) : fdatasyncPath(job.path);
+                    int none = 0;
+                    if (err) s->err.compare_exchange_strong(none, err);
+                },
+                &shared);
+    return shared.err.load();
 }
 
 void BlobCommitGroup::place(Request& r, std::vector<fs::path>& dirs, bool& newShard) {

@@ -23,24 +23,26 @@ struct PendingBlob {
 // How a round makes its files durable.
 enum class BlobSyncMethod {
     Auto,     // Syncfs where it is safe (same file system, a kernel that reports its errors), else PerFile
-    Syncfs,   // syncfs(root) before the renames and after them: two flushes of the whole file system
-    PerFile,  // fdatasync of every temp file, then fsync of every shard folder a round touched
+    Syncfs,   // syncfs(root) for a round with more than a few files, else as PerFile
+    PerFile,  // fdatasync of every temp file, fsync of every shard folder a round touched, in parallel
     None,     // no syncs at all (--fsync false)
 };
 
 // Group commit for blobs: callers hand in finished temp files; one of them
-// (the leader) takes everything queued, makes the data durable in one go,
-// renames each into place (never over an existing blob), makes the renames
-// durable in one go, and hands every caller its BlobRefs. Calls arriving
-// during a round form the next one, so under load a sync costs one round,
-// not one per blob.
+// (the leader) runs rounds for everyone. Each round is one sync that covers
+// both the data of the blobs queued since the last round and the renames of
+// the blobs placed in the last round; after it, the former are renamed into
+// place (never over an existing blob) and the latter's callers are answered.
+// A blob thus costs two shared syncs, and under load a round carries every
+// blob that arrived while the previous one ran.
 //
 // Guarantee: commit() returns only once every blob it names (new, or found
-// stored already) survives a power cut. A failed sync fails every caller of
-// that round; a blob whose data sync failed is never renamed into place.
+// stored already) survives a power cut. A failed sync fails every caller
+// whose blobs it covered; a blob whose data sync failed is never renamed
+// into place.
 //
-// Thread-safe: mutex_ guards queue_ and leading_; a round runs outside it,
-// and only one round runs at a time.
+// Thread-safe: mutex_ guards the queues and leading_; a round runs outside
+// it, and only one round runs at a time.
 class BlobCommitGroup {
 public:
     // `createdBytes` is added the size of every blob a round puts in place.
@@ -61,9 +63,22 @@ public:
 
 private:
     struct Request;
-    void runRound(std::vector<Request*>& round);
-    int syncData(const std::vector<Request*>& round);
-    int syncNames(const std::vector<std::filesystem::path>& dirs, bool newShard);
+    // What one round works on, and what it leaves for the next.
+    struct Round {
+        std::vector<Request*> fresh;             // data not synced yet
+        std::vector<Request*> placed;            // renamed last round, names not synced yet
+        std::vector<std::filesystem::path> dirs; // the folders holding `placed`
+        bool newShard = false;                   // one of them is new in the root
+        std::vector<Request*> finished;          // answered by this round
+        std::vector<Request*> next;              // renamed by this round
+        std::vector<std::filesystem::path> nextDirs;
+        bool nextNewShard = false;
+    };
+    static constexpr unsigned kSyncThreads = 16;
+    static constexpr size_t kFewSyncs = 4;  // up to this many files and folders: synced one by one, even with Syncfs
+
+    void runRound(Round& round);
+    int sync(const Round& round);
     // Renames r's temp files into place; the shard folders it used go to `dirs`.
     void place(Request& r, std::vector<std::filesystem::path>& dirs, bool& newShard);
 
@@ -76,7 +91,10 @@ private:
 
     std::mutex mutex_;
     std::condition_variable roundEnded_;
-    std::vector<Request*> queue_;
+    std::vector<Request*> queue_;   // waiting for their data sync
+    std::vector<Request*> placed_;  // waiting for their name sync
+    std::vector<std::filesystem::path> placedDirs_;
+    bool placedNewShard_ = false;
     bool leading_ = false;
 };
 
