@@ -7,6 +7,8 @@
 // they are the real system calls.
 #include "store/fs/fs_blob_store.h"
 
+#include "store/blob_batcher.h"
+
 #include "common/error.h"
 #include "common/sha256.h"
 #include "support/daemon.h"
@@ -314,6 +316,58 @@ TEST_CASE("blob group commit: where syncfs is refused, blobs are synced file by 
     CHECK(f.store().syncMethod() == BlobSyncMethod::PerFile);
     CHECK(calls.fdatasync == 10);
     CHECK(calls.fsync >= 1);
+}
+
+TEST_CASE("blob batcher: a job's outputs are durable in a few rounds, each recorded only once durable",
+          "[store][blobs][group]") {
+    ResetCalls resetCalls;
+    GroupFixture f(true);
+    calls.delayMicros = 2000;  // while a batch syncs, the next pages arrive
+    constexpr int kPages = 50;
+    std::atomic<int> recorded{0}, early{0};
+    {
+        BlobBatcher batcher(f.store());
+        for (int i = 0; i < kPages; ++i) {
+            auto w = f.store().writer();
+            std::string page = "page " + std::to_string(i);
+            w->write(page.data(), page.size());
+            w->finish();
+            REQUIRE(batcher.add(std::move(w), [&, page](const BlobRef& ref) {
+                if (ref.sha256 != Sha256::hex(page) || readFile(f.store().path(ref.sha256)) != page) ++early;
+                ++recorded;
+                return true;
+            }));
+            std::this_thread::sleep_for(std::chrono::microseconds(200));  // the plugin renders the next page
+        }
+        CHECK(batcher.finish(true).empty());
+    }
+    CHECK(recorded == kPages);
+    CHECK(early == 0);
+    CHECK(f.tmpEmpty());
+    UNSCOPED_INFO("rounds: " << f.store().syncRounds() << " for " << kPages << " pages");
+    CHECK(f.store().syncRounds() <= 20);  // one at a time it would be 100
+}
+
+TEST_CASE("blob batcher: a failed batch records nothing of it and refuses more", "[store][blobs][group]") {
+    ResetCalls resetCalls;
+    GroupFixture f(true);
+    calls.syncfsFails = ENOSPC;
+    calls.fdatasyncFails = ENOSPC;
+    std::atomic<int> recorded{0};
+    BlobBatcher batcher(f.store());
+    for (int i = 0; i < 3; ++i) {
+        auto w = f.store().writer();
+        w->write("x", 1);
+        batcher.add(std::move(w), [&](const BlobRef&) {
+            ++recorded;
+            return true;
+        });
+    }
+    CHECK(batcher.finish(true) == "the disk is full");
+    CHECK(recorded == 0);
+    CHECK(f.blobFiles() == 0);
+    CHECK(f.tmpEmpty());
+    CHECK_FALSE(batcher.add(f.store().writer(), [](const BlobRef&) { return true; }));
 }
 
 }  // namespace pixelmill
