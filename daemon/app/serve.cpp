@@ -356,6 +356,11 @@ int runServe(const Config& configIn) {
         m.gauge("pixelmill_blob_store_bytes", "Bytes of blobs stored").Set(static_cast<double>(blobs.totalBytes()));
         m.gauge("pixelmill_blob_store_quota_bytes", "The storage quota in bytes (0: none)")
             .Set(static_cast<double>(config.maxStorageBytes));
+        // This process's commits (uploads; outputs when plugins run in the daemon): a worker process keeps its own.
+        m.counterTo("pixelmill_blob_sync_rounds_total", "Sync rounds that made committed blobs durable together",
+                    static_cast<double>(blobs.syncRounds()));
+        m.counterTo("pixelmill_blob_synced_total", "Blobs made durable by sync rounds (divide by rounds: blobs per round)",
+                    static_cast<double>(blobs.syncedBlobs()));
         m.counterTo("pixelmill_output_evictions_total", "Rounds of output evictions for the storage quota",
                     static_cast<double>(storage.evictions()));
         m.gauge("pixelmill_webhook_deliveries_pending", "Notifications (webhooks, emails) not delivered yet")

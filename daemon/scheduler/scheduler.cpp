@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "jobs/params.h"
+#include "store/blob_batcher.h"
 
 #include <algorithm>
 #include <chrono>
@@ -33,15 +34,38 @@ public:
     bool shouldStop() const override { return canceled_ || drained_ || timedOut(); }
     bool timedOut() const { return monotonicSeconds() > deadline_; }
 
+    // Written to a temp file now; a blob, and then a row, once its batch is durable (BlobBatcher).
     bool addOutput(uint32_t index, const std::string& name, const std::string& mediaType,
                    std::span<const unsigned char> bytes, int32_t width, int32_t height) override {
+        std::unique_ptr<BlobWriter> writer;
         try {
-            return record(index, name, mediaType, s_.blobs_.put(bytes), width, height);
+            writer = s_.blobs_.writer();
+            writer->write(bytes.data(), bytes.size());
+            writer->finish();
         } catch (const std::exception& e) {
-            storageError_ = e.what();
+            setStorageError(e.what());
             log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
             return false;
         }
+        return batcher_.add(std::move(writer), [this, index, name, mediaType, width, height](const BlobRef& blob) {
+            try {
+                return record(index, name, mediaType, blob, width, height);
+            } catch (const std::exception& e) {
+                setStorageError(e.what());
+                log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
+                return false;
+            }
+        });
+    }
+
+    // Waits until the outputs are durable and recorded (a success), or drops
+    // those not committed yet. False if a success could not keep them all.
+    bool publish(bool succeeded) {
+        std::string error = batcher_.finish(succeeded);
+        if (error.empty()) return true;
+        if (!canceled_ && storageError().empty()) setStorageError(error);
+        log::error("outputs_not_stored", {{"job", job_.id}, {"error", error}});
+        return !succeeded;
     }
 
     bool addStoredOutput(uint32_t index, const std::string& name, const std::string& mediaType,
@@ -49,7 +73,7 @@ public:
         try {
             return record(index, name, mediaType, BlobRef{sha256, size, false}, width, height);
         } catch (const std::exception& e) {
-            storageError_ = e.what();
+            setStorageError(e.what());
             log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
             return false;
         }
@@ -102,16 +126,26 @@ public:
     void drain() { drained_ = true; }
     bool canceled() const { return canceled_; }
     bool drained() const { return drained_; }
-    const std::string& storageError() const { return storageError_; }
+    std::string storageError() const {
+        std::lock_guard lock(errorMutex_);
+        return storageError_;
+    }
 
 private:
+    void setStorageError(const std::string& what) {
+        std::lock_guard lock(errorMutex_);
+        storageError_ = what;
+    }
+
     Scheduler& s_;
     const ClaimedJob& job_;
     double deadline_;
     std::atomic<bool> canceled_{false};
     std::atomic<bool> drained_{false};
     std::atomic<int> outputs_{0};
+    mutable std::mutex errorMutex_;  // guards storageError_ (plugins add outputs from many threads)
     std::string storageError_;
+    BlobBatcher batcher_{s_.blobs_};  // last: its thread calls record() until it is gone
 };
 
 Scheduler::Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, JobEvents& events,
@@ -279,6 +313,10 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
         request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
         request.inputPath = blobs_.path(job.sourceSha256);
         result = executor_.execute(request, attempt);
+        // Outputs of a failed attempt are dropped with their temp files; a
+        // success whose outputs cannot all be kept is tried again.
+        if (!attempt.publish(result.status == ExecResult::Status::Ok))
+            result = {ExecResult::Status::Transient, "the outputs could not be stored", result.seconds};
     } catch (const std::exception& e) {
         result = {ExecResult::Status::Internal, e.what(), 0};
     }

@@ -51,6 +51,16 @@ public:
     virtual uint64_t totalBytes() const = 0;
     // Another process (a plugin worker) stored a new blob of `bytes` here.
     virtual void noteStoredElsewhere(uint64_t bytes) = 0;
+    // Commits several writers of this store at once: durable together, at
+    // the cost of one sync round rather than one each. One BlobRef per
+    // writer, in order; throws (507 when the disk is full) if any failed,
+    // and then none of them may be relied on.
+    virtual std::vector<BlobRef> commitAll(std::vector<std::unique_ptr<BlobWriter>> writers) {
+        std::vector<BlobRef> refs;
+        refs.reserve(writers.size());
+        for (auto& w : writers) refs.push_back(w->commit());
+        return refs;
+    }
 };
 
 }  // namespace pixelmill

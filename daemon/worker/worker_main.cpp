@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/parallel.h"
 #include "plugins/in_process_executor.h"
+#include "store/blob_batcher.h"
 #include "store/fs/fs_blob_store.h"
 #include "worker/channel.h"
 
@@ -50,36 +51,44 @@ void outOfMemory() {
     std::abort();
 }
 
-// The daemon's side of a job, as seen from inside the worker: outputs are
-// written to the blob store here and announced over the channel.
+// The daemon's side of a job, as seen from inside the worker. Outputs are
+// written to temp files as the plugin hands them over and made durable in
+// batches (BlobBatcher); only a durable one is announced over the channel,
+// so the daemon never records an output whose bytes a power cut could take.
 class ChildControl final : public JobControl {
 public:
     ChildControl(Channel& channel, FsBlobStore& blobs, unsigned threads)
-        : channel_(channel), blobs_(blobs), threads_(threads) {}
+        : channel_(channel), blobs_(blobs), threads_(threads), outputs_(blobs) {}
 
     bool shouldStop() const override { return stop_.load(); }
     void requestStop() { stop_ = true; }
 
     bool addOutput(uint32_t index, const std::string& name, const std::string& mediaType,
                    std::span<const unsigned char> bytes, int32_t width, int32_t height) override {
-        BlobRef blob;
+        std::unique_ptr<BlobWriter> writer;
         try {
-            blob = blobs_.put(bytes);
+            writer = blobs_.writer();
+            writer->write(bytes.data(), bytes.size());
+            writer->finish();
         } catch (const std::exception& e) {
             log(3, std::string("output not stored: ") + e.what());
             return false;
         }
-        uint64_t seq = next_++;
-        std::future<bool> answer;
-        {
-            std::lock_guard lock(mutex_);
-            answer = acks_[seq].get_future();
-        }
-        channel_.send({{"type", "output"}, {"seq", seq}, {"index", index}, {"name", name}, {"media_type", mediaType},
-                       {"sha256", blob.sha256}, {"size", blob.size}, {"created", blob.created},
-                       {"width", width}, {"height", height}});
-        if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return false;
-        return answer.get();
+        return outputs_.add(std::move(writer), [this, index, name, mediaType, width, height](const BlobRef& blob) {
+            return announce(index, name, mediaType, blob, width, height);
+        });
+    }
+
+    // Waits until the outputs are durable and recorded (or, when the job did
+    // not succeed, drops those not committed yet). A success whose outputs
+    // could not all be kept is a transient failure, as when add_output
+    // answers nonzero.
+    ExecResult publish(ExecResult result) {
+        bool ok = result.status == ExecResult::Status::Ok;
+        std::string error = outputs_.finish(ok);
+        if (!ok || error.empty()) return result;
+        log(3, "outputs not stored: " + error);
+        return {ExecResult::Status::Transient, "outputs not stored: " + error, result.seconds};
     }
 
     bool addStoredOutput(uint32_t, const std::string&, const std::string&, const std::string&, uint64_t, int32_t,
@@ -106,13 +115,30 @@ public:
     }
 
 private:
+    // Tells the daemon of a durable output and waits for it to be recorded.
+    bool announce(uint32_t index, const std::string& name, const std::string& mediaType, const BlobRef& blob,
+                  int32_t width, int32_t height) {
+        uint64_t seq = next_++;
+        std::future<bool> answer;
+        {
+            std::lock_guard lock(mutex_);
+            answer = acks_[seq].get_future();
+        }
+        channel_.send({{"type", "output"}, {"seq", seq}, {"index", index}, {"name", name}, {"media_type", mediaType},
+                       {"sha256", blob.sha256}, {"size", blob.size}, {"created", blob.created},
+                       {"width", width}, {"height", height}});
+        if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return false;
+        return answer.get();
+    }
+
     Channel& channel_;
     FsBlobStore& blobs_;
     unsigned threads_;
     std::atomic<bool> stop_{false};
     std::atomic<uint64_t> next_{1};
-    std::mutex mutex_;
+    std::mutex mutex_;  // guards acks_
     std::map<uint64_t, std::promise<bool>> acks_;
+    BlobBatcher outputs_;  // last: its thread calls announce() until it is gone
 };
 
 void limitCpu(double seconds) {
@@ -218,7 +244,7 @@ int runWorker(const WorkerOptions& options) {
             exec.params.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::string>());
         if (!host.abi(exec.plugin, exec.pluginVersion)) host.scan();  // a plugin newer than this worker
         limitCpu(options.cpuSecondsPerJob);
-        ExecResult result = executor.execute(exec, control);
+        ExecResult result = control.publish(executor.execute(exec, control));
         {
             std::lock_guard lock(mutex);
             current = nullptr;

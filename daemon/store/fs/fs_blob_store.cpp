@@ -1,5 +1,7 @@
 #include "store/fs/fs_blob_store.h"
 
+#include "store/fs/fs_io.h"
+
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -20,13 +22,7 @@ namespace fs = std::filesystem;
 namespace pixelmill {
 namespace {
 
-[[noreturn]] void throwIo(const std::string& what, int err) {
-    if (err == ENOSPC || err == EDQUOT) {
-        log::warn("disk_full", {{"error", what}});  // names a path: for the log, not for clients
-        throw ApiError::insufficientStorage("the disk is full");
-    }
-    throw ApiError(500, "internal", what + ": " + std::strerror(err));
-}
+[[noreturn]] void throwIo(const std::string& what, int err) { throw fsio::ioError(what, err); }
 
 class FdGuard {
 public:
@@ -53,27 +49,6 @@ public:
 private:
     int fd_;
 };
-
-void fsyncDir(const fs::path& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
-    }
-}
-
-// Moves `from` to `to` unless `to` exists; 0, or the errno (EEXIST: it exists).
-// NFS, 9p and many FUSE file systems have no RENAME_NOREPLACE (EINVAL), old
-// kernels no renameat2 (ENOSYS): there a hard link does the same, atomically
-// failing with EEXIST, and the temp name is unlinked after.
-int moveNoReplace(const fs::path& from, const fs::path& to) {
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-    int err = errno;
-    if (err != EINVAL && err != ENOSYS && err != ENOTSUP) return err;
-    if (::link(from.c_str(), to.c_str()) != 0) return errno;
-    ::unlink(from.c_str());
-    return 0;
-}
 
 class FsBlobWriter final : public BlobWriter {
 public:
@@ -110,14 +85,11 @@ public:
     const std::string& head() const override { return head_; }
     const std::string& tempPath() const override { return path_; }
 
+    // Closes the temp file; its bytes are made durable by commit(), together
+    // with whatever other blobs are being committed at the time.
     BlobRef finish() override {
         if (state_ == State::Finished) return {sha_, size_};
         if (state_ != State::Open) throw std::logic_error("blob writer already finished");
-        if (store_.fsyncEnabled() && ::fdatasync(fd_.get()) != 0) {
-            int err = errno;
-            abort();
-            throwIo("fsync blob", err);
-        }
         if (int err = fd_.close()) {
             abort();
             throwIo("close blob", err);
@@ -128,15 +100,17 @@ public:
     }
 
     BlobRef commit() override {
+        std::vector<PendingBlob> one;
+        one.push_back(handOver());
+        return store_.commitPending(std::move(one)).front();
+    }
+
+    // Finishes the writer and hands its temp file to whoever commits it,
+    // who removes it whatever happens.
+    PendingBlob handOver() {
         finish();
         state_ = State::Committed;
-        try {
-            return store_.adopt(path_, sha_, size_);
-        } catch (...) {
-            std::error_code ec;
-            fs::remove(path_, ec);
-            throw;
-        }
+        return {path_, store_.path(sha_), sha_, size_};
     }
 
     void abort() override {
@@ -162,10 +136,21 @@ private:
 
 }  // namespace
 
-FsBlobStore::FsBlobStore(fs::path root, fs::path tmp, bool fsync, bool owner)
-    : root_(std::move(root)), tmp_(std::move(tmp)), fsync_(fsync) {
-    fs::create_directories(root_);
-    fs::create_directories(tmp_);
+namespace {
+
+// The folders exist before the commit group looks at which file systems they are on.
+const fs::path& created(const fs::path& dir) {
+    fs::create_directories(dir);
+    return dir;
+}
+
+}  // namespace
+
+FsBlobStore::FsBlobStore(fs::path root, fs::path tmp, bool fsync, bool owner, BlobSyncMethod method)
+    : root_(std::move(root)),
+      tmp_(std::move(tmp)),
+      fsync_(fsync),
+      group_(created(root_), created(tmp_), fsync ? method : BlobSyncMethod::None, totalBytes_) {
     if (!owner) return;
     // Temp files left by a crash belong to no one.
     for (const auto& entry : fs::directory_iterator(tmp_)) {
@@ -199,29 +184,40 @@ bool FsBlobStore::exists(const std::string& sha256) const {
 }
 
 BlobRef FsBlobStore::adopt(const fs::path& tempFile, const std::string& sha256, uint64_t size) {
-    fs::path target = path(sha256);
-    fs::path dir = target.parent_path();
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throwIo("create " + dir.string(), ec.value());
-    struct stat st{};
-    if (::stat(target.c_str(), &st) == 0) {
-        // Same content already stored: keep it, refresh its age for the sweeper.
-        fs::remove(tempFile, ec);
-        ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
-        return {sha256, size};
-    }
-    if (int err = moveNoReplace(tempFile, target)) {
-        fs::remove(tempFile, ec);
-        if (err == EEXIST) {
-            ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0);
-            return {sha256, size, false};
+    std::vector<PendingBlob> one;
+    one.push_back({tempFile, path(sha256), sha256, size});
+    return commitPending(std::move(one)).front();
+}
+
+std::vector<BlobRef> FsBlobStore::commitAll(std::vector<std::unique_ptr<BlobWriter>> writers) {
+    std::vector<PendingBlob> pending;
+    pending.reserve(writers.size());
+    try {
+        for (auto& w : writers) {
+            auto* own = dynamic_cast<FsBlobWriter*>(w.get());
+            if (!own) throw std::invalid_argument("commitAll: a writer of another blob store");
+            pending.push_back(own->handOver());
         }
-        throwIo("rename blob", err);
+    } catch (...) {
+        // Those handed over are ours to remove; the rest remove their own.
+        for (const PendingBlob& b : pending) {
+            std::error_code ec;
+            fs::remove(b.temp, ec);
+        }
+        throw;
     }
-    if (fsync_) fsyncDir(dir);
-    totalBytes_ += size;
-    return {sha256, size, true};
+    return commitPending(std::move(pending));
+}
+
+std::vector<BlobRef> FsBlobStore::commitPending(std::vector<PendingBlob> blobs) {
+    try {
+        return group_.commit(std::move(blobs));
+    } catch (const ApiError&) {
+        throw;
+    } catch (const std::exception& e) {
+        // The group removes the temp files it was given; anything else is a bug to report, not a 507.
+        throw ApiError::internal(std::string("commit blob: ") + e.what());
+    }
 }
 
 void FsBlobStore::remove(const std::string& sha256) {
