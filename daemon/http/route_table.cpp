@@ -27,14 +27,18 @@ const char* methodName(Http::Method m) {
     }
 }
 
-// Runs the handler, turning what it throws into the JSON error body.
+// Runs the handler, turning what it throws into the JSON error body. A
+// refused request's `body` (its uploads' temp files) is gone before the
+// client reads the refusal.
 void runHandler(const std::string& route, const RouteTable::Handler& h, const Rest::Request& request,
-                Http::ResponseWriter& response) {
+                Http::ResponseWriter& response, RequestBody* body = nullptr) {
     try {
         h(request, response);
     } catch (const ApiError& e) {
+        if (body) *body = RequestBody{};
         sendError(response, e);
     } catch (const std::exception& e) {
+        if (body) *body = RequestBody{};
         log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
         sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
     }
@@ -76,7 +80,7 @@ Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string ro
             [route, h, task] {
                 TimingScope scope(task->timing.get());
                 BodyScope body(&task->body);
-                runHandler(route, h, task->request, task->response);
+                runHandler(route, h, task->request, task->response, &task->body);
             },
             offload.maxQueued);
         if (!posted) sendError(task->response, busy());
