@@ -157,6 +157,25 @@ bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, cons
     });
 }
 
+int PostgresJobStore::releaseClaims(const std::vector<ClaimedJob>& claimed) {
+    if (claimed.empty()) return 0;
+    return pool_.transaction([&](Connection& c) {
+        int released = 0;
+        for (const ClaimedJob& j : claimed) {
+            // started_at goes back to the start of the attempt before, if there was one.
+            Result r = c.query("UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = 0, "
+                               "lease_owner = NULL, started_at = (SELECT a.started_at FROM job_attempts a "
+                               "WHERE a.job_id = $1 AND a.attempt = $2::int - 1) WHERE " + kOwned,
+                               {j.id, j.attempt, nodeId_});
+            if (r.affected() == 0) continue;
+            ++released;
+            c.query("DELETE FROM job_attempts WHERE job_id = $1 AND attempt = $2", {j.id, j.attempt});
+        }
+        if (released > 0) notifyWork(c, nodeId_);  // another daemon may run them now
+        return released;
+    });
+}
+
 std::optional<Job> PostgresJobStore::cancel(std::string_view id, int64_t now) {
     return pool_.transaction([&](Connection& c) -> std::optional<Job> {
         auto state = lockJob(c, id);
