@@ -380,6 +380,8 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
     if (attempt->canceled()) {
         result = {ExecResult::Status::Canceled, "canceled before it started", 0};
     } else {
+        // From here a crash counts the attempt; a claim that never got here does not use one.
+        store_.beginAttemptAsync(job.id, job.attempt, nullptr);
         try {
             request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
             request.inputPath = blobs_.path(job.sourceSha256);

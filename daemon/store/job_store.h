@@ -171,6 +171,15 @@ public:
     // it sees fit. The defaults call the synchronous forms, then `done`, before
     // returning (so the caller knows of a failed output before it ends the attempt).
     using WriteDone = std::function<void(bool owned, std::exception_ptr error)>;
+    // Records that a claimed attempt has begun to run (it left the ready
+    // queue). A store that keeps track (SQLite) gives claims that never began
+    // back without using their attempt when it requeues a dead daemon's jobs
+    // (requeueExpired); others count every claimed attempt as begun, and do
+    // nothing here. Asynchronous, as the forms here.
+    virtual void beginAttemptAsync(const std::string& /*jobId*/, int /*attempt*/, WriteDone done) {
+        if (done) done(true, nullptr);
+    }
+
     virtual void putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) {
         bool owned = false;
         std::exception_ptr error;
@@ -212,7 +221,8 @@ public:
     // Removes the job and its outputs; false if unknown.
     virtual bool remove(std::string_view id) = 0;
 
-    // At start-up: running jobs whose lease has expired go back to the queue.
+    // At start-up: running jobs whose lease has expired go back to the queue
+    // (their attempt counted, unless it never began: see beginAttemptAsync).
     // With `all`, every running job does (one daemon owns an SQLite file).
     // Notifications claimed by a dead process become due again the same way.
     virtual int requeueExpired(int64_t now, bool all) = 0;

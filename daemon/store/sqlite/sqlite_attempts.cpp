@@ -111,7 +111,7 @@ std::vector<ClaimedJob> SqliteJobStore::claim(int max, int64_t now, int64_t leas
         {
             Statement& s = db.prepare(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?1, started_at = ?2, "
-                "progress_done = 0, progress_total = 0 "
+                "progress_done = 0, progress_total = 0, begun = 0 "
                 "WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' AND run_after <= ?2 "
                 "ORDER BY priority DESC, seq LIMIT ?3) "
                 "RETURNING id, plugin, plugin_version, params, attempts, max_attempts, created_at, run_after, "
@@ -183,7 +183,7 @@ int SqliteJobStore::releaseClaims(const std::vector<ClaimedJob>& claimed) {
         for (const ClaimedJob& c : claimed) {
             // started_at goes back to the start of the attempt before, if there was one.
             db.prepare(
-                  "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = 0, "
+                  "UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = 0, begun = 1, "
                   "started_at = (SELECT started_at FROM job_attempts WHERE job_id = ?1 AND attempt = ?2 - 1) "
                   "WHERE id = ?1 AND attempts = ?2 AND state = 'running'")
                 .bind(1, c.id)
@@ -195,6 +195,19 @@ int SqliteJobStore::releaseClaims(const std::vector<ClaimedJob>& claimed) {
         }
         return released;
     });
+}
+
+void SqliteJobStore::beginAttemptAsync(const std::string& jobId, int attempt, WriteDone done) {
+    writer_->post(
+        [jobId, attempt](Connection& db) {
+            db.prepare("UPDATE jobs SET begun = 1 WHERE id = ? AND attempts = ? AND state = 'running'")
+                .bind(1, jobId)
+                .bind(2, attempt)
+                .run();
+        },
+        [done = std::move(done)](std::exception_ptr error) {
+            if (done) done(!error, translated(error));
+        });
 }
 
 void SqliteJobStore::putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) {

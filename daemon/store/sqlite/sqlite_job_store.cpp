@@ -175,6 +175,21 @@ bool SqliteJobStore::remove(std::string_view id) {
 int SqliteJobStore::requeueExpired(int64_t now, bool all) {
     return write([&](Connection& db) {
         const char* why = "the daemon running it stopped";
+        // Claimed into a ready queue and never begun: back without using the attempt, as
+        // releaseClaims does (started_at back to the attempt before's, if any).
+        const char* unbegun = "state = 'running' AND begun = 0 AND (?2 OR lease_until < ?1)";
+        db.prepare(std::string("DELETE FROM job_attempts WHERE (job_id, attempt) IN "
+                               "(SELECT id, attempts FROM jobs WHERE ") + unbegun + ")")
+            .bind(1, now)
+            .bind(2, all ? 1 : 0)
+            .run();
+        db.prepare(std::string("UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = ?1, lease_until = 0, "
+                               "begun = 1, started_at = (SELECT a.started_at FROM job_attempts a WHERE a.job_id = jobs.id "
+                               "AND a.attempt = jobs.attempts - 1) WHERE ") + unbegun)
+            .bind(1, now)
+            .bind(2, all ? 1 : 0)
+            .run();
+        int unbegunRequeued = static_cast<int>(db.changes());
         // A job that had used its last attempt fails instead of going round
         // again: one that kills the daemon every time must end. Its
         // notifications are born with its end, as in finishAttempt.
@@ -214,7 +229,7 @@ int SqliteJobStore::requeueExpired(int64_t now, bool all) {
             "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0 "
             "WHERE state = 'running' AND (?2 OR lease_until < ?1)");
         s.bind(1, now).bind(2, all ? 1 : 0).run();
-        int requeued = static_cast<int>(db.changes());
+        int requeued = static_cast<int>(db.changes()) + unbegunRequeued;
         // Notifications a dead process had claimed are due again too.
         db.prepare("UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND (?2 OR lease_until < ?1)")
             .bind(1, now)

@@ -57,6 +57,7 @@ public:
     bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
     int releaseClaims(const std::vector<ClaimedJob>& claimed) override;
     // Posted to the writer: they join the next group commit (sqlite_attempts.cpp).
+    void beginAttemptAsync(const std::string& jobId, int attempt, WriteDone done) override;
     void putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) override;
     void setProgressAsync(const std::string& jobId, int attempt, uint32_t done, uint32_t total,
                           WriteDone written) override;

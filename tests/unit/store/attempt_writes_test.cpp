@@ -149,6 +149,53 @@ TEMPLATE_TEST_CASE("job store: an attempt's writes posted without waiting are du
     CHECK(s.getJob(other)->outputs.empty());
 }
 
+TEST_CASE("sqlite store: after a crash, claims that never began go back without using their attempt",
+          "[store][sqlite]") {
+    StoreFixture<SqliteStore> f;
+    JobStore& s = f.store();
+    int64_t t = nowMs();
+    std::string ran = submitJob(s, "ran", t, 2);
+    std::string waited = submitJob(s, "waited", t + 1, 1);
+    std::string again = submitJob(s, "again", t + 2, 0);
+    auto claimed = s.claim(3, t + 10, kLeaseMs);
+    REQUIRE(claimed.size() == 3);
+    REQUIRE(claimed[0].id == ran);
+    begin(s, {claimed[0]});
+    // The third had an attempt before: its history and start stay as they were.
+    REQUIRE(s.finishAttempt(again, claimed[2].attempt, ended(Outcome::Retry, "transient", "busy", t + 20)));
+    auto retried = s.claim(1, t + 30, kLeaseMs);
+    REQUIRE(retried.size() == 1);
+    REQUIRE(retried[0].attempt == 2);
+
+    f.reopen();  // the daemon died; the next one recovers
+    JobStore& next = f.store();
+    CHECK(next.requeueExpired(t + 40, true) == 3);
+
+    auto r = next.getJob(ran);
+    CHECK(r->state == JobState::Queued);
+    CHECK(r->attempts == 1);  // it began: the attempt counts
+    REQUIRE(r->history.size() == 1);
+    CHECK(r->history[0].error->code == "node_lost");
+
+    auto w = next.getJob(waited);
+    CHECK(w->state == JobState::Queued);
+    CHECK(w->attempts == 0);
+    CHECK(w->history.empty());
+    CHECK_FALSE(w->startedAt);
+
+    auto a = next.getJob(again);
+    CHECK(a->state == JobState::Queued);
+    CHECK(a->attempts == 1);
+    REQUIRE(a->history.size() == 1);
+    CHECK(a->history[0].outcome == "retry");
+    CHECK(a->startedAt == t + 10);
+
+    // The next claim of the one that waited is its first attempt.
+    auto c = next.claim(3, t + 50, kLeaseMs);
+    for (const ClaimedJob& j : c)
+        if (j.id == waited) CHECK(j.attempt == 1);
+}
+
 TEST_CASE("sqlite store: an end posted as a success after a failed output write is refused", "[store][sqlite]") {
     StoreFixture<SqliteStore> f;
     JobStore& s = f.store();
