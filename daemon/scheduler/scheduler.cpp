@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -381,7 +382,14 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
         result = {ExecResult::Status::Canceled, "canceled before it started", 0};
     } else {
         // From here a crash counts the attempt; a claim that never got here does not use one.
-        store_.beginAttemptAsync(job.id, job.attempt, nullptr);
+        // A plugin that can take the daemon down waits until that is durable.
+        if (executor_.sharesProcess()) {
+            std::promise<void> begun;
+            store_.beginAttemptAsync(job.id, job.attempt, [&](bool, std::exception_ptr) { begun.set_value(); });
+            begun.get_future().wait();
+        } else {
+            store_.beginAttemptAsync(job.id, job.attempt, nullptr);
+        }
         try {
             request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
             request.inputPath = blobs_.path(job.sourceSha256);
@@ -402,6 +410,7 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
     report.maxAttempts = job.maxAttempts;
     report.timeoutSeconds = options_.jobTimeoutSeconds;
     AttemptResult ended = decideOutcome(report, nowMs(), backoffMs(job.attempt));
+    ended.endedAt = nowMs();  // not when the commit comes: the next claim may be recorded first
 
     {
         std::lock_guard lock(mutex_);
@@ -431,7 +440,9 @@ void Scheduler::reportEnd(const Attempt& attempt, const AttemptReport& report, A
         if (ended.outcome == AttemptResult::Outcome::Succeeded) {
             AttemptReport lost = report;
             lost.storageError = attempt.storageError().empty() ? why : attempt.storageError();
+            int64_t endedAt = ended.endedAt;
             ended = decideOutcome(lost, nowMs(), backoffMs(job.attempt));
+            ended.endedAt = endedAt;
         }
         recorded = recordEnd(job, ended);
     }

@@ -67,6 +67,7 @@ struct AttemptResult {
     JobError error;                // Failed, Retry
     double durationSeconds = 0;    // Succeeded
     int64_t retryAt = 0;           // Retry: unix ms
+    int64_t endedAt = 0;           // when the attempt returned, unix ms (0: when it is recorded)
 };
 
 using StateCounts = std::map<JobState, uint64_t>;

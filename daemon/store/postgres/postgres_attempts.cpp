@@ -104,7 +104,7 @@ void PostgresJobStore::setProgress(const std::string& jobId, int attempt, uint32
 
 bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) {
     using O = AttemptResult::Outcome;
-    const int64_t now = nowMs();
+    const int64_t now = result.endedAt ? result.endedAt : nowMs();
     const bool failed = result.outcome == O::Failed || result.outcome == O::Retry;
     const char* outcome = outcomeName(result.outcome);
     std::optional<std::string> code, message;

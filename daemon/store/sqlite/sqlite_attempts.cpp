@@ -42,7 +42,7 @@ void setProgressIn(Connection& db, const std::string& jobId, int attempt, uint32
 
 bool finishAttemptIn(Connection& db, const std::string& jobId, int attempt, const AttemptResult& result) {
     using O = AttemptResult::Outcome;
-    int64_t now = unixMs();
+    int64_t now = result.endedAt ? result.endedAt : unixMs();
     bool failed = result.outcome == O::Failed || result.outcome == O::Retry;
     const char* outcome = result.outcome == O::Succeeded ? "succeeded"
                           : result.outcome == O::Failed  ? "failed"
