@@ -123,6 +123,12 @@ public:
         return !canceled_ && storageError().empty();
     }
 
+    void beginDurably() {
+        std::promise<void> done;
+        s_.store_.beginAttemptAsync(job_.id, job_.attempt, [&](bool, std::exception_ptr) { done.set_value(); });
+        done.get_future().wait();
+    }
+
     void cancel() { canceled_ = true; }
     void drain() { drained_ = true; }
     bool canceled() const { return canceled_; }
@@ -381,15 +387,11 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
     if (attempt->canceled()) {
         result = {ExecResult::Status::Canceled, "canceled before it started", 0};
     } else {
-        // From here a crash counts the attempt; a claim that never got here does not use one.
-        // A plugin that can take the daemon down waits until that is durable.
-        if (executor_.sharesProcess()) {
-            std::promise<void> begun;
-            store_.beginAttemptAsync(job.id, job.attempt, [&](bool, std::exception_ptr) { begun.set_value(); });
-            begun.get_future().wait();
-        } else {
-            store_.beginAttemptAsync(job.id, job.attempt, nullptr);
-        }
+        // A plugin that can take the daemon down begins its attempt durably first: if the daemon
+        // dies, the attempt counts, and a job that kills it every time runs out of attempts. A
+        // plugin in its own process cannot: a daemon that dies (killed, its machine lost) is not
+        // the job's doing, and the job goes back without using an attempt.
+        if (executor_.sharesProcess()) attempt->beginDurably();
         try {
             request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
             request.inputPath = blobs_.path(job.sourceSha256);
