@@ -107,8 +107,13 @@ log::Level parseLevel(const std::string& s) {
 
 }  // namespace
 
-// The SQLite store's WAL: its size and what the checkpoints achieved.
-void sqliteMetrics(Metrics& m, const sqlite::Checkpointer::Stats& wal) {
+// The SQLite store's WAL: its size and what the checkpoints achieved; and its
+// group commit: writes per transaction is tasks / commits.
+void sqliteMetrics(Metrics& m, const sqlite::Checkpointer::Stats& wal, const SqliteJobStore::WriteStats& writes) {
+    m.counterTo("pixelmill_sqlite_commits_total", "Transactions the SQLite writer committed",
+                static_cast<double>(writes.commits));
+    m.counterTo("pixelmill_sqlite_writes_total", "Writes the SQLite writer ran, many to a transaction",
+                static_cast<double>(writes.tasks));
     m.gauge("pixelmill_sqlite_wal_bytes", "Size of the SQLite write-ahead log file").Set(static_cast<double>(wal.walBytes));
     const char* help = "SQLite checkpoints, by whether they copied every frame of the WAL (done) or were held back "
                        "by a reader or the writer (busy)";
@@ -347,7 +352,7 @@ int runServe(const Config& configIn) {
         for (const auto& [state, n] : store.countByState())
             m.gauge("pixelmill_jobs", "Jobs in the store, by state", {{"state", std::string(toString(state))}})
                 .Set(static_cast<double>(n));
-        if (sqliteStore) sqliteMetrics(m, sqliteStore->walStats());
+        if (sqliteStore) sqliteMetrics(m, sqliteStore->walStats(), sqliteStore->writeStats());
         m.gauge("pixelmill_workers_busy", "Workers running a job").Set(scheduler.busy());
         m.gauge("pixelmill_workers", "Workers in the pool").Set(scheduler.total());
         auto since = store.oldestReadySince(nowMs());

@@ -11,6 +11,7 @@ class InProcessExecutor final : public Executor {
 public:
     explicit InProcessExecutor(const PluginHost& host) : host_(host) {}
     ExecResult execute(const ExecRequest& request, JobControl& control) override;
+    bool sharesProcess() const override { return true; }
 
 private:
     const PluginHost& host_;

@@ -59,6 +59,10 @@ class Executor {
 public:
     virtual ~Executor() = default;
     virtual ExecResult execute(const ExecRequest& request, JobControl& control) = 0;
+    // True if a plugin that crashes takes the daemon with it (plugins run in
+    // this process): then an attempt is known durably to have begun before
+    // it runs, so that a job that kills the daemon every time runs out of attempts.
+    virtual bool sharesProcess() const { return false; }
 };
 
 }  // namespace pixelmill

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <future>
 #include <random>
 #include <thread>
 
@@ -24,12 +25,34 @@ struct Scheduler::HelpBatch {
     std::condition_variable finished;
 };
 
+namespace {
+
+// How much claimed work the ready queue holds ahead, in attempt time per
+// worker, and at most how many jobs.
+constexpr double kFeedAheadSeconds = 0.05;
+constexpr int kMaxFeedAhead = 64;
+
+std::string describe(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "unknown error";
+    }
+}
+
+}  // namespace
+
 // One attempt of one job, as the plugin sees the scheduler. Thread-safe:
-// the plugin may call it from parallel_for tasks.
-class Scheduler::Attempt final : public JobControl {
+// the plugin may call it from parallel_for tasks, and the store's answers to
+// its posted outputs arrive on a store thread.
+class Scheduler::Attempt final : public JobControl, public std::enable_shared_from_this<Attempt> {
 public:
-    Attempt(Scheduler& s, const ClaimedJob& job)
-        : s_(s), job_(job), deadline_(monotonicSeconds() + s.options_.jobTimeoutSeconds) {}
+    Attempt(Scheduler& s, ClaimedJob job)
+        : s_(s), job_(std::move(job)), deadline_(monotonicSeconds() + s.options_.jobTimeoutSeconds) {}
+
+    const ClaimedJob& job() const { return job_; }
 
     bool shouldStop() const override { return canceled_ || drained_ || timedOut(); }
     bool timedOut() const { return monotonicSeconds() > deadline_; }
@@ -43,16 +66,14 @@ public:
             writer->write(bytes.data(), bytes.size());
             writer->finish();
         } catch (const std::exception& e) {
-            setStorageError(e.what());
-            log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
+            lost(name, e.what());
             return false;
         }
         return batcher_.add(std::move(writer), [this, index, name, mediaType, width, height](const BlobRef& blob) {
             try {
                 return record(index, name, mediaType, blob, width, height);
             } catch (const std::exception& e) {
-                setStorageError(e.what());
-                log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
+                lost(name, e.what());
                 return false;
             }
         });
@@ -73,18 +94,17 @@ public:
         try {
             return record(index, name, mediaType, BlobRef{sha256, size, false}, width, height);
         } catch (const std::exception& e) {
-            setStorageError(e.what());
-            log::error("output_not_stored", {{"job", job_.id}, {"output", name}, {"error", e.what()}});
+            lost(name, e.what());
             return false;
         }
     }
 
     void progress(uint32_t done, uint32_t total) override {
-        try {
-            s_.store_.setProgress(job_.id, job_.attempt, done, total);
-        } catch (const std::exception& e) {
-            log::warn("progress_not_stored", {{"job", job_.id}, {"error", e.what()}});
-        }
+        // Progress is advisory: posted, never waited for.
+        std::string id = job_.id;
+        s_.store_.setProgressAsync(job_.id, job_.attempt, done, total, [id](bool, std::exception_ptr error) {
+            if (error) log::warn("progress_not_stored", {{"job", id}, {"error", describe(error)}});
+        });
     }
 
     void log(int level, const std::string& message) override {
@@ -99,6 +119,9 @@ public:
         s_.parallelFor(count, fn, user);
     }
 
+    // The output row is posted, not waited for: the attempt's end, posted
+    // after it, is committed with it or later, and is refused as a success if
+    // the row could not be written (JobStore::finishAttemptAsync).
     bool record(uint32_t index, const std::string& name, const std::string& mediaType, const BlobRef& blob,
                 int32_t width, int32_t height) {
         Output out;
@@ -109,17 +132,24 @@ public:
         out.sizeBytes = blob.size;
         if (width > 0) out.width = width;
         if (height > 0) out.height = height;
-        // Identical bytes may have been stored before and be unreferenced now: pinned, no daemon removes
-        // them before the output row refers to them; gone already, the attempt is tried again.
-        auto pin = s_.store_.pinBlob(blob.sha256);
+        // Identical bytes may have been stored before and be unreferenced now: pinned until the output row
+        // is committed, no daemon removes them meanwhile; gone already, the attempt is tried again.
+        std::shared_ptr<BlobPin> pin = s_.store_.pinBlob(blob.sha256);
         if (pin && !s_.blobs_.exists(blob.sha256))
             throw std::runtime_error("output " + name + " was removed while it was being recorded");
-        if (!s_.store_.putOutput(job_.id, job_.attempt, out)) {
-            canceled_ = true;  // someone else owns the job now
-            return false;
-        }
-        ++outputs_;
-        return true;
+        s_.store_.putOutputAsync(job_.id, job_.attempt, out,
+                                 [self = shared_from_this(), pin, name](bool owned, std::exception_ptr error) {
+                                     if (error) self->lost(name, describe(error));
+                                     else if (!owned) self->cancel();  // someone else owns the job now
+                                 });
+        // A store that answers at once has said already whether it kept the row.
+        return !canceled_ && storageError().empty();
+    }
+
+    void beginDurably() {
+        std::promise<void> done;
+        s_.store_.beginAttemptAsync(job_.id, job_.attempt, [&](bool, std::exception_ptr) { done.set_value(); });
+        done.get_future().wait();
     }
 
     void cancel() { canceled_ = true; }
@@ -127,23 +157,26 @@ public:
     bool canceled() const { return canceled_; }
     bool drained() const { return drained_; }
     std::string storageError() const {
-        std::lock_guard lock(errorMutex_);
+        std::lock_guard lock(mutex_);
         return storageError_;
     }
 
 private:
-    void setStorageError(const std::string& what) {
-        std::lock_guard lock(errorMutex_);
-        storageError_ = what;
+    void lost(const std::string& output, const std::string& error) {
+        log::error("output_not_stored", {{"job", job_.id}, {"output", output}, {"error", error}});
+        setStorageError(error);
+    }
+    void setStorageError(const std::string& error) {
+        std::lock_guard lock(mutex_);
+        if (storageError_.empty()) storageError_ = error;
     }
 
     Scheduler& s_;
-    const ClaimedJob& job_;
+    const ClaimedJob job_;
     double deadline_;
     std::atomic<bool> canceled_{false};
     std::atomic<bool> drained_{false};
-    std::atomic<int> outputs_{0};
-    mutable std::mutex errorMutex_;  // guards storageError_ (plugins add outputs from many threads)
+    mutable std::mutex mutex_;  // guards storageError_
     std::string storageError_;
     BlobBatcher batcher_{s_.blobs_};  // last: its thread calls record() until it is gone
 };
@@ -169,6 +202,7 @@ void Scheduler::jobsQueued(int count) {
     {
         std::lock_guard lock(mutex_);
         wakeTokens_ = std::min(wakeTokens_ + count, options_.workers);
+        moreReady_ = true;
     }
     if (count == 1) wake_.notify_one();
     else wake_.notify_all();
@@ -176,8 +210,18 @@ void Scheduler::jobsQueued(int count) {
 
 void Scheduler::cancelRunning(const std::string& jobId) {
     std::lock_guard lock(mutex_);
-    auto it = running_.find(jobId);
-    if (it != running_.end()) it->second->cancel();
+    if (auto it = running_.find(jobId); it != running_.end()) {
+        it->second->cancel();
+        return;
+    }
+    // Waiting in the ready queue: the store has it canceled already, so it is only dropped.
+    auto ready = std::find_if(ready_.begin(), ready_.end(), [&](const Ready& r) { return r.job.id == jobId; });
+    if (ready != ready_.end()) {
+        ready_.erase(ready);
+        return;
+    }
+    // Perhaps in the answer of a claim on its way: dropped when it arrives.
+    if (claimInFlight_) canceledWhileClaiming_.insert(jobId);
 }
 
 std::shared_ptr<Scheduler::HelpBatch> Scheduler::takeHelp() {
@@ -226,8 +270,17 @@ int64_t Scheduler::backoffMs(int attempt) const {
     return static_cast<int64_t>(std::min(seconds, options_.retryMaxSeconds) * 1000);
 }
 
+int64_t Scheduler::leaseMs() const {
+    return static_cast<int64_t>(options_.jobTimeoutSeconds * 1000) + options_.leaseMarginMs;
+}
+
+int Scheduler::feedAhead() const {
+    if (averageAttemptSeconds_ < 0) return 0;  // nothing known yet: one job at a time
+    double perWorker = kFeedAheadSeconds / std::max(averageAttemptSeconds_, 1e-6);
+    return static_cast<int>(std::min<double>(kMaxFeedAhead, std::floor(perWorker) * options_.workers));
+}
+
 void Scheduler::workerLoop() {
-    auto leaseMs = static_cast<int64_t>(options_.jobTimeoutSeconds * 1000) + options_.leaseMarginMs;
     bool lookAgain = false;  // just finished a job: the queue may hold more
     std::unique_lock lock(mutex_);
     while (!stopping_) {
@@ -241,6 +294,37 @@ void Scheduler::workerLoop() {
             wake_.wait(lock);
             continue;
         }
+        if (!ready_.empty()) {
+            Ready next = std::move(ready_.front());
+            ready_.pop_front();
+            // Its lease runs from the claim: one that waited long (the attempts grew slower) is
+            // given back rather than run on what is left of it.
+            if (nowMs() - next.claimedAt > options_.leaseMarginMs / 2) {
+                lock.unlock();
+                giveBack({std::move(next.job)});
+                lock.lock();
+                lookAgain = true;
+                continue;
+            }
+            auto attempt = std::make_shared<Attempt>(*this, std::move(next.job));
+            running_[attempt->job().id] = attempt;  // with the pop: a cancel finds it in one place or the other
+            ++busy_;
+            // Feed ahead: top the ready queue up while the others still have work in it.
+            int target = feedAhead();
+            if (target > 0 && moreReady_ && !claimInFlight_ && static_cast<int>(ready_.size()) * 2 <= target)
+                claimInto(lock, target - static_cast<int>(ready_.size()));
+            lock.unlock();
+            runAttempt(attempt);
+            attempt.reset();
+            --busy_;
+            lookAgain = true;
+            lock.lock();
+            continue;
+        }
+        if (claimInFlight_) {  // another worker is claiming: wait for what it brings
+            wake_.wait(lock);
+            continue;
+        }
         if (!lookAgain && wakeTokens_ == 0) {
             int64_t waitMs = options_.idlePollMs;
             lock.unlock();
@@ -248,55 +332,72 @@ void Scheduler::workerLoop() {
             try { due = store_.nextRunAfter(); } catch (const std::exception&) {}
             lock.lock();
             if (due) waitMs = std::clamp<int64_t>(*due - nowMs(), 0, waitMs);
-            if (wakeTokens_ == 0 && help_.empty() && claiming_ && !stopping_)
-                wake_.wait_for(lock, std::chrono::milliseconds(waitMs));
-            if (wakeTokens_ == 0 && help_.empty() && claiming_ && !stopping_) lookAgain = true;  // poll
+            auto nothingToDo = [&] {
+                return wakeTokens_ == 0 && help_.empty() && ready_.empty() && !claimInFlight_ && claiming_ &&
+                       !stopping_;
+            };
+            if (nothingToDo()) wake_.wait_for(lock, std::chrono::milliseconds(waitMs));
+            if (nothingToDo()) lookAgain = true;  // poll
             continue;
         }
         if (wakeTokens_ > 0) --wakeTokens_;
         lookAgain = false;
-        lock.unlock();
-
-        std::vector<ClaimedJob> claimed;
-        try {
-            claimed = store_.claim(1, nowMs(), leaseMs);
-        } catch (const std::exception& e) {
-            // Every idle worker polls: during a store outage, one line per 10 s is enough.
-            double now = monotonicSeconds(), last = lastClaimError_.load();
-            if (now - last >= 10 && lastClaimError_.compare_exchange_strong(last, now))
-                log::error("claim_failed", {{"error", e.what()}});
-        }
-        if (!claimed.empty() && !claimingNow()) {
-            // drain() began while the claim was in flight: hand the job straight back.
-            AttemptResult back;
-            back.outcome = AttemptResult::Outcome::Retry;
-            back.retryAt = nowMs();
-            back.error = {"shutting_down", "the daemon stopped before the job could start"};
-            try {
-                store_.finishAttempt(claimed.front().id, claimed.front().attempt, back);
-            } catch (const std::exception& e) {
-                log::error("requeue_failed", {{"job", claimed.front().id}, {"error", e.what()}});
-            }
-            claimed.clear();
-        }
-        if (!claimed.empty()) {
-            ++busy_;
-            runAttempt(claimed.front());
-            --busy_;
-            lookAgain = true;
-        }
-        lock.lock();
+        claimInto(lock, 1 + feedAhead());
     }
     --liveWorkers_;
     idle_.notify_all();
 }
 
-void Scheduler::runAttempt(const ClaimedJob& job) {
-    Attempt attempt(*this, job);
+void Scheduler::claimInto(std::unique_lock<std::mutex>& lock, int max) {
+    claimInFlight_ = true;
+    lock.unlock();
+    std::vector<ClaimedJob> claimed;
+    const int64_t now = nowMs();
+    bool failed = false;
+    try {
+        claimed = store_.claim(max, now, leaseMs());
+    } catch (const std::exception& e) {
+        failed = true;
+        // Every idle worker polls: during a store outage, one line per 10 s is enough.
+        double mono = monotonicSeconds(), last = lastClaimError_.load();
+        if (mono - last >= 10 && lastClaimError_.compare_exchange_strong(last, mono))
+            log::error("claim_failed", {{"error", e.what()}});
+    }
+    lock.lock();
+    moreReady_ = !failed && static_cast<int>(claimed.size()) == max;
+    if (!canceledWhileClaiming_.empty()) {
+        std::erase_if(claimed, [&](const ClaimedJob& c) { return canceledWhileClaiming_.count(c.id) > 0; });
+        canceledWhileClaiming_.clear();
+    }
+    if (!claiming_) {
+        // drain() began while the claim was in flight: hand the jobs straight back.
+        lock.unlock();
+        giveBack(std::move(claimed));
+        lock.lock();
+    } else {
+        for (ClaimedJob& c : claimed) ready_.push_back({std::move(c), now});
+    }
+    claimInFlight_ = false;
+    wake_.notify_all();  // workers that waited for this claim
+    idle_.notify_all();  // drain() waits for no claim in flight
+}
+
+void Scheduler::giveBack(std::vector<ClaimedJob> jobs) {
+    if (jobs.empty()) return;
+    try {
+        int released = store_.releaseClaims(jobs);
+        log::debug("claims_released", {{"jobs", released}});
+    } catch (const std::exception& e) {
+        // They stay running until their lease ends (or the next start): then the attempt counts.
+        log::error("release_failed", {{"jobs", static_cast<int>(jobs.size())}, {"error", e.what()}});
+    }
+}
+
+void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
+    const ClaimedJob& job = attempt->job();
     {
         std::lock_guard lock(mutex_);
-        running_[job.id] = &attempt;
-        if (!claiming_) attempt.drain();  // drain() began a moment ago: stop at once
+        if (!claiming_) attempt->drain();  // drain() began a moment ago: stop at once
     }
     double queueWait = std::max<int64_t>(0, nowMs() - std::max(job.createdAt, job.runAfter)) / 1000.0;
     if (metrics_) metrics_->queueWait(job.plugin, queueWait);
@@ -309,83 +410,84 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
     request.pluginVersion = job.pluginVersion;
     request.mediaType = job.sourceMediaType;
     ExecResult result;
-    try {
-        request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
-        request.inputPath = blobs_.path(job.sourceSha256);
-        result = executor_.execute(request, attempt);
-        // Outputs of a failed attempt are dropped with their temp files; a
-        // success whose outputs cannot all be kept is tried again.
-        if (!attempt.publish(result.status == ExecResult::Status::Ok))
-            result = {ExecResult::Status::Transient, "the outputs could not be stored", result.seconds};
-    } catch (const std::exception& e) {
-        result = {ExecResult::Status::Internal, e.what(), 0};
-    }
-
-    using S = ExecResult::Status;
-    using O = AttemptResult::Outcome;
-    AttemptResult ended;
-    auto fail = [&](const char* code, std::string message) {
-        ended.outcome = O::Failed;
-        ended.error = {code, std::move(message)};
-    };
-    auto retryOrFail = [&](const char* code, std::string message) {
-        if (job.attempt < job.maxAttempts) {
-            ended.outcome = O::Retry;
-            ended.retryAt = nowMs() + backoffMs(job.attempt);
-            ended.error = {code, std::move(message)};
-        } else {
-            fail(code, std::move(message) + " (after " + std::to_string(job.attempt) + " attempts)");
+    double started = monotonicSeconds();
+    if (attempt->canceled()) {
+        result = {ExecResult::Status::Canceled, "canceled before it started", 0};
+    } else {
+        // A plugin that can take the daemon down begins its attempt durably first: if the daemon
+        // dies, the attempt counts, and a job that kills it every time runs out of attempts. A
+        // plugin in its own process cannot: a daemon that dies (killed, its machine lost) is not
+        // the job's doing, and the job goes back without using an attempt.
+        if (executor_.sharesProcess()) attempt->beginDurably();
+        try {
+            request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
+            request.inputPath = blobs_.path(job.sourceSha256);
+            result = executor_.execute(request, *attempt);
+            // Outputs of a failed attempt are dropped with their temp files; a
+            // success whose outputs cannot all be kept is tried again.
+            if (!attempt->publish(result.status == ExecResult::Status::Ok))
+                result = {ExecResult::Status::Transient, "the outputs could not be stored", result.seconds};
+        } catch (const std::exception& e) {
+            result = {ExecResult::Status::Internal, e.what(), 0};
         }
-    };
-    switch (result.status) {
-        case S::Ok:
-            ended.outcome = O::Succeeded;
-            ended.durationSeconds = result.seconds;
-            break;
-        case S::Canceled:
-            if (attempt.canceled()) ended.outcome = O::Canceled;
-            else if (attempt.drained()) {
-                ended.outcome = O::Retry;
-                ended.retryAt = nowMs();
-                ended.error = {"shutting_down", "the daemon stopped while the job ran; it will run again"};
-            } else if (attempt.timedOut())
-                fail("timeout", "the job ran longer than " + std::to_string(options_.jobTimeoutSeconds) + " s");
-            else fail("internal", "the plugin stopped without being asked to: " + result.message);
-            break;
-        case S::InvalidParam: fail("invalid_param", result.message); break;
-        case S::Unprocessable: fail("unprocessable", result.message); break;
-        case S::Unsupported: fail("unsupported_media_type", result.message); break;
-        case S::Unavailable: fail("plugin_unavailable", result.message); break;
-        case S::Transient:
-            retryOrFail(attempt.storageError().empty() ? "transient" : "insufficient_storage",
-                        attempt.storageError().empty() ? result.message : attempt.storageError());
-            break;
-        case S::Crashed:
-            // One more try on a fresh worker; a second crash is the input's doing.
-            if (job.attempt >= 2) fail("plugin_crashed", result.message + " (twice)");
-            else retryOrFail("plugin_crashed", result.message);
-            break;
-        case S::Internal: retryOrFail("internal", result.message); break;
     }
+    double took = monotonicSeconds() - started;
 
-    bool recorded = recordEnd(job, ended);
+    AttemptReport report;
+    report.result = result;
+    report.canceled = attempt->canceled();
+    report.drained = attempt->drained();
+    report.timedOut = attempt->timedOut();
+    report.storageError = attempt->storageError();
+    report.attempt = job.attempt;
+    report.maxAttempts = job.maxAttempts;
+    report.timeoutSeconds = options_.jobTimeoutSeconds;
+    AttemptResult ended = decideOutcome(report, nowMs(), backoffMs(job.attempt));
+    ended.endedAt = nowMs();  // not when the commit comes: the next claim may be recorded first
+
     {
         std::lock_guard lock(mutex_);
         running_.erase(job.id);
+        ++finishing_;
+        averageAttemptSeconds_ = averageAttemptSeconds_ < 0 ? took : 0.8 * averageAttemptSeconds_ + 0.2 * took;
     }
-    idle_.notify_all();
+    // Posted after the attempt's outputs, so committed with them or later. What follows
+    // runs on the reporter thread, not the store's.
+    store_.finishAttemptAsync(job.id, job.attempt, ended,
+                              [this, attempt, report, ended](bool owned, std::exception_ptr error) {
+                                  reporter_.post([this, attempt, report, ended, owned, error] {
+                                      reportEnd(*attempt, report, ended, owned, error);
+                                  });
+                              });
+}
 
-    JobState state = ended.outcome == O::Succeeded ? JobState::Succeeded
-                     : ended.outcome == O::Failed  ? JobState::Failed
-                     : ended.outcome == O::Canceled ? JobState::Canceled
-                                                    : JobState::Queued;
+void Scheduler::reportEnd(const Attempt& attempt, const AttemptReport& report, AttemptResult ended, bool owned,
+                          std::exception_ptr error) {
+    const ClaimedJob& job = attempt.job();
+    bool recorded = owned;
+    if (error) {
+        // Not recorded. A success whose outputs may not all have been kept is not one: it is
+        // recorded as the storage failure it was; anything else is recorded again as it was.
+        std::string why = describe(error);
+        log::warn("finish_not_recorded", {{"job", job.id}, {"attempt", job.attempt}, {"error", why}});
+        if (ended.outcome == AttemptResult::Outcome::Succeeded) {
+            AttemptReport lost = report;
+            lost.storageError = attempt.storageError().empty() ? why : attempt.storageError();
+            int64_t endedAt = ended.endedAt;
+            ended = decideOutcome(lost, nowMs(), backoffMs(job.attempt));
+            ended.endedAt = endedAt;
+        }
+        recorded = recordEnd(job, ended);
+    }
+
+    JobState state = stateAfter(ended.outcome);
     log::Level level = state == JobState::Failed ? log::Level::Warn : log::Level::Info;
     log::write(level, "job_attempt_ended",
                {{"job", job.id},
                 {"plugin", job.plugin},
                 {"attempt", job.attempt},
                 {"state", toString(state)},
-                {"duration_s", result.seconds},
+                {"duration_s", report.result.seconds},
                 {"error", ended.error.code},
                 {"message", ended.error.message},
                 {"recorded", recorded}});
@@ -394,9 +496,14 @@ void Scheduler::runAttempt(const ClaimedJob& job) {
         if (!ended.error.code.empty()) metrics_->jobError(job.plugin, ended.error.code);
         if (state == JobState::Queued) metrics_->jobRetried(job.plugin);
         else metrics_->jobFinished(job.plugin, std::string(toString(state)));
-        if (state == JobState::Succeeded) metrics_->jobDuration(job.plugin, result.seconds);
+        if (state == JobState::Succeeded) metrics_->jobDuration(job.plugin, report.result.seconds);
     }
     if (recorded && state != JobState::Queued) events_.ended(job.id, state);
+    {
+        std::lock_guard lock(mutex_);
+        --finishing_;
+    }
+    idle_.notify_all();
 }
 
 bool Scheduler::recordEnd(const ClaimedJob& job, const AttemptResult& ended) {
@@ -423,13 +530,20 @@ bool Scheduler::recordEnd(const ClaimedJob& job, const AttemptResult& ended) {
 bool Scheduler::drain(double timeoutSeconds) {
     std::unique_lock lock(mutex_);
     claiming_ = false;
+    std::vector<ClaimedJob> waiting;
+    for (Ready& r : ready_) waiting.push_back(std::move(r.job));
+    ready_.clear();
+    lock.unlock();
+    giveBack(std::move(waiting));  // never started: no attempt used
+    lock.lock();
+    auto settled = [&] { return running_.empty() && finishing_ == 0 && !claimInFlight_; };
     auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeoutSeconds);
-    idle_.wait_until(lock, deadline, [&] { return running_.empty(); });
+    idle_.wait_until(lock, deadline, settled);
     if (!running_.empty()) {
         log::warn("drain_timeout", {{"running", static_cast<int>(running_.size())}});
         for (auto& [id, a] : running_) a->drain();
         // Plugins that honour should_stop() return within moments.
-        idle_.wait_for(lock, std::chrono::seconds(5), [&] { return running_.empty(); });
+        idle_.wait_for(lock, std::chrono::seconds(5), settled);
     }
     bool clean = running_.empty();
     stopping_ = true;
@@ -449,6 +563,14 @@ void Scheduler::stop() {
         if (t.joinable()) t.join();
     }
     workers_.clear();
+    std::unique_lock lock(mutex_);
+    std::vector<ClaimedJob> waiting;
+    for (Ready& r : ready_) waiting.push_back(std::move(r.job));
+    ready_.clear();
+    lock.unlock();
+    giveBack(std::move(waiting));
+    lock.lock();
+    idle_.wait(lock, [&] { return finishing_ == 0; });  // every end posted is recorded and reported
 }
 
 }  // namespace pixelmill

@@ -1,9 +1,11 @@
 #pragma once
 
+#include "common/task_pool.h"
 #include "jobs/job_events.h"
 #include "jobs/job_service.h"
 #include "metrics/metrics.h"
 #include "scheduler/executor.h"
+#include "scheduler/outcomes.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
 
@@ -11,10 +13,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,16 +34,29 @@ struct SchedulerOptions {
     int idlePollMs = 1000;           // fallback when no wake-up arrives
 };
 
-// The worker pool. Each worker claims the highest-priority, oldest ready job
-// from the store, runs one attempt through the Executor, and records how it
-// ended: success, failure, or a retry with exponential backoff. A per-attempt
-// deadline and cancel flag are offered to the plugin through should_stop().
-// Idle workers also run other jobs' parallel_for tasks, so one long job can
-// use every core.
+// The worker pool. Workers take jobs from a small ready queue that they fill
+// from the store in batches (one claim for many jobs), run one attempt
+// through the Executor, and post how it ended to the store without waiting
+// for the commit: success, failure, or a retry with exponential backoff
+// (scheduler/outcomes.h decides which). What follows an end (the "ended"
+// event, metrics, the log line, waking a worker for a retry) happens once the
+// end is durable, on the scheduler's reporter thread. A per-attempt deadline
+// and cancel flag are offered to the plugin through should_stop(). Idle
+// workers also run other jobs' parallel_for tasks, so one long job can use
+// every core.
 //
-// Thread-safe. mutex_ guards the wake-up state, the help queue and the table
-// of running attempts; a job's state is only changed through the store, with
-// conditional updates keyed by the attempt number.
+// The ready queue holds jobs claimed (running in the store, under a lease)
+// but not started: only as many as the workers get through in ~50 ms at the
+// recent average attempt duration (none for slow jobs), at most 64. A job that
+// waited there past half the lease margin, that drain() or stop() finds there,
+// or that a claim brought back after drain() began, goes back to the queue
+// without using an attempt (JobStore::releaseClaims); one canceled there is
+// dropped (the store has it canceled already).
+//
+// Thread-safe. mutex_ guards the wake-up state, the help queue, the ready
+// queue, the table of running attempts and the count of ends not yet
+// reported; a job's state is only changed through the store, with conditional
+// updates keyed by the attempt number.
 class Scheduler final : public WorkSignal {
 public:
     // `events` hears of every attempt that reached a final state.
@@ -53,10 +70,13 @@ public:
     void jobsQueued(int count) override;
     void cancelRunning(const std::string& jobId) override;
 
-    // Stops claiming and waits up to `timeoutSeconds` for running attempts;
+    // Stops claiming, gives the jobs of the ready queue back, and waits up to
+    // `timeoutSeconds` for running attempts and their ends to be recorded;
     // then asks the rest to stop and puts their jobs back in the queue.
-    // Returns true if every worker has returned.
+    // Returns true if every attempt has returned.
     bool drain(double timeoutSeconds);
+    // Stops the workers, gives back what the ready queue holds, and waits
+    // until every posted end is recorded and reported.
     void stop();
 
     int busy() const { return busy_.load(); }
@@ -69,18 +89,28 @@ public:
 private:
     class Attempt;
     struct HelpBatch;
+    struct Ready {
+        ClaimedJob job;
+        int64_t claimedAt = 0;  // unix ms: its lease runs from here
+    };
 
     void workerLoop();
-    void runAttempt(const ClaimedJob& job);
-    // Records how an attempt ended; false if the attempt no longer owned the job.
+    // Claims up to `max` jobs into the ready queue. Called and returns with
+    // `lock` held; the store is asked without it.
+    void claimInto(std::unique_lock<std::mutex>& lock, int max);
+    // How many claimed jobs to hold ready beyond those running (mutex_ held).
+    int feedAhead() const;
+    void giveBack(std::vector<ClaimedJob> jobs);
+    void runAttempt(const std::shared_ptr<Attempt>& attempt);
+    // On the reporter thread, once the store has answered the posted end.
+    void reportEnd(const Attempt& attempt, const AttemptReport& report, AttemptResult ended, bool owned,
+                   std::exception_ptr error);
+    // Records an end synchronously; false if the attempt no longer owned the job.
     bool recordEnd(const ClaimedJob& job, const AttemptResult& ended);
     std::shared_ptr<HelpBatch> takeHelp();
     static void runHelp(HelpBatch& batch);
     int64_t backoffMs(int attempt) const;
-    bool claimingNow() const {
-        std::lock_guard lock(mutex_);
-        return claiming_;
-    }
+    int64_t leaseMs() const;
 
     JobStore& store_;
     BlobStore& blobs_;
@@ -97,10 +127,17 @@ private:
     bool claiming_ = true;
     bool stopping_ = false;
     std::deque<std::shared_ptr<HelpBatch>> help_;
-    std::map<std::string, Attempt*> running_;
+    std::deque<Ready> ready_;
+    bool claimInFlight_ = false;
+    bool moreReady_ = true;  // the last claim got all it asked for, or jobs were queued since
+    std::set<std::string> canceledWhileClaiming_;
+    double averageAttemptSeconds_ = -1;  // recent average (-1: none yet)
+    std::map<std::string, std::shared_ptr<Attempt>> running_;
+    int finishing_ = 0;  // ends posted to the store and not yet reported
     std::atomic<int> busy_{0};
     int liveWorkers_ = 0;
     std::vector<std::thread> workers_;
+    TaskPool reporter_{1};  // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill

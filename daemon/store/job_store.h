@@ -4,6 +4,7 @@
 #include "jobs/job.h"
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,6 +67,7 @@ struct AttemptResult {
     JobError error;                // Failed, Retry
     double durationSeconds = 0;    // Succeeded
     int64_t retryAt = 0;           // Retry: unix ms
+    int64_t endedAt = 0;           // when the attempt returned, unix ms (0: when it is recorded)
 };
 
 using StateCounts = std::map<JobState, uint64_t>;
@@ -153,6 +155,64 @@ public:
     // Ends a running attempt; false if it no longer owned the job (canceled, deleted).
     virtual bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) = 0;
 
+    // Gives claimed attempts that never started back to the queue as if they
+    // had not been claimed: running → queued, attempts − 1, their attempt
+    // history rows removed, their place in the queue kept. Each is
+    // conditional on the attempt still owning its job. Returns how many went back.
+    virtual int releaseClaims(const std::vector<ClaimedJob>& claimed) = 0;
+
+    // Asynchronous forms of the writes of a running attempt: they return at
+    // once and call `done(owned, error)` when the write is durable (owned as
+    // the synchronous form returns) or has failed, on a thread of the store
+    // (keep it short; nothing there may wait for the store). Writes posted
+    // from one thread are committed in the order posted, so an output posted
+    // before its attempt's end is durable no later than the end. An end
+    // posted as succeeded after an output write of the same attempt failed
+    // fails too (nothing changes), and the caller records the attempt again as
+    // it sees fit. The defaults call the synchronous forms, then `done`, before
+    // returning (so the caller knows of a failed output before it ends the attempt).
+    using WriteDone = std::function<void(bool owned, std::exception_ptr error)>;
+    // Records that a claimed attempt has begun to run (it left the ready
+    // queue). A store that keeps track (SQLite) gives claims that never began
+    // back without using their attempt when it requeues a dead daemon's jobs
+    // (requeueExpired); others count every claimed attempt as begun, and do
+    // nothing here. Asynchronous, as the forms here.
+    virtual void beginAttemptAsync(const std::string& /*jobId*/, int /*attempt*/, WriteDone done) {
+        if (done) done(true, nullptr);
+    }
+
+    virtual void putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) {
+        bool owned = false;
+        std::exception_ptr error;
+        try {
+            owned = putOutput(jobId, attempt, output);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (done) done(owned, error);
+    }
+    virtual void setProgressAsync(const std::string& jobId, int attempt, uint32_t done, uint32_t total,
+                                  WriteDone written) {
+        std::exception_ptr error;
+        try {
+            setProgress(jobId, attempt, done, total);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (written) written(true, error);
+    }
+    virtual void finishAttemptAsync(const std::string& jobId, int attempt, const AttemptResult& result,
+                                    WriteDone done) {
+        bool owned = false;
+        std::exception_ptr error;
+        try {
+            owned = finishAttempt(jobId, attempt, result);
+        } catch (...) {
+            error = std::current_exception();
+        }
+        if (done) done(owned, error);
+    }
+
     // Queued or running → canceled. Returns the job after, or nullopt if unknown.
     // Throws ApiError 409 if the job had already ended.
     virtual std::optional<Job> cancel(std::string_view id, int64_t now) = 0;
@@ -162,7 +222,8 @@ public:
     // Removes the job and its outputs; false if unknown.
     virtual bool remove(std::string_view id) = 0;
 
-    // At start-up: running jobs whose lease has expired go back to the queue.
+    // At start-up: running jobs whose lease has expired go back to the queue
+    // (their attempt counted, unless it never began: see beginAttemptAsync).
     // With `all`, every running job does (one daemon owns an SQLite file).
     // Notifications claimed by a dead process become due again the same way.
     virtual int requeueExpired(int64_t now, bool all) = 0;

@@ -104,7 +104,7 @@ void PostgresJobStore::setProgress(const std::string& jobId, int attempt, uint32
 
 bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) {
     using O = AttemptResult::Outcome;
-    const int64_t now = nowMs();
+    const int64_t now = result.endedAt ? result.endedAt : nowMs();
     const bool failed = result.outcome == O::Failed || result.outcome == O::Retry;
     const char* outcome = outcomeName(result.outcome);
     std::optional<std::string> code, message;
@@ -154,6 +154,25 @@ bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, cons
                     {now, jobId});
         }
         return true;
+    });
+}
+
+int PostgresJobStore::releaseClaims(const std::vector<ClaimedJob>& claimed) {
+    if (claimed.empty()) return 0;
+    return pool_.transaction([&](Connection& c) {
+        int released = 0;
+        for (const ClaimedJob& j : claimed) {
+            // started_at goes back to the start of the attempt before, if there was one.
+            Result r = c.query("UPDATE jobs SET state = 'queued', attempts = attempts - 1, lease_until = 0, "
+                               "lease_owner = NULL, started_at = (SELECT a.started_at FROM job_attempts a "
+                               "WHERE a.job_id = $1 AND a.attempt = $2::int - 1) WHERE " + kOwned,
+                               {j.id, j.attempt, nodeId_});
+            if (r.affected() == 0) continue;
+            ++released;
+            c.query("DELETE FROM job_attempts WHERE job_id = $1 AND attempt = $2", {j.id, j.attempt});
+        }
+        if (released > 0) notifyWork(c, nodeId_);  // another daemon may run them now
+        return released;
     });
 }
 

@@ -60,6 +60,7 @@ public:
     bool putOutput(const std::string& jobId, int attempt, const Output& output) override;
     void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) override;
     bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
+    int releaseClaims(const std::vector<ClaimedJob>& claimed) override;
     std::optional<Job> cancel(std::string_view id, int64_t now) override;
     std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) override;
     bool remove(std::string_view id) override;

@@ -119,146 +119,6 @@ JobPage SqliteJobStore::listJobs(const JobFilter& filter) {
     return page;
 }
 
-std::vector<ClaimedJob> SqliteJobStore::claim(int max, int64_t now, int64_t leaseMs) {
-    return write([&](Connection& db) {
-        std::vector<ClaimedJob> out;
-        std::vector<std::string> originals;
-        {
-            Statement& s = db.prepare(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?1, started_at = ?2, "
-                "progress_done = 0, progress_total = 0 "
-                "WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' AND run_after <= ?2 "
-                "ORDER BY priority DESC, seq LIMIT ?3) "
-                "RETURNING id, plugin, plugin_version, params, attempts, max_attempts, created_at, run_after, "
-                "original_id, priority, seq");
-            Reset r(s);
-            s.bind(1, now + leaseMs).bind(2, now).bind(3, max);
-            std::vector<std::pair<std::pair<int, int64_t>, size_t>> order;
-            while (s.step()) {
-                ClaimedJob c;
-                c.id = s.text(0);
-                c.plugin = s.text(1);
-                c.pluginVersion = s.text(2);
-                c.params = s.text(3);
-                c.attempt = s.i32(4);
-                c.maxAttempts = s.i32(5);
-                c.createdAt = s.i64(6);
-                c.runAfter = s.i64(7);
-                originals.push_back(s.text(8));
-                order.push_back({{-s.i32(9), s.i64(10)}, out.size()});
-                out.push_back(std::move(c));
-            }
-            // RETURNING gives no order: restore the queue's.
-            std::sort(order.begin(), order.end());
-            std::vector<ClaimedJob> sorted;
-            std::vector<std::string> sortedOriginals;
-            for (auto& [key, i] : order) {
-                sorted.push_back(std::move(out[i]));
-                sortedOriginals.push_back(std::move(originals[i]));
-            }
-            out = std::move(sorted);
-            originals = std::move(sortedOriginals);
-        }
-        for (size_t i = 0; i < out.size(); ++i) {
-            Statement& o = db.prepare("SELECT sha256, media_type FROM originals WHERE id = ?");
-            Reset r(o);
-            o.bind(1, originals[i]);
-            if (o.step()) {
-                out[i].sourceSha256 = o.text(0);
-                out[i].sourceMediaType = o.text(1);
-            }
-            db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, out[i].id).run();
-            db.prepare("INSERT OR REPLACE INTO job_attempts (job_id, attempt, started_at) VALUES (?, ?, ?)")
-                .bind(1, out[i].id)
-                .bind(2, out[i].attempt)
-                .bind(3, now)
-                .run();
-        }
-        return out;
-    });
-}
-
-bool SqliteJobStore::putOutput(const std::string& jobId, int attempt, const Output& output) {
-    return write([&](Connection& db) {
-        Statement& own = db.prepare("SELECT 1 FROM jobs WHERE id = ? AND attempts = ? AND state = 'running'");
-        Reset r(own);
-        own.bind(1, jobId).bind(2, attempt);
-        if (!own.step()) return false;
-        own.reset();
-        Statement& s = db.prepare(
-            "INSERT OR REPLACE INTO outputs (job_id, idx, name, media_type, sha256, size_bytes, width, height) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-        s.bind(1, jobId).bind(2, output.index).bind(3, output.name).bind(4, output.mediaType).bind(5, output.sha256);
-        s.bind(6, output.sizeBytes).bind(7, output.width).bind(8, output.height).run();
-        return true;
-    });
-}
-
-void SqliteJobStore::setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) {
-    write([&](Connection& db) {
-        db.prepare(
-              "UPDATE jobs SET progress_done = ?, progress_total = ? WHERE id = ? AND attempts = ? AND state = 'running'")
-            .bind(1, done)
-            .bind(2, total)
-            .bind(3, jobId)
-            .bind(4, attempt)
-            .run();
-    });
-}
-
-bool SqliteJobStore::finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) {
-    return write([&](Connection& db) {
-        using O = AttemptResult::Outcome;
-        int64_t now = unixMs();
-        bool failed = result.outcome == O::Failed || result.outcome == O::Retry;
-        const char* outcome = result.outcome == O::Succeeded ? "succeeded"
-                              : result.outcome == O::Failed  ? "failed"
-                              : result.outcome == O::Retry   ? "retry"
-                                                             : "canceled";
-        Statement* update = nullptr;
-        switch (result.outcome) {
-            case O::Succeeded:
-                update = &db.prepare(
-                    "UPDATE jobs SET state = 'succeeded', finished_at = ?1, duration_seconds = ?2, lease_until = 0, "
-                    "error_code = NULL, error_message = NULL, progress_done = progress_total "
-                    "WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
-                update->bind(1, now).bind(2, result.durationSeconds);
-                break;
-            case O::Failed:
-            case O::Canceled:
-                update = &db.prepare(
-                    "UPDATE jobs SET state = ?1, finished_at = ?2, lease_until = 0, error_code = ?5, "
-                    "error_message = ?6 WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
-                update->bind(1, outcome).bind(2, now);
-                if (result.outcome == O::Failed) update->bind(5, result.error.code).bind(6, result.error.message);
-                break;
-            case O::Retry:
-                update = &db.prepare(
-                    "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0, error_code = ?5, "
-                    "error_message = ?6 WHERE id = ?3 AND attempts = ?4 AND state = 'running'");
-                update->bind(1, result.retryAt).bind(5, result.error.code).bind(6, result.error.message);
-                break;
-        }
-        update->bind(3, jobId).bind(4, attempt).run();
-        if (db.changes() == 0) return false;
-
-        Statement& a = db.prepare(
-            "UPDATE job_attempts SET finished_at = ?, outcome = ?, error_code = ?, error_message = ?, "
-            "duration_seconds = ? WHERE job_id = ? AND attempt = ?");
-        a.bind(1, now).bind(2, outcome);
-        if (failed) a.bind(3, result.error.code).bind(4, result.error.message);
-        if (result.outcome == O::Succeeded) a.bind(5, result.durationSeconds);
-        a.bind(6, jobId).bind(7, attempt).run();
-
-        if (result.outcome != O::Succeeded) db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, jobId).run();
-        if (result.outcome == O::Succeeded || result.outcome == O::Failed) {
-            // The notifications are born with the job's end: a crash cannot lose them.
-            db.prepare(kInsertDeliveries).bind(1, now).bind(2, jobId).run();
-        }
-        return true;
-    });
-}
-
 std::optional<Job> SqliteJobStore::cancel(std::string_view id, int64_t now) {
     return write([&](Connection& db) -> std::optional<Job> {
         auto job = selectJob(db, id);
@@ -315,6 +175,21 @@ bool SqliteJobStore::remove(std::string_view id) {
 int SqliteJobStore::requeueExpired(int64_t now, bool all) {
     return write([&](Connection& db) {
         const char* why = "the daemon running it stopped";
+        // Claimed into a ready queue and never begun: back without using the attempt, as
+        // releaseClaims does (started_at back to the attempt before's, if any).
+        const char* unbegun = "state = 'running' AND begun = 0 AND (?2 OR lease_until < ?1)";
+        db.prepare(std::string("DELETE FROM job_attempts WHERE (job_id, attempt) IN "
+                               "(SELECT id, attempts FROM jobs WHERE ") + unbegun + ")")
+            .bind(1, now)
+            .bind(2, all ? 1 : 0)
+            .run();
+        db.prepare(std::string("UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = ?1, lease_until = 0, "
+                               "begun = 1, started_at = (SELECT a.started_at FROM job_attempts a WHERE a.job_id = jobs.id "
+                               "AND a.attempt = jobs.attempts - 1) WHERE ") + unbegun)
+            .bind(1, now)
+            .bind(2, all ? 1 : 0)
+            .run();
+        int unbegunRequeued = static_cast<int>(db.changes());
         // A job that had used its last attempt fails instead of going round
         // again: one that kills the daemon every time must end. Its
         // notifications are born with its end, as in finishAttempt.
@@ -354,7 +229,7 @@ int SqliteJobStore::requeueExpired(int64_t now, bool all) {
             "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0 "
             "WHERE state = 'running' AND (?2 OR lease_until < ?1)");
         s.bind(1, now).bind(2, all ? 1 : 0).run();
-        int requeued = static_cast<int>(db.changes());
+        int requeued = static_cast<int>(db.changes()) + unbegunRequeued;
         // Notifications a dead process had claimed are due again too.
         db.prepare("UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND (?2 OR lease_until < ?1)")
             .bind(1, now)

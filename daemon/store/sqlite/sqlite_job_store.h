@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,6 +39,12 @@ public:
     int schemaVersion();
     // The WAL's size and the checkpoints' results, for /metrics.
     sqlite::Checkpointer::Stats walStats() const { return checkpointer_->stats(); }
+    // Transactions committed and writes they held, for /metrics (writes per commit).
+    struct WriteStats {
+        uint64_t commits = 0;
+        uint64_t tasks = 0;
+    };
+    WriteStats writeStats() const { return {writer_->commits(), writer_->tasks()}; }
 
     std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
     std::optional<Original> getOriginal(std::string_view id) override;
@@ -48,6 +55,14 @@ public:
     bool putOutput(const std::string& jobId, int attempt, const Output& output) override;
     void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) override;
     bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
+    int releaseClaims(const std::vector<ClaimedJob>& claimed) override;
+    // Posted to the writer: they join the next group commit (sqlite_attempts.cpp).
+    void beginAttemptAsync(const std::string& jobId, int attempt, WriteDone done) override;
+    void putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) override;
+    void setProgressAsync(const std::string& jobId, int attempt, uint32_t done, uint32_t total,
+                          WriteDone written) override;
+    void finishAttemptAsync(const std::string& jobId, int attempt, const AttemptResult& result,
+                            WriteDone done) override;
     std::optional<Job> cancel(std::string_view id, int64_t now) override;
     std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) override;
     bool remove(std::string_view id) override;
@@ -111,6 +126,12 @@ private:
         return sqlite::translating([&] { return writer_->run(std::forward<Fn>(fn)); });
     }
 
+    // Attempts with an output write that failed: their end may not be recorded
+    // as succeeded (see JobStore::finishAttemptAsync). Set from the writer's
+    // tasks and completions, read by the end's task; guarded by lostOutputsMutex_.
+    void markLostOutput(const std::string& jobId, int attempt);
+    bool forgetLostOutputs(const std::string& jobId, int attempt);  // true if there was one
+
     std::string path_;
     Options options_;
     std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // outlives writer_, which calls it
@@ -120,6 +141,9 @@ private:
     std::vector<std::unique_ptr<sqlite::Connection>> readers_;
 
     LocalBlobPins blobPins_;
+
+    std::mutex lostOutputsMutex_;
+    std::set<std::pair<std::string, int>> lostOutputs_;
 };
 
 }  // namespace pixelmill

@@ -580,4 +580,136 @@ TEST_CASE("scheduler: the ended event fires once per job, with its final state",
     CHECK(rig.ended().size() == 4);
 }
 
+// A worker that has seen fast attempts claims many at a time and holds the
+// rest in its ready queue: running in the store, not yet started. The first
+// (priority 10) jobs teach it that attempts are fast; the gate then holds the
+// worker while the others wait in the ready queue.
+struct Gate {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool open = false;
+    bool entered = false;
+    void enter() {
+        std::unique_lock lock(mutex);
+        entered = true;
+        cv.notify_all();
+        cv.wait_for(lock, 5s, [&] { return open; });
+    }
+    bool waitEntered() {
+        std::unique_lock lock(mutex);
+        return cv.wait_for(lock, 5s, [&] { return entered; });
+    }
+    void release() {
+        std::lock_guard lock(mutex);
+        open = true;
+        cv.notify_all();
+    }
+};
+
+TEST_CASE("scheduler: fast jobs are claimed ahead; one canceled while waiting never runs", "[scheduler]") {
+    Rig rig(fastOptions(1));
+    NoPlugins catalog;
+    Gate gate;
+    std::string gated;
+    rig.executor().setBehaviour([&](const ExecRequest& r, JobControl&, int) {
+        if (r.jobId == gated) gate.enter();
+        return ExecResult{Status::Ok, "", 0.001};
+    });
+    std::vector<std::string> warm;
+    for (int i = 0; i < 3; ++i) warm.push_back(rig.submit("warm-" + std::to_string(i), 10));
+    gated = rig.submit("gated", 5);
+    std::vector<std::string> waiting;
+    for (int i = 0; i < 6; ++i) waiting.push_back(rig.submit("waiting-" + std::to_string(i), 0));
+    rig.start();
+
+    REQUIRE(gate.waitEntered());
+    // Claimed ahead: running in the store, not started.
+    for (const std::string& id : waiting) {
+        CAPTURE(rig.nameOf(id));
+        CHECK(rig.job(id).state == JobState::Running);
+        CHECK(rig.executor().callsFor(id).empty());
+    }
+    JobService service(rig.store(), rig.blobs(), catalog, rig.scheduler(), rig.events(), JobLimits{});
+    CHECK(service.cancel(waiting[2]).state == JobState::Canceled);
+    gate.release();
+
+    for (const std::string& id : waiting) rig.waitEnded(id);
+    rig.stop();
+    CHECK(rig.executor().callsFor(waiting[2]).empty());
+    CHECK(rig.job(waiting[2]).state == JobState::Canceled);
+    CHECK(rig.endedFor(waiting[2]) == std::vector<JobState>{JobState::Canceled});
+    for (const std::string& id : waiting) {
+        if (id == waiting[2]) continue;
+        CAPTURE(rig.nameOf(id));
+        CHECK(rig.job(id).state == JobState::Succeeded);
+        CHECK(rig.job(id).attempts == 1);
+        CHECK(rig.executor().callsFor(id).size() == 1);
+    }
+}
+
+TEST_CASE("scheduler: drain gives jobs waiting in the ready queue back without using an attempt", "[scheduler]") {
+    Rig rig(fastOptions(1));
+    Gate gate;
+    std::string gated;
+    rig.executor().setBehaviour([&](const ExecRequest& r, JobControl& control, int) {
+        if (r.jobId == gated) {
+            gate.enter();
+            return spinUntilStopped(control) ? ExecResult{Status::Canceled, "stopped", 0} : ExecResult{};
+        }
+        return ExecResult{Status::Ok, "", 0.001};
+    });
+    for (int i = 0; i < 3; ++i) rig.submit("warm-" + std::to_string(i), 10);
+    gated = rig.submit("gated", 5);
+    std::vector<std::string> waiting;
+    for (int i = 0; i < 5; ++i) waiting.push_back(rig.submit("waiting-" + std::to_string(i), 0));
+    rig.start();
+    REQUIRE(gate.waitEntered());
+    for (const std::string& id : waiting) REQUIRE(rig.job(id).state == JobState::Running);
+
+    // Given back as soon as drain begins, while the gated job still runs.
+    std::thread release([&] {
+        for (int i = 0; i < 500; ++i) {
+            bool allBack = true;
+            for (const std::string& id : waiting) allBack = allBack && rig.job(id).state == JobState::Queued;
+            if (allBack) break;
+            std::this_thread::sleep_for(2ms);
+        }
+        gate.release();
+    });
+    bool clean = rig.scheduler().drain(0.5);
+    release.join();
+    CHECK(clean);
+    rig.stop();
+
+    for (const std::string& id : waiting) {
+        CAPTURE(rig.nameOf(id));
+        Job j = rig.job(id);
+        CHECK(j.state == JobState::Queued);
+        CHECK(j.attempts == 0);
+        CHECK_FALSE(j.startedAt);
+        CHECK(j.history.empty());
+        CHECK(rig.executor().callsFor(id).empty());
+    }
+    // The one that ran was stopped by the drain: back in the queue, its attempt counted.
+    CHECK(rig.job(gated).state == JobState::Queued);
+    CHECK(rig.job(gated).attempts == 1);
+}
+
+TEST_CASE("scheduler: many fast jobs share commits", "[scheduler]") {
+    Rig rig(fastOptions(2));
+    rig.executor().setBehaviour([](const ExecRequest&, JobControl&, int) { return ExecResult{Status::Ok, "", 0}; });
+    std::vector<std::string> ids;
+    for (int i = 0; i < 300; ++i) ids.push_back(rig.submit("many-" + std::to_string(i)));
+    auto before = rig.store().writeStats();
+    rig.start();
+    for (const std::string& id : ids) rig.waitEnded(id, 20s);
+    rig.stop();
+    auto after = rig.store().writeStats();
+    uint64_t commits = after.commits - before.commits;
+    CAPTURE(commits, after.tasks - before.tasks);
+    // A claim and an end each, waited for one by one, were two commits a job.
+    CHECK(commits < ids.size() * 3 / 2);
+    for (const std::string& id : ids) CHECK(rig.job(id).state == JobState::Succeeded);
+}
+
 }  // namespace pixelmill

@@ -14,7 +14,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <future>
 #include <memory>
+#include <vector>
 #include <string>
 
 namespace pixelmill::test {
@@ -143,10 +145,20 @@ inline AttemptResult ended(Outcome outcome, const std::string& code = {}, const 
     return r;
 }
 
-// Claims exactly the one job expected to be ready.
+// Marks claimed attempts begun, as a worker does when it starts one; waits until that is durable.
+inline void begin(JobStore& store, const std::vector<ClaimedJob>& claimed) {
+    for (const ClaimedJob& c : claimed) {
+        std::promise<void> begun;
+        store.beginAttemptAsync(c.id, c.attempt, [&](bool, std::exception_ptr) { begun.set_value(); });
+        begun.get_future().wait();
+    }
+}
+
+// Claims exactly the one job expected to be ready, and begins it.
 inline ClaimedJob claimOne(JobStore& store, int64_t now) {
     auto claimed = store.claim(1, now, kLeaseMs);
     REQUIRE(claimed.size() == 1);
+    begin(store, claimed);
     return claimed.front();
 }
 
