@@ -150,15 +150,16 @@ void BlobCommitGroup::runRound(Round& round) {
     if (int err = sync(round)) {
         const char* what = round.fresh.empty() ? "sync blob names" : "sync blobs";
         log::error("blob_sync_failed", {{"step", what}, {"blobs", count}, {"renamed", round.placed.size()}, {"errno", err}});
-        std::exception_ptr e = std::make_exception_ptr(fsio::ioError(what, err));
+        // Each caller gets an exception object of its own: callers catch on their own threads.
+        auto error = [&] { return std::make_exception_ptr(fsio::ioError(what, err)); };
         // Fresh blobs are never renamed: none of them reaches its final path.
         for (Request* r : round.fresh) {
             dropTemps(r->blobs);
-            r->error = e;
+            r->error = error();
         }
         // Placed ones hold all their bytes, but their names may not survive
         // a power cut: no caller may be told they are stored.
-        for (Request* r : round.placed) r->error = e;
+        for (Request* r : round.placed) r->error = error();
         round.finished = round.placed;
         round.finished.insert(round.finished.end(), round.fresh.begin(), round.fresh.end());
         return;
