@@ -268,6 +268,9 @@ std::optional<SourceInfo> readGif(Bytes f) {
             if (pos >= f.size()) return nullopt;
             const unsigned char label = f[pos++];
             if (label == 0xF9 && (pos >= f.size() || f[pos] != 4)) return nullopt;  // graphic control: 4 bytes
+            // libnsgif steps over the first sub-block of every extension but a comment
+            // before it looks for the terminator, so an empty first block is not an end there.
+            if (label != 0xFE && (pos >= f.size() || f[pos] == 0)) return nullopt;
             if (!skipSubBlocks(f, pos)) return nullopt;
         } else if (block == 0x2C) {
             if (f.size() - pos < 10) return nullopt;

@@ -245,6 +245,7 @@ TEST_CASE("image header: a JPEG's or PNG's first bytes answer as the whole file 
 
 TEST_CASE("image header: animations and unusual layouts are left to the probe", "[jobs][image_header]") {
     PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS();
+    Probe probe;
     for (const Sample& s : samples()) {
         if (s.name.find("animated") != std::string::npos) CHECK(!read(s.bytes));
     }
@@ -258,6 +259,15 @@ TEST_CASE("image header: animations and unusual layouts are left to the probe", 
     CHECK(!read(std::string(jpeg.data(), 2)));
     CHECK(!read(""));
     CHECK(!read(save(pattern(10, 10), ".png").substr(0, 40)));                   // cut before IDAT
+    {
+        // An extension whose first sub-block is empty: libnsgif takes that block as
+        // data and reads on past it, finds no frame, and refuses the file.
+        std::string gif = save(pattern(23, 9), ".gif");
+        const size_t afterPalette = 13 + ((gif[10] & 0x80) ? (size_t(3) << ((gif[10] & 7) + 1)) : 0);
+        gif.insert(afterPalette, std::string("\x21\x00\x00", 3));
+        CHECK(!read(gif));
+        checkAgrees(probe, "gif with an empty extension block", gif);
+    }
     // A GIF past the bounded read: its frame count would need the whole file.
     VImage noise = VImage::gaussnoise(700, 700, VImage::option()->set("sigma", 80.0)).cast(VIPS_FORMAT_UCHAR);
     const std::string big = save(VImage::bandjoin({noise, noise, noise}), ".gif");
