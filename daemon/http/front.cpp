@@ -7,12 +7,17 @@
 #include "http/multipart.h"
 #include "http/respond.h"
 
+#include "common/task_pool.h"
+
 #include <pistache/peer.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <mutex>
+#include <utility>
 
 namespace pixelmill::http {
 
@@ -21,6 +26,10 @@ using namespace Pistache;
 namespace {
 
 constexpr const char* kConnectionKey = "pixelmill.front";
+// Input kept while an earlier answer on the connection is owed; past it the
+// pipelined requests are refused (400, after the owed answer) and the
+// connection is closed.
+constexpr size_t kMaxHeldBytes = 256 * 1024;
 constexpr size_t kMaxFieldBytes = 64 * 1024;
 constexpr uint64_t kEnvelopeBytes = 64 * 1024;  // multipart boundaries and fields around a file
 
@@ -56,11 +65,29 @@ std::string clientFileName(std::string_view name) {
     return out;
 }
 
+ApiError pipelineTooLong() {
+    return ApiError::badRequest("pipeline_too_long", "more than " + humanBytes(kMaxHeldBytes) +
+                                                         " of pipelined requests arrived before the answer to an earlier one");
+}
+
 }  // namespace
 
 struct StreamingHandler::Connection {
     enum class Phase { Head, Body, Discard };
     enum class Chunk { Size, Data, DataEnd, Trailer };
+
+    // HTTP/1.1 answers go out in the order the requests came. An answer made
+    // on another thread (the intake pool, a long-poll) can come after the
+    // next request's, so input that follows a request is held, unparsed,
+    // until every answer owed on the connection has been handed to Pistache.
+    std::mutex lock;              // the state below; input (reactor) and resumption (pool)
+    std::atomic<int> owed{0};     // requests read whose answers are not out yet
+    std::atomic<bool> holding{false};  // `held` has bytes waiting for owed == 0
+    bool counted = false;         // this request is in `owed`
+    bool consuming = false;
+    std::string held;
+    bool heldOverflow = false;    // more than kMaxHeldBytes arrived while held
+    StreamingHandler* handler = nullptr;  // the reactor's clone that reads this connection
 
     Phase phase = Phase::Head;
     double startedAt = 0;  // monotonic, when the request's first byte arrived
@@ -95,6 +122,7 @@ struct StreamingHandler::Connection {
 
     void reset() {
         phase = Phase::Head;
+        counted = false;
         head.clear();
         filteredHead.clear();
         keepAlive = true;
@@ -121,14 +149,18 @@ struct StreamingHandler::Connection {
 
 StreamingHandler::StreamingHandler(std::shared_ptr<Rest::Router> router, BlobStore* blobs, FrontLimits limits,
                                    Metrics* metrics, std::shared_ptr<ConnectionGuard> guard,
-                                   std::shared_ptr<AccessControl> access, std::shared_ptr<const RouteIndex> rules)
+                                   std::shared_ptr<AccessControl> access, std::shared_ptr<const RouteIndex> rules,
+                                   TaskPool* resumePool)
     : router_(std::move(router)),
       blobs_(blobs),
       limits_(limits),
       metrics_(metrics),
       guard_(std::move(guard)),
       access_(std::move(access)),
-      rules_(std::move(rules)) {}
+      rules_(std::move(rules)),
+      resumePool_(resumePool) {
+    setAnswerListener(&StreamingHandler::onAnswered);
+}
 
 void StreamingHandler::onRequest(const Http::Request& request, Http::ResponseWriter response) {
     router_->route(request, std::move(response));
@@ -138,8 +170,45 @@ void StreamingHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
     // What Http::Handler::onConnection does (it is private, so it cannot be called).
     peer->putData(ParserData, std::make_shared<Http::RequestParser>(getMaxRequestSize()));
     auto state = std::make_shared<Connection>();
+    state->handler = this;
     if (guard_) state->guard = guard_->admit(peer);
     peer->putData(kConnectionKey, state);
+}
+
+void StreamingHandler::onAnswered(const std::shared_ptr<Tcp::Peer>& peer) {
+    auto state = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey));
+    if (!state) return;
+    // Never parses here: the answering thread may hold locks a route takes.
+    // seq_cst pairs with onInput's store of `holding` then load of `owed`.
+    if (state->owed.fetch_sub(1) == 1 && state->holding.load() && state->handler && state->handler->resumePool_) {
+        std::weak_ptr<Tcp::Peer> weak = peer;
+        state->handler->resumePool_->post([weak, state] {
+            if (auto p = weak.lock()) state->handler->resume(*state, p);
+        });
+    }
+}
+
+void StreamingHandler::resume(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
+    std::lock_guard<std::mutex> hold(c.lock);
+    if (c.owed.load() > 0 || c.consuming || !c.holding.load()) return;
+    consumeHeld(c, peer);
+}
+
+void StreamingHandler::consumeHeld(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
+    std::string input = std::move(c.held);
+    c.held.clear();
+    c.holding.store(false);
+    if (std::exchange(c.heldOverflow, false)) {
+        reject(c, peer, pipelineTooLong());
+        return;
+    }
+    consume(c, input.data(), input.size(), peer);
+}
+
+void StreamingHandler::countRequest(Connection& c) {
+    if (c.counted) return;
+    c.counted = true;
+    c.owed.fetch_add(1);
 }
 
 void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
@@ -150,6 +219,7 @@ void StreamingHandler::onDisconnection(const std::shared_ptr<Tcp::Peer>& peer) {
 
 void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, const ApiError& error,
                               const char* route) {
+    countRequest(c);  // a refusal of a head not yet complete is an answer too
     Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
     response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
     RequestTiming timing{metrics_, route, "ANY", c.startedAt > 0 ? c.startedAt : monotonicSeconds(), false};
@@ -445,14 +515,49 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
     auto state = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey));
     if (!state) {
         state = std::make_shared<Connection>();
+        state->handler = this;
         peer->putData(kConnectionKey, state);
     }
     Connection& c = *state;
+    std::lock_guard<std::mutex> hold(c.lock);
+    // `owed` counts the request being read as well: input is held only between requests.
+    const bool betweenRequests = c.phase == Connection::Phase::Head && c.head.empty();
+    if (!c.holding.load() && !(betweenRequests && c.owed.load() > 0)) {
+        consume(c, buffer, len, peer);
+        return;
+    }
+    holdInput(c, buffer, len);
+    // The answer may have gone out meanwhile, its listener missing `holding`.
+    if (c.owed.load() == 0) consumeHeld(c, peer);
+}
+
+void StreamingHandler::holdInput(Connection& c, const char* data, size_t size) {
+    if (c.held.size() + size > kMaxHeldBytes) c.heldOverflow = true;
+    else c.held.append(data, size);
+    c.holding.store(true);
+}
+
+void StreamingHandler::consume(Connection& c, const char* data, size_t size, const std::shared_ptr<Tcp::Peer>& peer) {
     std::string leftover;  // bytes past a head, owned here while they are consumed
-    const char* data = buffer;
-    size_t size = len;
+    c.consuming = true;
+    struct Done {
+        Connection& c;
+        ~Done() { c.consuming = false; }
+    } done{c};
     try {
         while (size > 0) {
+            if (c.phase == Connection::Phase::Head && c.head.empty() && c.owed.load() > 0) {
+                // A pipelined request behind an answer still owed: kept until it is out.
+                holdInput(c, data, size);
+                if (c.owed.load() > 0) return;
+                std::string rest = std::move(c.held);  // answered meanwhile: go on
+                c.held.clear();
+                c.holding.store(false);
+                leftover = std::move(rest);
+                data = leftover.data();
+                size = leftover.size();
+                if (std::exchange(c.heldOverflow, false)) throw pipelineTooLong();
+            }
             switch (c.phase) {
                 case Connection::Phase::Discard: return;
                 case Connection::Phase::Head: {
@@ -481,6 +586,7 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
                     }
                     data = leftover.data();
                     size = leftover.size();
+                    countRequest(c);
                     parseHead(c.head, c.filteredHead, c.contentLength, c.chunked, c.expectContinue, c.keepAlive,
                               c.contentType, c.authorization, c.cookie, c.host);
                     if (!admit(c, peer)) {

@@ -13,6 +13,7 @@
 
 namespace pixelmill {
 class Metrics;
+class TaskPool;
 }
 
 namespace pixelmill::http {
@@ -48,7 +49,8 @@ public:
 
     StreamingHandler(std::shared_ptr<Pistache::Rest::Router> router, BlobStore* blobs, FrontLimits limits,
                      Metrics* metrics, std::shared_ptr<ConnectionGuard> guard,
-                     std::shared_ptr<AccessControl> access, std::shared_ptr<const RouteIndex> rules);
+                     std::shared_ptr<AccessControl> access, std::shared_ptr<const RouteIndex> rules,
+                     TaskPool* resumePool);
 
     void onRequest(const Pistache::Http::Request& request, Pistache::Http::ResponseWriter response) override;
     void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
@@ -58,6 +60,15 @@ private:
     struct Connection;
 
     void onInput(const char* buffer, size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
+    // Parses and dispatches input; stops at a pipelined request while an answer is owed.
+    void consume(Connection& c, const char* data, size_t size, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    void holdInput(Connection& c, const char* data, size_t size);
+    void consumeHeld(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    void countRequest(Connection& c);
+    // The answer listener (respond.h): when a connection's last owed answer
+    // is out and input waits, `resume` parses it on the resume pool.
+    static void onAnswered(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    void resume(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void startBody(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void bodyBytes(Connection& c, const char* data, size_t size);
     void dispatch(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
@@ -74,6 +85,7 @@ private:
     std::shared_ptr<ConnectionGuard> guard_;
     std::shared_ptr<AccessControl> access_;
     std::shared_ptr<const RouteIndex> rules_;
+    TaskPool* resumePool_;  // where held pipelined input is parsed once its turn comes
 };
 
 }  // namespace pixelmill::http

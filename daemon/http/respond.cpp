@@ -4,10 +4,12 @@
 #include "common/log.h"
 #include "metrics/metrics.h"
 
+#include <atomic>
 #include <cctype>
 #include <cstring>
 
 #include <pistache/http_headers.h>
+#include <pistache/peer.h>
 
 namespace pixelmill::http {
 
@@ -32,6 +34,20 @@ private:
 
 thread_local RequestTiming* tlsTiming = nullptr;
 thread_local double tlsRequestStart = 0;
+
+std::atomic<AnswerListener> answerListener{nullptr};
+
+void answered(const std::shared_ptr<Tcp::Peer>& peer) {
+    if (AnswerListener listener = answerListener.load(std::memory_order_acquire); listener && peer) listener(peer);
+}
+
+std::shared_ptr<Tcp::Peer> peerOf(Http::ResponseWriter& response) {
+    try {
+        return response.peer();
+    } catch (const std::exception&) {
+        return nullptr;  // the connection is gone
+    }
+}
 
 void record(int status) {
     RequestTiming* t = tlsTiming;
@@ -60,6 +76,7 @@ void sendEmpty(Http::ResponseWriter& response, int status, const Headers& header
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
     response.send(static_cast<Http::Code>(status));
+    answered(peerOf(response));
 }
 
 std::string publicMessage(const ApiError& error) {
@@ -84,6 +101,7 @@ void sendText(Http::ResponseWriter& response, int status, const std::string& bod
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
     response.send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
+    answered(peerOf(response));
 }
 
 void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordered_json& body, const Headers& headers) {
@@ -92,6 +110,7 @@ void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordere
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
     response.send(static_cast<Http::Code>(status), text, MIME(Application, Json));
+    answered(peerOf(response));
 }
 
 void sendError(Http::ResponseWriter& response, const ApiError& error) {
@@ -138,7 +157,11 @@ void sendFile(Http::ResponseWriter& response, const std::string& path, const std
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(200);
-    Http::serveFile(response, path, Http::Mime::MediaType::fromString(contentType));
+    std::weak_ptr<Tcp::Peer> peer = peerOf(response);
+    Http::serveFile(response, path, Http::Mime::MediaType::fromString(contentType))
+        .then([peer](ssize_t) { answered(peer.lock()); }, [peer](std::exception_ptr&) { answered(peer.lock()); });
 }
+
+void setAnswerListener(AnswerListener listener) { answerListener.store(listener, std::memory_order_release); }
 
 }  // namespace pixelmill::http

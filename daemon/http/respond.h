@@ -82,4 +82,11 @@ void sendEmpty(Pistache::Http::ResponseWriter& response, int status, const Heade
 // Adds a header by name.
 void addHeader(Pistache::Http::ResponseWriter& response, const std::string& name, const std::string& value);
 
+// Told once per answer, on the answering thread, when the send helpers above
+// have handed it to Pistache (for sendFile: once the file is written, since
+// Pistache queues the file behind its head only then). The front end holds a
+// connection's pipelined requests until the answer before them is out.
+using AnswerListener = void (*)(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+void setAnswerListener(AnswerListener listener);
+
 }  // namespace pixelmill::http

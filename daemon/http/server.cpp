@@ -37,7 +37,8 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
                        .maxResponseSize(64 << 20);
     endpoint_->init(options);
     endpoint_->setHandler(std::make_shared<StreamingHandler>(router_, &services_.blobs, limits_, &services_.metrics,
-                                                                     guard_, services_.access, routes.rules()));
+                                                                     guard_, services_.access, routes.rules(),
+                                                                     services_.intake));
 }
 
 void Server::start() {
