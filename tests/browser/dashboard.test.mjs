@@ -109,6 +109,15 @@ async function main() {
     check(failed.state === "failed", `flaky job ended ${failed.state}`);
     const evil = "<img src=x onerror=alert(1)>.png";
     await submit(base, "flaky", makePng(40, 40, 5), evil, "image/png", { permanent: true });
+    // An SVG whose scripts would reach the API with the dashboard's origin if the
+    // browser ever ran them in that origin.
+    const hostileSvg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="80" ' +
+      'onload="alert(\'svg onload ran in \' + document.domain)">' +
+      '<script>fetch("/v1/originals?via=svg-script").then(() => alert("svg script ran"))</script>' +
+      '<rect width="120" height="80" fill="#c33"/></svg>';
+    const svgJob = await submit(base, "thumbnail", hostileSvg, "hostile.svg", "image/svg+xml", { size: 64 });
+    check(svgJob.state === "succeeded", `the SVG thumbnail job ended ${svgJob.state}`);
+
     const upload = new FormData();
     upload.append("file", new Blob([makePng(200, 140, 6)], { type: "image/png" }), "later.png");
     check((await api(base, "/v1/originals", { method: "POST", body: upload })).status === 201, "original upload");
@@ -165,7 +174,7 @@ async function main() {
 
     step = "jobs list";
     await page.goto(`${base}/dashboard/jobs`);
-    check(await page.locator("table.jobs tbody tr").count() === 9, "every job is listed");
+    check(await page.locator("table.jobs tbody tr").count() === 10, "every job is listed");
     check((await page.textContent("table.jobs")).includes(evil), "the hostile filename shows as text");
     check(await page.locator("table.jobs img").count() === 0, "the hostile filename made no element");
     await shot("jobs");
@@ -247,6 +256,44 @@ async function main() {
     await page.check("#live-toggle");
     await page.waitForTimeout(3500);
     check(await page.isChecked("#live-toggle"), "live stays on");
+
+    step = "user svg";
+    // Opened from the dashboard, the SVG original and its output must run nothing:
+    // the original is served as an attachment under a sandbox CSP.
+    const scriptRequests = [];
+    page.on("request", (r) => { if (r.url().includes("via=svg-script")) scriptRequests.push(r.url()); });
+    await page.goto(`${base}/dashboard/jobs/${svgJob.id}`);
+    const originalHref = await page.$eval("a.more[download]", (a) => a.getAttribute("href"));
+    check(originalHref === `/v1/jobs/${svgJob.id}/original`, `the original's link is ${originalHref}`);
+    // Followed as a plain link (what "open in new tab" does), not as a download link.
+    await page.$eval("a.more[download]", (a) => a.removeAttribute("download"));
+    const downloading = page.waitForEvent("download", { timeout: 5000 }).catch(() => null);
+    await page.click("a.more");
+    const download = await downloading;
+    check(!problems.some((p) => p.includes("dialog")), `opening the SVG ran its script: ${problems.join("; ")}`);
+    check(download !== null, "opening the SVG original did not download it");
+    check(download.suggestedFilename() === "hostile.svg", `the SVG downloads as ${download.suggestedFilename()}`);
+    // Even where a browser ignores Content-Disposition and renders the bytes, the CSP sandbox holds.
+    const direct = await context.request.get(`${base}/v1/jobs/${svgJob.id}/original`);
+    check(/sandbox/.test(direct.headers()["content-security-policy"] || ""), "the original carries a sandbox CSP");
+    const viewer = await context.newPage();
+    viewer.on("dialog", (d) => { problems.push(`a dialog opened in the SVG view: ${d.message()}`); d.dismiss(); });
+    viewer.on("request", (r) => { if (r.url().includes("via=svg-script")) scriptRequests.push(r.url()); });
+    await viewer.route(`${base}/v1/jobs/${svgJob.id}/original`, async (route) => {
+      const upstream = await route.fetch();
+      const headers = { ...upstream.headers() };
+      delete headers["content-disposition"];  // a browser that renders it inline
+      await route.fulfill({ response: upstream, headers });
+    });
+    await viewer.goto(`${base}/v1/jobs/${svgJob.id}/original`);
+    await viewer.waitForTimeout(500);
+    await viewer.close();
+    await page.goto(`${base}/dashboard/jobs/${svgJob.id}`);
+    await page.waitForFunction(() => document.querySelector("img[data-output]")?.naturalWidth > 0);
+    await page.waitForTimeout(300);
+    check(scriptRequests.length === 0, `the SVG's script fetched ${scriptRequests.join(", ")}`);
+    check(!problems.some((p) => p.includes("svg")), `the SVG ran script: ${problems.join("; ")}`);
+    await shot("job-svg");
 
     step = "console";
     check(problems.length === 0, `no console errors, got:\n  ${problems.join("\n  ")}`);
