@@ -290,7 +290,7 @@ SourceInfo PluginHost::probe(const PluginDescriptor& plugin, const std::string& 
         if (!plugin.canProbe) return {};
         ProbeResult r = probeRunner_(plugin, path, mediaType);
         if (!r.error.empty()) {
-            if (r.error.rfind("the file cannot be read", 0) == 0) throw ApiError::unprocessable(r.error);
+            if (r.unreadable) throw ApiError::unprocessable(r.error);
             throw ApiError::unprocessable("the file cannot be read as " + std::string(mediaType) + ": " + r.error);
         }
         return SourceInfo{r.width, r.height, r.pages};

@@ -51,6 +51,7 @@ struct ProbeResult {
     std::optional<int> height;
     std::optional<int> pages;
     std::string error;  // non-empty: the source cannot be read
+    bool unreadable = false;  // the plugin said so, and `error` is the whole message for the client
 };
 
 // Runs one attempt of a job: in this process, or elsewhere. Thread-safe:

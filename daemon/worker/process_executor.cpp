@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "worker/protocol.h"
 
 #include <signal.h>
 #include <spawn.h>
@@ -21,18 +22,6 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 namespace {
-
-ExecResult::Status statusFrom(const std::string& s) {
-    using S = ExecResult::Status;
-    if (s == "ok") return S::Ok;
-    if (s == "invalid_param") return S::InvalidParam;
-    if (s == "unprocessable") return S::Unprocessable;
-    if (s == "unsupported") return S::Unsupported;
-    if (s == "canceled") return S::Canceled;
-    if (s == "transient") return S::Transient;
-    if (s == "unavailable") return S::Unavailable;
-    return S::Internal;
-}
 
 std::string describeExit(int status) {
     if (WIFSIGNALED(status)) {
@@ -133,8 +122,13 @@ std::unique_ptr<ProcessExecutor::Worker> ProcessExecutor::acquire() {
     w->channel = std::make_unique<Channel>(mine);
     ++started_;
     // The worker says hello once its plugins are loaded.
-    auto hello = w->channel->receive(30s);
-    if (!hello || hello->value("type", "") != "ready") {
+    std::optional<protocol::FromWorker> hello;
+    try {
+        hello = protocol::receiveFromWorker(*w->channel, 30s);
+    } catch (const std::exception&) {
+        hello.reset();
+    }
+    if (!hello || !std::holds_alternative<protocol::Ready>(*hello)) {
         std::string how = discard(std::move(w), true);
         throw std::runtime_error("a plugin worker did not start: " + how);
     }
@@ -192,11 +186,8 @@ ExecResult ProcessExecutor::execute(const ExecRequest& request, JobControl& cont
     } catch (const std::exception& e) {
         return {ExecResult::Status::Transient, e.what(), 0};
     }
-    json params = json::array();
-    for (const auto& [k, v] : request.params) params.push_back({k, v});
-    if (!w->channel->send({{"type", "run"}, {"job", request.jobId}, {"plugin", request.plugin},
-                           {"version", request.pluginVersion}, {"params", params}, {"input", request.inputPath},
-                           {"media_type", request.mediaType}})) {
+    if (!protocol::send(*w->channel, protocol::Run{request.jobId, request.plugin, request.pluginVersion, request.params,
+                                                   request.inputPath, request.mediaType})) {
         std::string how = discard(std::move(w), true);
         ++crashes_;
         return {ExecResult::Status::Crashed, "the plugin worker " + how, 0};
@@ -205,7 +196,7 @@ ExecResult ProcessExecutor::execute(const ExecRequest& request, JobControl& cont
     std::optional<double> killAt;
     for (;;) {
         if (!killAt && control.shouldStop()) {
-            w->channel->send({{"type", "stop"}});
+            protocol::send(*w->channel, protocol::Stop{});
             killAt = monotonicSeconds() + std::chrono::duration<double>(options_.stopGrace).count();
         }
         if (killAt && monotonicSeconds() > *killAt) {
@@ -215,37 +206,33 @@ ExecResult ProcessExecutor::execute(const ExecRequest& request, JobControl& cont
             return {ExecResult::Status::Canceled, "stopped: the plugin did not stop when asked and was killed",
                     monotonicSeconds() - started};
         }
-        std::optional<json> m;
+        std::optional<protocol::FromWorker> m;
         try {
-            m = w->channel->receive(50ms);
-        } catch (const std::exception&) {
+            m = protocol::receiveFromWorker(*w->channel, 50ms);
+        } catch (const std::exception& e) {
             std::string how = discard(std::move(w), false);
             ++crashes_;
-            log::error("plugin_crashed", {{"job", request.jobId}, {"plugin", request.plugin}, {"how", how}});
+            log::error("plugin_crashed", {{"job", request.jobId}, {"plugin", request.plugin}, {"how", how},
+                                          {"error", e.what()}});
             if (killAt) return {ExecResult::Status::Canceled, "stopped", monotonicSeconds() - started};
             return {ExecResult::Status::Crashed, "the plugin process " + how, monotonicSeconds() - started};
         }
         if (!m) continue;
-        std::string type = m->value("type", "");
-        if (type == "output") {
+        if (const auto* o = std::get_if<protocol::Output>(&*m)) {
             bool ok = false;
             try {
-                uint64_t size = m->value("size", uint64_t{0});
-                if (m->value("created", false)) blobs_.noteStoredElsewhere(size);
-                ok = control.addStoredOutput(m->value("index", 0u), m->value("name", ""), m->value("media_type", ""),
-                                             m->value("sha256", ""), size, m->value("width", -1),
-                                             m->value("height", -1));
+                if (o->created) blobs_.noteStoredElsewhere(o->size);
+                ok = control.addStoredOutput(o->index, o->name, o->mediaType, o->sha256, o->size, o->width, o->height);
             } catch (const std::exception&) {
                 ok = false;
             }
-            w->channel->send({{"type", "ack"}, {"seq", m->value("seq", uint64_t{0})}, {"ok", ok}});
-        } else if (type == "progress") {
-            control.progress(m->value("done", 0u), m->value("total", 0u));
-        } else if (type == "log") {
-            control.log(m->value("level", 1), m->value("message", ""));
-        } else if (type == "done") {
-            ExecResult result{statusFrom(m->value("status", "internal")), m->value("message", ""),
-                              m->value("seconds", 0.0)};
+            protocol::send(*w->channel, protocol::Ack{o->seq, ok});
+        } else if (const auto* p = std::get_if<protocol::Progress>(&*m)) {
+            control.progress(p->done, p->total);
+        } else if (const auto* l = std::get_if<protocol::Log>(&*m)) {
+            control.log(l->level, l->message);
+        } else if (const auto* d = std::get_if<protocol::Done>(&*m)) {
+            ExecResult result{d->status, d->message, d->seconds};
             release(std::move(w));
             return result;
         }
@@ -260,29 +247,21 @@ ProbeResult ProcessExecutor::probe(const std::string& plugin, const std::string&
     } catch (const std::exception& e) {
         return ProbeResult{{}, {}, {}, e.what()};
     }
-    w->channel->send({{"type", "probe"}, {"plugin", plugin}, {"version", version}, {"input", path},
-                      {"media_type", mediaType}});
+    protocol::send(*w->channel, protocol::Probe{plugin, version, path, mediaType});
     auto deadline = monotonicSeconds() + 30;
     while (monotonicSeconds() < deadline) {
-        std::optional<json> m;
+        std::optional<protocol::FromWorker> m;
         try {
-            m = w->channel->receive(100ms);
-        } catch (const std::exception&) {
+            m = protocol::receiveFromWorker(*w->channel, 100ms);
+        } catch (const std::exception& e) {
             std::string how = discard(std::move(w), false);
             ++crashes_;
-            log::error("plugin_crashed", {{"plugin", plugin}, {"during", "probe"}, {"how", how}});
+            log::error("plugin_crashed", {{"plugin", plugin}, {"during", "probe"}, {"how", how}, {"error", e.what()}});
             return ProbeResult{{}, {}, {}, "reading the file crashed the plugin (" + how + ")"};
         }
-        if (!m || m->value("type", "") != "probed") continue;
-        ProbeResult r;
-        if (m->contains("error")) r.error = (*m)["error"].get<std::string>();
-        auto opt = [&](const char* k) -> std::optional<int> {
-            if (!m->contains(k) || (*m)[k].is_null()) return std::nullopt;
-            return (*m)[k].get<int>();
-        };
-        r.width = opt("width");
-        r.height = opt("height");
-        r.pages = opt("pages");
+        const auto* probed = m ? std::get_if<protocol::Probed>(&*m) : nullptr;
+        if (!probed) continue;
+        ProbeResult r{probed->width, probed->height, probed->pages, probed->error, probed->unreadable};
         release(std::move(w));
         return r;
     }

@@ -2,12 +2,14 @@
 
 #include "plugins/image_library.h"
 #include "common/clock.h"
+#include "common/error.h"
 #include "common/log.h"
 #include "common/parallel.h"
 #include "plugins/in_process_executor.h"
 #include "store/blob_batcher.h"
 #include "store/fs/fs_blob_store.h"
 #include "worker/channel.h"
+#include "worker/protocol.h"
 
 #include <malloc.h>
 #include <sys/prctl.h>
@@ -29,21 +31,6 @@ namespace pixelmill::worker {
 using json = nlohmann::json;
 
 namespace {
-
-const char* statusName(ExecResult::Status s) {
-    switch (s) {
-        case ExecResult::Status::Ok: return "ok";
-        case ExecResult::Status::InvalidParam: return "invalid_param";
-        case ExecResult::Status::Unprocessable: return "unprocessable";
-        case ExecResult::Status::Unsupported: return "unsupported";
-        case ExecResult::Status::Canceled: return "canceled";
-        case ExecResult::Status::Transient: return "transient";
-        case ExecResult::Status::Internal: return "internal";
-        case ExecResult::Status::Crashed: return "crashed";
-        case ExecResult::Status::Unavailable: return "unavailable";
-    }
-    return "internal";
-}
 
 void outOfMemory() {
     static const char msg[] = "event=worker_out_of_memory level=error message=\"the plugin ran out of its memory limit\"\n";
@@ -105,10 +92,10 @@ public:
     }
 
     void progress(uint32_t done, uint32_t total) override {
-        channel_.send({{"type", "progress"}, {"done", done}, {"total", total}});
+        protocol::send(channel_, protocol::Progress{done, total});
     }
     void log(int level, const std::string& message) override {
-        channel_.send({{"type", "log"}, {"level", level}, {"message", message}});
+        protocol::send(channel_, protocol::Log{level, message});
     }
     void parallelFor(uint32_t count, void (*fn)(void*, uint32_t), void* user) override {
         runParallel(count, threads_, fn, user);
@@ -124,9 +111,8 @@ private:
             std::lock_guard lock(mutex_);
             answer = acks_[seq].get_future();
         }
-        channel_.send({{"type", "output"}, {"seq", seq}, {"index", index}, {"name", name}, {"media_type", mediaType},
-                       {"sha256", blob.sha256}, {"size", blob.size}, {"created", blob.created},
-                       {"width", width}, {"height", height}});
+        protocol::send(channel_, protocol::Output{seq, index, name, mediaType, blob.sha256, blob.size, blob.created,
+                                                  width, height});
         if (answer.wait_for(std::chrono::seconds(60)) != std::future_status::ready) return false;
         return answer.get();
     }
@@ -150,6 +136,30 @@ void limitCpu(double seconds) {
     ::getrlimit(RLIMIT_CPU, &limit);
     limit.rlim_cur = static_cast<rlim_t>(used + seconds + 1);
     ::setrlimit(RLIMIT_CPU, &limit);
+}
+
+// A Probe answered in this process: the plugin's reading of the header, or
+// why it failed (`unreadable` when the plugin itself refused the bytes).
+protocol::Probed probeSource(PluginHost& host, const protocol::Probe& probe) {
+    protocol::Probed answer;
+    auto plugin = host.find(probe.plugin, probe.version);
+    if (!plugin && host.scan() > 0) plugin = host.find(probe.plugin, probe.version);  // loaded after this worker started
+    if (!plugin) {
+        answer.error = "plugin not loaded in the worker";
+        return answer;
+    }
+    try {
+        SourceInfo info = host.probe(*plugin, probe.input, probe.mediaType);
+        answer.width = info.width;
+        answer.height = info.height;
+        answer.pages = info.pages;
+    } catch (const ApiError& e) {
+        answer.error = e.what();
+        answer.unreadable = true;
+    } catch (const std::exception& e) {
+        answer.error = e.what();
+    }
+    return answer;
 }
 
 }  // namespace
@@ -176,23 +186,22 @@ int runWorker(const WorkerOptions& options) {
     // One thread reads everything the daemon says; jobs run on this one.
     std::mutex mutex;
     std::condition_variable arrived;
-    std::deque<json> requests;
+    std::deque<protocol::ToWorker> requests;  // Run and Probe, in order
     ChildControl* current = nullptr;
     std::thread reader([&] {
         for (;;) {
-            std::optional<json> m;
+            std::optional<protocol::ToWorker> m;
             try {
-                m = channel.receive(std::chrono::milliseconds(1000));
+                m = protocol::receiveToWorker(channel, std::chrono::milliseconds(1000));
             } catch (const std::exception&) {
-                ::_exit(0);  // the daemon is gone, or closed us: nothing left to do
+                ::_exit(0);  // the daemon is gone, closed us, or spoke another protocol: nothing left to do
             }
             if (!m) continue;
-            std::string type = m->value("type", "");
             std::lock_guard lock(mutex);
-            if (type == "stop") {
+            if (std::holds_alternative<protocol::Stop>(*m)) {
                 if (current) current->requestStop();
-            } else if (type == "ack") {
-                if (current) current->acknowledge(m->value("seq", uint64_t{0}), m->value("ok", false));
+            } else if (const auto* ack = std::get_if<protocol::Ack>(&*m)) {
+                if (current) current->acknowledge(ack->seq, ack->ok);
             } else {
                 requests.push_back(std::move(*m));
                 arrived.notify_one();
@@ -200,48 +209,28 @@ int runWorker(const WorkerOptions& options) {
         }
     });
     reader.detach();
-    channel.send({{"type", "ready"}, {"pid", static_cast<int>(::getpid())}});
+    protocol::send(channel, protocol::Ready{static_cast<int>(::getpid())});
 
     for (;;) {
-        json request;
+        protocol::ToWorker request;
         {
             std::unique_lock lock(mutex);
             arrived.wait(lock, [&] { return !requests.empty(); });
             request = std::move(requests.front());
             requests.pop_front();
         }
-        std::string type = request.value("type", "");
-        if (type == "probe") {
-            json answer = {{"type", "probed"}};
-            auto plugin = host.find(request.value("plugin", ""), request.value("version", ""));
-            if (!plugin && host.scan() > 0)  // loaded by the daemon after this worker started
-                plugin = host.find(request.value("plugin", ""), request.value("version", ""));
-            try {
-                if (!plugin) throw std::runtime_error("plugin not loaded in the worker");
-                SourceInfo info = host.probe(*plugin, request.value("input", ""), request.value("media_type", ""));
-                answer["width"] = info.width ? json(*info.width) : json(nullptr);
-                answer["height"] = info.height ? json(*info.height) : json(nullptr);
-                answer["pages"] = info.pages ? json(*info.pages) : json(nullptr);
-            } catch (const std::exception& e) {
-                answer["error"] = e.what();
-            }
-            channel.send(answer);
+        if (const auto* probe = std::get_if<protocol::Probe>(&request)) {
+            protocol::send(channel, probeSource(host, *probe));
             continue;
         }
-        if (type != "run") continue;
+        const auto* run = std::get_if<protocol::Run>(&request);
+        if (!run) continue;
         ChildControl control(channel, blobs, options.threads);
         {
             std::lock_guard lock(mutex);
             current = &control;
         }
-        ExecRequest exec;
-        exec.jobId = request.value("job", "");
-        exec.plugin = request.value("plugin", "");
-        exec.pluginVersion = request.value("version", "");
-        exec.inputPath = request.value("input", "");
-        exec.mediaType = request.value("media_type", "");
-        for (const auto& kv : request.value("params", json::array()))
-            exec.params.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::string>());
+        ExecRequest exec{run->job, run->plugin, run->version, run->params, run->input, run->mediaType};
         if (!host.abi(exec.plugin, exec.pluginVersion)) host.scan();  // a plugin newer than this worker
         limitCpu(options.cpuSecondsPerJob);
         ExecResult result = control.publish(executor.execute(exec, control));
@@ -249,8 +238,7 @@ int runWorker(const WorkerOptions& options) {
             std::lock_guard lock(mutex);
             current = nullptr;
         }
-        channel.send({{"type", "done"}, {"status", statusName(result.status)}, {"message", result.message},
-                      {"seconds", result.seconds}});
+        protocol::send(channel, protocol::Done{result.status, result.message, result.seconds});
         // A 5K progressive JPEG needs ~90 MB of coefficients; hand freed
         // memory back to the system between jobs instead of keeping each
         // worker at its high-water mark (bench/memory_flat.sh).
