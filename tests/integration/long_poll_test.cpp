@@ -5,12 +5,6 @@
 
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <future>
 #include <thread>
@@ -115,60 +109,6 @@ TEST_CASE("long-polls beyond --max-long-polls are 503 too_many_waiters with Retr
     http.post("/v1/jobs/" + id + "/cancel", "");
 }
 
-namespace {
-
-struct RawAnswer {
-    int status = 0;
-    std::string body;
-};
-
-// Sends `bytes` in one write on one connection and reads `count` answers
-// (Content-Length framed) in the order they arrive.
-std::vector<RawAnswer> pipelined(int port, const std::string& bytes, size_t count, int timeoutMs = 20000) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    for (size_t sent = 0; sent < bytes.size();) {
-        ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        sent += static_cast<size_t>(n);
-    }
-    std::vector<RawAnswer> answers;
-    std::string in;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
-    char buf[8192];
-    while (answers.size() < count) {
-        // Take every complete answer from the front of `in`.
-        for (;;) {
-            size_t end = in.find("\r\n\r\n");
-            if (end == std::string::npos) break;
-            std::string head = in.substr(0, end);
-            size_t length = 0;
-            std::string lower = head;
-            for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-            if (size_t at = lower.find("content-length:"); at != std::string::npos)
-                length = std::stoul(head.substr(at + 15));
-            if (in.size() < end + 4 + length) break;
-            answers.push_back({std::stoi(head.substr(9, 3)), in.substr(end + 4, length)});
-            in.erase(0, end + 4 + length);
-        }
-        if (answers.size() >= count) break;
-        int left = static_cast<int>(
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
-        pollfd p{fd, POLLIN, 0};
-        if (left <= 0 || ::poll(&p, 1, left) <= 0) break;
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0) break;
-        in.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return answers;
-}
-
-}  // namespace
 
 TEST_CASE("pipelined requests are answered in the order they came, behind a long-poll and a pooled POST") {
     Daemon d;
@@ -182,7 +122,7 @@ TEST_CASE("pipelined requests are answered in the order they came, behind a long
                         "POST /v1/jobs HTTP/1.1\r\n" + host + "Content-Type: application/json\r\nContent-Length: " +
                         std::to_string(json.size()) + "\r\n\r\n" + json +                  // answered from the intake pool
                         "GET /v1/jobs/" + id + " HTTP/1.1\r\n" + host + "\r\n";
-    auto answers = pipelined(d.port(), bytes, 4);
+    auto answers = rawAnswers(d.port(), bytes, 4);
     REQUIRE(answers.size() == 4);
     CHECK(answers[0].status == 200);
     CHECK(nlohmann::json::parse(answers[0].body)["state"] == "succeeded");
@@ -204,7 +144,7 @@ TEST_CASE("pipelined input past 256 KiB behind an owed answer is refused after t
     std::string id = d.submit((files / "b.txt").string(), "slow", {{"ms", "800"}}).json()["id"];
     std::string bytes = "GET /v1/jobs/" + id + "?wait=20 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     while (bytes.size() < 300 * 1024) bytes += "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    auto answers = pipelined(d.port(), bytes, 2);
+    auto answers = rawAnswers(d.port(), bytes, 2);
     REQUIRE(answers.size() == 2);
     CHECK(answers[0].status == 200);
     CHECK(nlohmann::json::parse(answers[0].body)["state"] == "succeeded");

@@ -16,16 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int connectTo(int port) {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    return fd;
-}
-
 // True once the server has closed the connection (EOF or reset).
 bool closedByServer(int fd, std::chrono::milliseconds within) {
     auto until = std::chrono::steady_clock::now() + within;
@@ -44,7 +34,7 @@ bool closedByServer(int fd, std::chrono::milliseconds within) {
 
 TEST_CASE("a slow-loris head is cut off at --header-timeout, and others are served meanwhile") {
     Daemon d(DaemonOptions{.args = {"--header-timeout", "1"}});
-    int loris = connectTo(d.port());
+    int loris = connectLoopback(d.port());
     std::atomic<bool> closed{false};
     std::thread dribble([&] {
         std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ";
@@ -65,7 +55,7 @@ TEST_CASE("a slow-loris head is cut off at --header-timeout, and others are serv
 
 TEST_CASE("a body that trickles below --min-body-rate is cut off") {
     Daemon d(DaemonOptions{.args = {"--header-timeout", "1", "--min-body-rate", "10KiB"}});
-    int fd = connectTo(d.port());
+    int fd = connectLoopback(d.port());
     std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n";
     REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
     std::atomic<bool> stop{false};
@@ -87,12 +77,12 @@ TEST_CASE("200 idle keep-alive connections and a slow client do not delay other 
     Daemon d(DaemonOptions{.args = {"--max-connections-per-client", "1000"}});
     std::vector<int> idle;
     for (int i = 0; i < 200; ++i) {
-        int fd = connectTo(d.port());
+        int fd = connectLoopback(d.port());
         std::string req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";  // one request, then the connection stays open
         ::send(fd, req.data(), req.size(), MSG_NOSIGNAL);
         idle.push_back(fd);
     }
-    int slow = connectTo(d.port());
+    int slow = connectLoopback(d.port());
     ::send(slow, "POST /v1/jobs HTTP/1.1\r\n", 24, MSG_NOSIGNAL);
     double worst = 0;
     for (int i = 0; i < 30; ++i) {
@@ -109,9 +99,9 @@ TEST_CASE("200 idle keep-alive connections and a slow client do not delay other 
 TEST_CASE("connections beyond --max-connections are closed at once") {
     Daemon d(DaemonOptions{.args = {"--max-connections", "10"}});
     std::vector<int> held;
-    for (int i = 0; i < 10; ++i) held.push_back(connectTo(d.port()));
+    for (int i = 0; i < 10; ++i) held.push_back(connectLoopback(d.port()));
     std::this_thread::sleep_for(200ms);
-    int extra = connectTo(d.port());
+    int extra = connectLoopback(d.port());
     CHECK(closedByServer(extra, 2s));
     ::close(extra);
     for (int fd : held) ::close(fd);
@@ -121,7 +111,7 @@ TEST_CASE("connections beyond --max-connections are closed at once") {
 
 TEST_CASE("a fast start buys no long silence: the body rate is measured over the last --header-timeout seconds") {
     Daemon d(DaemonOptions{.args = {"--header-timeout", "1", "--min-body-rate", "10KiB"}});
-    int fd = connectTo(d.port());
+    int fd = connectLoopback(d.port());
     // 200 KB at once, then nothing: on average that is above 10 KiB/s for
     // twenty seconds, but in the last second nothing came.
     std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000000\r\n\r\n";
@@ -138,7 +128,7 @@ TEST_CASE("a fast start buys no long silence: the body rate is measured over the
 
 TEST_CASE("a steady body at the minimum rate is not cut off after a slow start") {
     Daemon d(DaemonOptions{.args = {"--header-timeout", "1", "--min-body-rate", "2KiB"}});
-    int fd = connectTo(d.port());
+    int fd = connectLoopback(d.port());
     std::string head = "POST /v1/jobs?plugin=slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 30000\r\n\r\n";
     REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
     // 6 KB/s for five seconds: always above the minimum over any second.
@@ -161,9 +151,9 @@ TEST_CASE("a steady body at the minimum rate is not cut off after a slow start")
 TEST_CASE("connections from one client beyond --max-connections-per-client are closed; other clients are served") {
     Daemon d(DaemonOptions{.args = {"--max-connections-per-client", "5"}});
     std::vector<int> held;
-    for (int i = 0; i < 5; ++i) held.push_back(connectTo(d.port()));
+    for (int i = 0; i < 5; ++i) held.push_back(connectLoopback(d.port()));
     std::this_thread::sleep_for(200ms);
-    int extra = connectTo(d.port());
+    int extra = connectLoopback(d.port());
     CHECK(closedByServer(extra, 2s));
     ::close(extra);
     // Another address (127.0.0.2 is loopback too) is another client.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <stdexcept>
 
@@ -160,7 +161,7 @@ Response HttpClient::postFile(const std::string& path, const std::string& field,
     return r;
 }
 
-std::string rawExchange(int port, const std::string& bytes, int timeoutMs) {
+int connectLoopback(int port) {
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -168,8 +169,50 @@ std::string rawExchange(int port, const std::string& bytes, int timeoutMs) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
         ::close(fd);
-        throw std::runtime_error("connect failed");
+        throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + " failed");
     }
+    return fd;
+}
+
+std::vector<RawAnswer> rawAnswers(int port, const std::string& bytes, size_t count, int timeoutMs) {
+    int fd = connectLoopback(port);
+    for (size_t sent = 0; sent < bytes.size();) {
+        ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        sent += static_cast<size_t>(n);
+    }
+    std::vector<RawAnswer> answers;
+    std::string in;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
+    char buf[8192];
+    for (;;) {
+        // Every complete answer at the front of `in`.
+        for (size_t end; answers.size() < count && (end = in.find("\r\n\r\n")) != std::string::npos;) {
+            std::string head = in.substr(0, end);
+            std::string lower = head;
+            for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            size_t length = 0;
+            if (size_t at = lower.find("\r\ncontent-length:"); at != std::string::npos)
+                length = std::stoul(head.substr(at + 17));
+            if (in.size() < end + 4 + length) break;
+            answers.push_back({head.size() >= 12 ? std::stoi(head.substr(9, 3)) : 0, head, in.substr(end + 4, length)});
+            in.erase(0, end + 4 + length);
+        }
+        if (answers.size() >= count) break;
+        int left = static_cast<int>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
+        pollfd p{fd, POLLIN, 0};
+        if (left <= 0 || ::poll(&p, 1, left) <= 0) break;
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return answers;
+}
+
+std::string rawExchange(int port, const std::string& bytes, int timeoutMs) {
+    int fd = connectLoopback(port);
     size_t sent = 0;
     while (sent < bytes.size()) {
         ssize_t n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);

@@ -54,6 +54,19 @@ private:
     void* curl_;
 };
 
+// A TCP connection to 127.0.0.1:port (a blocking socket; throws when refused).
+int connectLoopback(int port);
+
+struct RawAnswer {
+    int status = 0;
+    std::string head;
+    std::string body;
+};
+// Sends `bytes` in one write on a fresh connection and reads up to `count`
+// answers (Content-Length framed), in the order they arrive; fewer when the
+// connection closes or `timeoutMs` passes first.
+std::vector<RawAnswer> rawAnswers(int port, const std::string& bytes, size_t count, int timeoutMs = 20000);
+
 // Sends raw bytes on a fresh TCP connection and returns what came back
 // before the server closed or `timeoutMs` passed.
 std::string rawExchange(int port, const std::string& bytes, int timeoutMs = 3000);
