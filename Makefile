@@ -52,10 +52,12 @@ test-sanitize: deps-test
 	# ASan reserves terabytes of address space, so worker processes run without
 	# RLIMIT_AS here and the memory-limit test is left to the normal suite; the
 	# timing-bound and tool-only tests (slow clients, disk full, kill -9 rounds,
-	# packaging, monitoring) add nothing under a sanitizer.
+	# packaging, monitoring) add nothing under a sanitizer; the multi-daemon
+	# PostgreSQL runs (cluster_test) take minutes instrumented and run in the
+	# normal suite.
 	cd $(BUILD)-asan && PIXELMILL_WORKER_MEMORY_LIMIT=0 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration|plugins' -E 'isolation_test|slow_clients|disk_full|crash_recovery|packaging|monitoring'
+	  ctest --output-on-failure -j $(JOBS) -L 'unit|integration|plugins' -E 'isolation_test|slow_clients|disk_full|crash_recovery|cluster_test|packaging|monitoring'
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPIXELMILL_SANITIZE=thread
 	cmake --build $(BUILD)-tsan -j $(JOBS) --target unit_tests
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --output-on-failure -j $(JOBS) -L unit
