@@ -201,19 +201,6 @@ void checkAgrees(Probe& probe, const std::string& what, const std::string& bytes
 
 }  // namespace
 
-// libvips is not built with ThreadSanitizer: its own threads' frees look like
-// races to it (vips_tracked_free). These tests run in every other build.
-#if defined(__SANITIZE_THREAD__)
-#define PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS() \
-    do {                                     \
-        WARN("skipped under ThreadSanitizer: libvips is not instrumented"); \
-        return;                              \
-    } while (0)
-#else
-#define PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS() \
-    do {                                     \
-    } while (0)
-#endif
 
 TEST_CASE("image header: common files read as the plugin probe reads them", "[jobs][image_header]") {
     PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS();

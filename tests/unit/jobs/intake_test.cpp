@@ -63,6 +63,7 @@ struct Intake {
 }  // namespace
 
 TEST_CASE("intake: images are typed from their bytes and measured, whatever their name", "[jobs][intake]") {
+    PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS();
     Intake in;
     test::makeJpeg(in.dir / "photo.png", 640, 480);  // a JPEG named .png
     CheckedSource jpeg = in.check(in.dir / "photo.png", "thumbnail");
@@ -84,6 +85,7 @@ TEST_CASE("intake: images are typed from their bytes and measured, whatever thei
 }
 
 TEST_CASE("intake: each kind of bad source gets its own status", "[jobs][intake]") {
+    PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS();
     Intake in;
     std::string why;
 
@@ -103,6 +105,7 @@ TEST_CASE("intake: each kind of bad source gets its own status", "[jobs][intake]
 }
 
 TEST_CASE("intake: SVGs are bounded before they are read and refused when they point outside", "[jobs][intake]") {
+    PIXELMILL_SKIP_WITHOUT_TSAN_LIBVIPS();
     Intake in;
     const std::string inside =
         R"(<svg xmlns="http://www.w3.org/2000/svg" width="40" height="30"><rect width="40" height="30"/></svg>)";
