@@ -27,8 +27,8 @@ namespace {
 
 constexpr const char* kConnectionKey = "pixelmill.front";
 // Input kept while an earlier answer on the connection is owed; past it the
-// pipelined requests are refused (400, after the owed answer) and the
-// connection is closed.
+// pipelined requests are refused (400, after the owed answer) and the rest
+// of the connection's input is ignored.
 constexpr size_t kMaxHeldBytes = 256 * 1024;
 constexpr size_t kMaxFieldBytes = 64 * 1024;
 constexpr uint64_t kEnvelopeBytes = 64 * 1024;  // multipart boundaries and fields around a file
@@ -549,14 +549,9 @@ void StreamingHandler::consume(Connection& c, const char* data, size_t size, con
             if (c.phase == Connection::Phase::Head && c.head.empty() && c.owed.load() > 0) {
                 // A pipelined request behind an answer still owed: kept until it is out.
                 holdInput(c, data, size);
-                if (c.owed.load() > 0) return;
-                std::string rest = std::move(c.held);  // answered meanwhile: go on
-                c.held.clear();
-                c.holding.store(false);
-                leftover = std::move(rest);
-                data = leftover.data();
-                size = leftover.size();
-                if (std::exchange(c.heldOverflow, false)) throw pipelineTooLong();
+                // Answered meanwhile, its listener perhaps missing `holding`: go on here.
+                if (c.owed.load() == 0) consumeHeld(c, peer);
+                return;
             }
             switch (c.phase) {
                 case Connection::Phase::Discard: return;
