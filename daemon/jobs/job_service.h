@@ -91,7 +91,8 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
 
 // The domain's entry points: submit (validate, sniff, probe, dedup, enqueue),
 // read, cancel, retry, delete. Knows neither HTTP nor SQL.
-// Thread-safe: it keeps no mutable state but an accepting flag.
+// Thread-safe: it keeps no mutable state but an accepting flag and the last
+// queue length it read.
 class JobService {
 public:
     JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobEvents& events,
@@ -155,6 +156,10 @@ private:
     JobEvents& events_;
     JobLimits limits_;
     std::atomic<bool> accepting_{true};
+    // The queue length last read, when (ms), and the submits checked since: see checkQueue.
+    mutable std::atomic<uint64_t> queuedSeen_{0};
+    mutable std::atomic<uint64_t> checkedSince_{0};
+    mutable std::atomic<int64_t> queuedSeenAt_{0};
     std::function<void(const std::string&)> callbackCheck_;
     StorageKeeper* storage_ = nullptr;
     Metrics* metrics_ = nullptr;

@@ -88,6 +88,25 @@ TEST_CASE("cancel, retry and delete follow the state machine") {
     }
 }
 
+TEST_CASE("a submit past --queue-limit gets 429 queue_full; one job less and it is accepted") {
+    Daemon d(DaemonOptions{.args = {"--queue-limit", "3"}, .workers = 1});
+    TempDir files;
+    d.waitForJob(submitText(d, files, "busy.txt", "slow", {{"ms", "20000"}}), {"running"});
+    std::vector<std::string> queued;
+    for (int i = 0; i < 3; ++i)
+        queued.push_back(submitText(d, files, "q" + std::to_string(i) + ".txt", "slow", {{"ms", "0"}}));
+
+    writeFile(files / "over.txt", "one too many");
+    Response over = d.submit((files / "over.txt").string(), "slow", {{"ms", "0"}});
+    INFO(over.body);
+    CHECK(over.status == 429);
+    CHECK(over.json()["error"]["code"] == "queue_full");
+    CHECK(over.header("retry-after") == "5");
+
+    REQUIRE(d.http().post("/v1/jobs/" + queued[0] + "/cancel", "").status == 202);
+    CHECK(d.submit((files / "over.txt").string(), "slow", {{"ms", "0"}}).status == 202);
+}
+
 TEST_CASE("a job that runs past --job-timeout is stopped and fails with timeout") {
     Daemon d(DaemonOptions{.args = {"--job-timeout", "1"}});
     TempDir files;
