@@ -27,7 +27,7 @@ const std::string kClaim =
                 "                 started_at = $1, progress_done = 0, progress_total = 0"
                 " WHERE seq IN (") +
     kClaimCandidates +
-    " FOR UPDATE SKIP LOCKED)"
+    ")"
     " RETURNING id, plugin, plugin_version, params, attempts, max_attempts, created_at, run_after, original_id,"
     "           priority, seq), "
     "earlier AS (DELETE FROM outputs WHERE job_id IN (SELECT id FROM claimed)), "

@@ -48,8 +48,53 @@ void PostgresJobStore::heartbeat(const NodeStatus& self, int64_t leaseUntil) {
                 "AND lease_until < " + until,
                 {nodeId_, leaseUntil, local});
     });
-    // Keeps row_count_deltas small even when nobody reads the counts.
-    pool_.run([&](Connection& c) { foldCounts(c); });
+    // Keeps row_count_deltas small even when nobody reads the counts, and the queue's tables lean.
+    pool_.run([&](Connection& c) {
+        foldCounts(c);
+        vacuumChurningTables(c);
+        analyzeGrowingTables(c);
+    });
+}
+
+// A table that grows from nothing is planned from the statistics of its
+// first rows until autovacuum analyzes it, up to a minute later: a lookup
+// by dedup key planned on an empty table stays a sequential scan of the
+// whole table while it grows. Until a table is past 200,000 rows it is
+// analyzed here when its changes since the last analyze outnumber three
+// times its rows (a job is written about three times: the table has about
+// doubled), a handful of times in all; past that, autovacuum's thresholds
+// (migration 005) keep up.
+void PostgresJobStore::analyzeGrowingTables(Connection& c) {
+    try {
+        Result due = c.query(
+            "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+            "AND relname IN ('jobs', 'originals', 'job_attempts') "
+            "AND n_live_tup < 200000 AND n_mod_since_analyze >= greatest(3000, n_live_tup * 3)");
+        for (Row r : due) c.exec("ANALYZE " + std::string(r.text(0)));
+    } catch (const pg::Error& e) {
+        if (e.connectionLost()) throw;
+        log::debug("analyze_skipped", {{"error", e.what()}});
+    }
+}
+
+// Two small tables take a dead row per job change: job_queue (each claim)
+// and row_count_deltas (each fold), tens of thousands a minute under load.
+// Autovacuum visits at most once a minute, while each claim walks the queue's
+// dead index entries and each count read scans the deltas whole; a vacuum of
+// both every 2 s keeps them a few pages long, which takes a few ms. Freed
+// space is reused (TRUNCATE false: truncating waits up to 5 s for an
+// exclusive lock that every claim and count contends for); SKIP_LOCKED: if
+// another daemon is at it, that one does.
+void PostgresJobStore::vacuumChurningTables(Connection& c) {
+    const int64_t now = nowMs();
+    if (now - lastVacuumMs_ < 2'000) return;
+    lastVacuumMs_ = now;
+    try {
+        c.exec("VACUUM (SKIP_LOCKED, TRUNCATE false) job_queue, row_count_deltas");
+    } catch (const pg::Error& e) {
+        if (e.connectionLost()) throw;
+        log::debug("vacuum_skipped", {{"error", e.what()}});
+    }
 }
 
 int PostgresJobStore::rescueDeadNodes(int64_t deadBefore, int64_t now) {

@@ -113,7 +113,9 @@ void PostgresJobStore::foldCounts(Connection& c) {
 
 std::map<std::string, int64_t> PostgresJobStore::rowCounts() {
     return pool_.run([&](Connection& c) {
-        if (nowMs() - lastFoldMs_.load(std::memory_order_relaxed) > 1000) foldCounts(c);
+        // The heartbeat folds every few seconds; a read folds only when it has not
+        // for a while, as a fold is a write that a status call would wait for.
+        if (nowMs() - lastFoldMs_.load(std::memory_order_relaxed) > 10'000) foldCounts(c);
         std::map<std::string, int64_t> counts;
         for (Row r : c.query("SELECT name, sum(n)::bigint FROM (SELECT name, n FROM row_counts UNION ALL "
                              "SELECT name, n FROM row_count_deltas) c GROUP BY name"))
@@ -139,11 +141,11 @@ uint64_t PostgresJobStore::countOriginals() {
 uint64_t PostgresJobStore::countQueued() { return countByState()[JobState::Queued]; }
 
 std::optional<int64_t> PostgresJobStore::nextRunAfter() {
-    return scalar("SELECT min(run_after) FROM jobs WHERE state = 'queued'");
+    return scalar("SELECT min(run_after) FROM job_queue");
 }
 
 std::optional<int64_t> PostgresJobStore::oldestReadySince(int64_t now) {
-    return scalar("SELECT min(run_after) FROM jobs WHERE state = 'queued' AND run_after <= $1", {now});
+    return scalar("SELECT min(run_after) FROM job_queue WHERE run_after <= $1", {now});
 }
 
 bool PostgresJobStore::isBlobReferenced(const std::string& sha256) {

@@ -120,9 +120,11 @@ private:
     // A count or a minimum of one row.
     std::optional<int64_t> scalar(const std::string& sql, std::initializer_list<pg::Value> params = {});
     // Sums of row_counts and row_count_deltas (migrations/003_row_counts.sql),
-    // folding the deltas first when the last fold is older than a second.
+    // folding the deltas first when no fold (the heartbeat's) came in 10 s.
     std::map<std::string, int64_t> rowCounts();
     void foldCounts(pg::Connection& c);
+    void vacuumChurningTables(pg::Connection& c);
+    void analyzeGrowingTables(pg::Connection& c);
     // The submits that arrived together, in one transaction (see submits_).
     std::vector<SubmitOutcome> submitGroup(const std::vector<const BatchItem*>& items);
 
@@ -139,6 +141,7 @@ private:
     std::mutex watcherMutex_;
     std::unique_ptr<pg::WorkWatcher> watcher_;
     std::atomic<int64_t> lastFoldMs_{0};
+    int64_t lastVacuumMs_ = 0;  // the heartbeat's thread only
 };
 
 }  // namespace pixelmill

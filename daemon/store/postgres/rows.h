@@ -22,10 +22,17 @@ extern const std::string kDeliveryColumns;  // as readDelivery reads them
 // The channel a transaction that makes jobs ready notifies (payload: the node).
 inline constexpr const char* kWorkChannel = "pixelmill_jobs";
 
-// The claim's candidates, best first: the query the queue index (jobs_queue)
-// exists for. $1 now, $2 how many.
+// The claim's candidates, best first, locked (skipping those another daemon
+// is claiming): what the queue table (job_queue, migration 006) and its
+// index exist for. Each candidate's jobs row is looked up by its seq, one at
+// a time (LATERAL … OFFSET 0 keeps the planner from joining otherwise): a
+// join that reads jobs by state would walk an entry for every job claimed
+// since jobs was last vacuumed. The state test matters when another claim
+// moved the row meanwhile. $1 now, $2 how many.
 inline constexpr const char* kClaimCandidates =
-    "SELECT seq FROM jobs WHERE state = 'queued' AND run_after <= $1 ORDER BY priority DESC, seq LIMIT $2";
+    "SELECT j.seq FROM job_queue q, "
+    "LATERAL (SELECT seq FROM jobs WHERE seq = q.seq AND state = 'queued' OFFSET 0) j "
+    "WHERE q.run_after <= $1 ORDER BY q.priority DESC, q.seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED";
 
 
 Original readOriginal(const Row& row, int firstColumn);
