@@ -109,7 +109,7 @@ log::Level parseLevel(const std::string& s) {
 
 // The SQLite store's WAL: its size and what the checkpoints achieved; and its
 // group commit: writes per transaction is tasks / commits.
-void sqliteMetrics(Metrics& m, const sqlite::Checkpointer::Stats& wal, const SqliteJobStore::WriteStats& writes) {
+void sqliteMetrics(Metrics& m, const sqlite::Checkpointer::Stats& wal, const WriteStats& writes) {
     m.counterTo("pixelmill_sqlite_commits_total", "Transactions the SQLite writer committed",
                 static_cast<double>(writes.commits));
     m.counterTo("pixelmill_sqlite_writes_total", "Writes the SQLite writer ran, many to a transaction",
@@ -193,7 +193,8 @@ int runServe(const Config& configIn) {
     node.version = PIXELMILL_VERSION;
     node.startedAt = nowMs();
     int recovered = 0;
-    SqliteJobStore* sqliteStore = nullptr;  // for its WAL metrics
+    SqliteJobStore* sqliteStore = nullptr;      // for its WAL metrics
+    PostgresJobStore* postgresStore = nullptr;  // for its batched writes
     // Threads for the routes that may wait (see the intake pool below). With
     // SQLite most of their time is a wait for the group commit, which takes
     // every write in flight at once: many threads, few cores. PostgreSQL
@@ -205,7 +206,9 @@ int runServe(const Config& configIn) {
         options.nodeId = node.id;
         options.poolSize = config.workers + config.httpThreads + intakeThreads + 4;
         try {
-            storeOwner = std::make_unique<PostgresJobStore>(config.store, options);
+            auto postgres = std::make_unique<PostgresJobStore>(config.store, options);
+            postgresStore = postgres.get();
+            storeOwner = std::move(postgres);
         } catch (const std::exception& e) {
             log::error("store_unreachable", {{"error", e.what()}});
             std::cerr << "pixelmill: cannot open the job store: " << e.what() << "\n";
@@ -353,6 +356,15 @@ int runServe(const Config& configIn) {
             m.gauge("pixelmill_jobs", "Jobs in the store, by state", {{"state", std::string(toString(state))}})
                 .Set(static_cast<double>(n));
         if (sqliteStore) sqliteMetrics(m, sqliteStore->walStats(), sqliteStore->writeStats());
+        if (postgresStore) {
+            WriteStats writes = postgresStore->writeStats();
+            m.counterTo("pixelmill_postgres_commits_total",
+                        "Transactions that recorded running attempts' outputs, progress and ends",
+                        static_cast<double>(writes.commits));
+            m.counterTo("pixelmill_postgres_writes_total",
+                        "Outputs, progress and ends of running attempts written, many to a transaction",
+                        static_cast<double>(writes.tasks));
+        }
         m.gauge("pixelmill_workers_busy", "Workers running a job").Set(scheduler.busy());
         m.gauge("pixelmill_workers", "Workers in the pool").Set(scheduler.total());
         auto since = store.oldestReadySince(nowMs());

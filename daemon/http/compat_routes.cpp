@@ -268,8 +268,8 @@ void addAsciiRoutes(RouteTable& routes, Services& s) {
         sendJson(rs, 200, list);
     });
     routes.get("/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
-        StateCounts counts = s.store.countByState();
-        sendJson(rs, 200, {{"errors", counts[JobState::Failed]}, {"uploaded_count", s.store.countOriginals()}});
+        StoreCounts counts = s.store.counts();
+        sendJson(rs, 200, {{"errors", counts.jobs[JobState::Failed]}, {"uploaded_count", counts.originals}});
     });
 }
 

@@ -50,14 +50,14 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
     }, RouteRule::admin());
 
     routes.get("/v1/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
-        StateCounts counts = s.store.countByState();
+        StoreCounts counts = s.store.counts();
         json jobs = json::object();
-        for (const auto& [state, n] : counts) jobs[std::string(toString(state))] = n;
+        for (const auto& [state, n] : counts.jobs) jobs[std::string(toString(state))] = n;
         auto [busy, total] = s.workers();
         json body = {{"version", s.version},
                      {"uptime_seconds", monotonicSeconds() - s.startedAtMonotonic},
-                     {"uploaded_count", s.store.countOriginals()},
-                     {"errors", counts[JobState::Failed]},
+                     {"uploaded_count", counts.originals},
+                     {"errors", counts.jobs[JobState::Failed]},
                      {"jobs", std::move(jobs)},
                      {"workers", {{"busy", busy}, {"total", total}}},
                      {"accepting", s.jobs.accepting()}};

@@ -72,6 +72,29 @@ struct AttemptResult {
 
 using StateCounts = std::map<JobState, uint64_t>;
 
+// What /v1/status and the dashboard's overview show: jobs by state and
+// originals, as the stores' row_counts table names them ("jobs.<state>",
+// "originals"); a negative sum (deltas folded out of order) reads as 0.
+struct StoreCounts {
+    StateCounts jobs{{JobState::Queued, 0}, {JobState::Running, 0}, {JobState::Succeeded, 0},
+                     {JobState::Failed, 0}, {JobState::Canceled, 0}};
+    uint64_t originals = 0;
+
+    void add(std::string_view name, int64_t n) {
+        auto count = static_cast<uint64_t>(n > 0 ? n : 0);
+        if (name == "originals") originals = count;
+        else if (name.starts_with("jobs."))
+            if (auto st = parseJobState(name.substr(5))) jobs[*st] = count;
+    }
+};
+
+// A store's batched writes, for /metrics: transactions committed and the
+// writes they held (writes per commit is tasks / commits).
+struct WriteStats {
+    uint64_t commits = 0;
+    uint64_t tasks = 0;
+};
+
 struct OriginalFilter {
     bool pendingOnly = false;  // not used by any job yet
     int limit = 50;
@@ -228,8 +251,10 @@ public:
     // Notifications claimed by a dead process become due again the same way.
     virtual int requeueExpired(int64_t now, bool all) = 0;
 
-    virtual StateCounts countByState() = 0;
-    virtual uint64_t countOriginals() = 0;
+    // Jobs by state and originals, from one read (one round trip to a database server).
+    virtual StoreCounts counts() = 0;
+    StateCounts countByState() { return counts().jobs; }
+    uint64_t countOriginals() { return counts().originals; }
     virtual uint64_t countQueued() = 0;
     // Since when the longest-waiting ready job (queued, due) has waited, if any.
     virtual std::optional<int64_t> oldestReadySince(int64_t now) = 0;

@@ -37,6 +37,12 @@ int succeededAttempts(HttpClient& http, const std::string& id) {
 
 json status(Daemon& d) { return d.http().get("/v1/status").json(); }
 
+// The value of an unlabelled sample in /metrics text; -1 if there is none.
+double sample(const std::string& metrics, const std::string& name) {
+    size_t at = metrics.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stod(metrics.substr(at + name.size() + 2));
+}
+
 bool waitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
     auto end = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < end) {
@@ -150,6 +156,14 @@ TEST_CASE("three daemons on one PostgreSQL: 1000 jobs submitted round-robin succ
         std::string metrics = n->http().get("/metrics").body;
         CHECK(metrics.find("pixelmill_jobs{state=\"succeeded\"} " + std::to_string(kJobs + kSlow) + "\n") != std::string::npos);
         CHECK(metrics.find("pixelmill_cluster_nodes{state=\"alive\"} 3\n") != std::string::npos);
+    }
+    // The daemons that ran jobs throughout wrote their outputs and ends many to a commit.
+    for (Daemon* n : {nodes[0].get(), nodes[2].get()}) {
+        std::string metrics = n->http().get("/metrics").body;
+        double commits = sample(metrics, "pixelmill_postgres_commits_total");
+        double writes = sample(metrics, "pixelmill_postgres_writes_total");
+        CHECK(commits > 0);
+        CHECK(writes > commits);
     }
     // Outputs are on the shared blob folder: any daemon serves any job's output.
     std::string id = accepted["file 7"];

@@ -134,7 +134,8 @@ void overview(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     Page page(s, rq, rs, "overview", "Overview", "overview");
     page.offerLive();
     Data& d = page.data();
-    StateCounts counts = s.store.countByState();
+    StoreCounts totals = s.store.counts();
+    const StateCounts& counts = totals.jobs;
     d.set("counts", stateCounts(counts));
 
     auto finished = s.store.finishedSince(now / 60000 * 60000 - 60 * 60000LL);
@@ -170,7 +171,7 @@ void overview(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     d.set("storage_quota", bytesText(quota));
     d.set("storage_quota_bytes", num(quota));
     d.set("storage_percent", quota ? fixed(100.0 * static_cast<double>(used) / static_cast<double>(quota), 0) : "0");
-    d.set("originals", num(s.store.countOriginals()));
+    d.set("originals", num(totals.originals));
     d.set("uptime", durationText(monotonicSeconds() - s.startedAtMonotonic));
     d.set("accepting", s.jobs.accepting());
     page.send();

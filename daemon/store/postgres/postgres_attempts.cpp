@@ -80,29 +80,39 @@ std::vector<ClaimedJob> PostgresJobStore::claim(int max, int64_t now, int64_t le
 }
 
 bool PostgresJobStore::putOutput(const std::string& jobId, int attempt, const Output& output) {
-    return pool_.run([&](Connection& c) {
-        // FOR SHARE: a rescue waits until the output is in, so the next claim drops it.
-        Result r = c.query(
-            "WITH owned AS (SELECT id FROM jobs WHERE " + kOwned + " FOR SHARE) "
-            "INSERT INTO outputs (job_id, idx, name, media_type, sha256, size_bytes, width, height) "
-            "SELECT id, $4::int, $5, $6, $7, $8::bigint, $9::int, $10::int FROM owned "
-            "ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, media_type = excluded.media_type, "
-            "sha256 = excluded.sha256, size_bytes = excluded.size_bytes, width = excluded.width, "
-            "height = excluded.height",
-            {jobId, attempt, nodeId_, output.index, output.name, output.mediaType, output.sha256, output.sizeBytes,
-             output.width, output.height});
-        return r.affected() > 0;
-    });
+    return pool_.run([&](Connection& c) { return putOutputIn(c, jobId, attempt, output); });
+}
+
+bool PostgresJobStore::putOutputIn(Connection& c, const std::string& jobId, int attempt, const Output& output) {
+    // FOR SHARE: a rescue waits until the output is in, so the next claim drops it.
+    Result r = c.query(
+        "WITH owned AS (SELECT id FROM jobs WHERE " + kOwned + " FOR SHARE) "
+        "INSERT INTO outputs (job_id, idx, name, media_type, sha256, size_bytes, width, height) "
+        "SELECT id, $4::int, $5, $6, $7, $8::bigint, $9::int, $10::int FROM owned "
+        "ON CONFLICT (job_id, idx) DO UPDATE SET name = excluded.name, media_type = excluded.media_type, "
+        "sha256 = excluded.sha256, size_bytes = excluded.size_bytes, width = excluded.width, "
+        "height = excluded.height",
+        {jobId, attempt, nodeId_, output.index, output.name, output.mediaType, output.sha256, output.sizeBytes,
+         output.width, output.height});
+    return r.affected() > 0;
 }
 
 void PostgresJobStore::setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) {
-    pool_.run([&](Connection& c) {
-        c.query("UPDATE jobs SET progress_done = $4, progress_total = $5 WHERE " + kOwned,
-                {jobId, attempt, nodeId_, done, total});
-    });
+    pool_.run([&](Connection& c) { setProgressIn(c, jobId, attempt, done, total); });
+}
+
+void PostgresJobStore::setProgressIn(Connection& c, const std::string& jobId, int attempt, uint32_t done,
+                                     uint32_t total) {
+    c.query("UPDATE jobs SET progress_done = $4, progress_total = $5 WHERE " + kOwned,
+            {jobId, attempt, nodeId_, done, total});
 }
 
 bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) {
+    return pool_.transaction([&](Connection& c) { return finishAttemptIn(c, jobId, attempt, result); });
+}
+
+bool PostgresJobStore::finishAttemptIn(Connection& c, const std::string& jobId, int attempt,
+                                       const AttemptResult& result) {
     using O = AttemptResult::Outcome;
     const int64_t now = result.endedAt ? result.endedAt : nowMs();
     const bool failed = result.outcome == O::Failed || result.outcome == O::Retry;
@@ -112,49 +122,83 @@ bool PostgresJobStore::finishAttempt(const std::string& jobId, int attempt, cons
         code = result.error.code;
         message = result.error.message;
     }
-    return pool_.transaction([&](Connection& c) {
-        const std::string ended = "lease_until = 0, lease_owner = NULL WHERE " + kOwned;
-        Result update = [&] {
-            switch (result.outcome) {
-                case O::Succeeded:
-                    return c.query("UPDATE jobs SET state = 'succeeded', finished_at = $4, duration_seconds = $5, "
-                                   "error_code = NULL, error_message = NULL, progress_done = progress_total, " + ended,
-                                   {jobId, attempt, nodeId_, now, result.durationSeconds});
-                case O::Retry:
-                    return c.query("UPDATE jobs SET state = 'queued', run_after = $4, error_code = $5, "
-                                   "error_message = $6, " + ended,
-                                   {jobId, attempt, nodeId_, result.retryAt, code, message});
-                case O::Failed:
-                case O::Canceled:
-                    break;
-            }
-            return c.query("UPDATE jobs SET state = $4, finished_at = $5, error_code = $6, error_message = $7, " +
-                               ended,
-                           {jobId, attempt, nodeId_, outcome, now, code, message});
-        }();
-        if (update.affected() == 0) return false;
-
-        std::optional<double> duration;
-        if (result.outcome == O::Succeeded) duration = result.durationSeconds;
-        c.query("UPDATE job_attempts SET finished_at = $3, outcome = $4, error_code = $5, error_message = $6, "
-                "duration_seconds = $7 WHERE job_id = $1 AND attempt = $2",
-                {jobId, attempt, now, outcome, code, message, duration});
-        if (result.outcome != O::Succeeded) c.query("DELETE FROM outputs WHERE job_id = $1", {jobId});
-        if (result.outcome == O::Succeeded || result.outcome == O::Failed) {
-            // The notifications are born with the job's end: a crash cannot lose them.
-            c.query("INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
-                    "SELECT id, 'webhook', callback_url, $1::bigint, $1::bigint, $1::bigint FROM jobs "
-                    "WHERE id = $2 AND callback_url <> '' "
-                    "UNION ALL "
-                    "SELECT id, 'email', callback_email, $1::bigint, $1::bigint, $1::bigint FROM jobs "
-                    "WHERE id = $2 AND callback_email <> '' "
-                    "UNION ALL "
-                    "SELECT job_id, kind, target, $1::bigint, $1::bigint, $1::bigint FROM job_subscribers "
-                    "WHERE job_id = $2",
-                    {now, jobId});
+    const std::string ended = "lease_until = 0, lease_owner = NULL WHERE " + kOwned;
+    Result update = [&] {
+        switch (result.outcome) {
+            case O::Succeeded:
+                return c.query("UPDATE jobs SET state = 'succeeded', finished_at = $4, duration_seconds = $5, "
+                               "error_code = NULL, error_message = NULL, progress_done = progress_total, " + ended,
+                               {jobId, attempt, nodeId_, now, result.durationSeconds});
+            case O::Retry:
+                return c.query("UPDATE jobs SET state = 'queued', run_after = $4, error_code = $5, "
+                               "error_message = $6, " + ended,
+                               {jobId, attempt, nodeId_, result.retryAt, code, message});
+            case O::Failed:
+            case O::Canceled:
+                break;
         }
-        return true;
-    });
+        return c.query("UPDATE jobs SET state = $4, finished_at = $5, error_code = $6, error_message = $7, " +
+                           ended,
+                       {jobId, attempt, nodeId_, outcome, now, code, message});
+    }();
+    if (update.affected() == 0) return false;
+
+    std::optional<double> duration;
+    if (result.outcome == O::Succeeded) duration = result.durationSeconds;
+    c.query("UPDATE job_attempts SET finished_at = $3, outcome = $4, error_code = $5, error_message = $6, "
+            "duration_seconds = $7 WHERE job_id = $1 AND attempt = $2",
+            {jobId, attempt, now, outcome, code, message, duration});
+    if (result.outcome != O::Succeeded) c.query("DELETE FROM outputs WHERE job_id = $1", {jobId});
+    if (result.outcome == O::Succeeded || result.outcome == O::Failed) {
+        // The notifications are born with the job's end: a crash cannot lose them.
+        c.query("INSERT INTO deliveries (job_id, kind, target, next_attempt_at, created_at, updated_at) "
+                "SELECT id, 'webhook', callback_url, $1::bigint, $1::bigint, $1::bigint FROM jobs "
+                "WHERE id = $2 AND callback_url <> '' "
+                "UNION ALL "
+                "SELECT id, 'email', callback_email, $1::bigint, $1::bigint, $1::bigint FROM jobs "
+                "WHERE id = $2 AND callback_email <> '' "
+                "UNION ALL "
+                "SELECT job_id, kind, target, $1::bigint, $1::bigint, $1::bigint FROM job_subscribers "
+                "WHERE job_id = $2",
+                {now, jobId});
+    }
+    return true;
+}
+
+void PostgresJobStore::putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) {
+    auto owned = std::make_shared<bool>(false);
+    writes_.post(
+        [this, jobId, attempt, output, owned](Connection& c) { *owned = putOutputIn(c, jobId, attempt, output); },
+        [this, jobId, attempt, owned, done = std::move(done)](std::exception_ptr error) {
+            if (error) lostOutputs_.mark(jobId, attempt);  // the end, posted later, must see it
+            if (done) done(*owned && !error, error);
+        });
+}
+
+void PostgresJobStore::setProgressAsync(const std::string& jobId, int attempt, uint32_t done, uint32_t total,
+                                        WriteDone written) {
+    writes_.post(
+        [this, jobId, attempt, done, total](Connection& c) { setProgressIn(c, jobId, attempt, done, total); },
+        [written = std::move(written)](std::exception_ptr error) {
+            if (written) written(!error, error);
+        });
+}
+
+void PostgresJobStore::finishAttemptAsync(const std::string& jobId, int attempt, const AttemptResult& result,
+                                          WriteDone done) {
+    auto owned = std::make_shared<bool>(false);
+    writes_.post(
+        [this, jobId, attempt, result, owned](Connection& c) {
+            // Not forgotten here: a batch that fails runs this again.
+            if (result.outcome == AttemptResult::Outcome::Succeeded && lostOutputs_.contains(jobId, attempt))
+                throw ApiError::insufficientStorage("an output of job " + jobId + " attempt " +
+                                                    std::to_string(attempt) + " could not be recorded");
+            *owned = finishAttemptIn(c, jobId, attempt, result);
+        },
+        [this, jobId, attempt, owned, done = std::move(done)](std::exception_ptr error) {
+            lostOutputs_.forget(jobId, attempt);
+            if (done) done(*owned && !error, error);
+        });
 }
 
 int PostgresJobStore::releaseClaims(const std::vector<ClaimedJob>& claimed) {

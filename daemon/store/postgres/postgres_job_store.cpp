@@ -20,7 +20,8 @@ PostgresJobStore::PostgresJobStore(const std::string& conninfo, Options options)
       nodeId_(options.nodeId.empty() ? newId() : options.nodeId),
       clock_(std::move(options.clock)),
       pool_(conninfo, static_cast<size_t>(std::max(options.poolSize, 1))),
-      submits_([this](const std::vector<const BatchItem*>& items) { return submitGroup(items); }) {
+      submits_([this](const std::vector<const BatchItem*>& items) { return submitGroup(items); }),
+      writes_(pool_) {
     pool_.transaction([](Connection& c) { applyMigrations(c); });
 }
 
@@ -124,18 +125,10 @@ std::map<std::string, int64_t> PostgresJobStore::rowCounts() {
     });
 }
 
-StateCounts PostgresJobStore::countByState() {
-    StateCounts counts{{JobState::Queued, 0}, {JobState::Running, 0}, {JobState::Succeeded, 0},
-                       {JobState::Failed, 0}, {JobState::Canceled, 0}};
-    for (const auto& [name, n] : rowCounts())
-        if (name.rfind("jobs.", 0) == 0)
-            if (auto st = parseJobState(name.substr(5))) counts[*st] = static_cast<uint64_t>(std::max<int64_t>(n, 0));
-    return counts;
-}
-
-uint64_t PostgresJobStore::countOriginals() {
-    auto counts = rowCounts();
-    return static_cast<uint64_t>(std::max<int64_t>(counts["originals"], 0));
+StoreCounts PostgresJobStore::counts() {
+    StoreCounts out;
+    for (const auto& [name, n] : rowCounts()) out.add(name, n);
+    return out;
 }
 
 uint64_t PostgresJobStore::countQueued() { return countByState()[JobState::Queued]; }

@@ -2,8 +2,10 @@
 
 #include "common/clock.h"
 #include "store/job_store.h"
+#include "store/lost_outputs.h"
 #include "store/postgres/pool.h"
 #include "store/postgres/submit_group.h"
+#include "store/postgres/write_queue.h"
 
 #include <atomic>
 #include <functional>
@@ -60,6 +62,15 @@ public:
     bool putOutput(const std::string& jobId, int attempt, const Output& output) override;
     void setProgress(const std::string& jobId, int attempt, uint32_t done, uint32_t total) override;
     bool finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) override;
+    // The attempts' writes committed (writes_): transactions and writes they held.
+    WriteStats writeStats() const { return {writes_.commits(), writes_.tasks()}; }
+    // A running attempt's writes go through writes_: many attempts' outputs
+    // and ends to a transaction, while the worker that posted them runs the next job.
+    void putOutputAsync(const std::string& jobId, int attempt, const Output& output, WriteDone done) override;
+    void setProgressAsync(const std::string& jobId, int attempt, uint32_t done, uint32_t total,
+                          WriteDone written) override;
+    void finishAttemptAsync(const std::string& jobId, int attempt, const AttemptResult& result,
+                            WriteDone done) override;
     int releaseClaims(const std::vector<ClaimedJob>& claimed) override;
     std::optional<Job> cancel(std::string_view id, int64_t now) override;
     std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) override;
@@ -68,8 +79,7 @@ public:
     // this daemon's own running jobs too, never another daemon's: those are
     // rescueDeadNodes' to judge (a restarted daemon has a new id and owns none).
     int requeueExpired(int64_t now, bool all) override;
-    StateCounts countByState() override;
-    uint64_t countOriginals() override;
+    StoreCounts counts() override;
     uint64_t countQueued() override;
     std::optional<int64_t> nextRunAfter() override;
     std::optional<int64_t> oldestReadySince(int64_t now) override;
@@ -125,6 +135,9 @@ private:
     void foldCounts(pg::Connection& c);
     void vacuumChurningTables(pg::Connection& c);
     void analyzeGrowingTables(pg::Connection& c);
+    bool putOutputIn(pg::Connection& c, const std::string& jobId, int attempt, const Output& output);
+    void setProgressIn(pg::Connection& c, const std::string& jobId, int attempt, uint32_t done, uint32_t total);
+    bool finishAttemptIn(pg::Connection& c, const std::string& jobId, int attempt, const AttemptResult& result);
     // The submits that arrived together, in one transaction (see submits_).
     std::vector<SubmitOutcome> submitGroup(const std::vector<const BatchItem*>& items);
 
@@ -137,6 +150,9 @@ private:
     pg::Pool pool_;
     // Concurrent submits share a transaction and its commit.
     pg::SubmitGroup<BatchItem, SubmitOutcome> submits_;
+    // Set by failed output writes, read by the attempt's end (see JobStore::finishAttemptAsync).
+    LostOutputs lostOutputs_;
+    pg::WriteQueue writes_;  // after pool_, which it uses
 
     std::mutex watcherMutex_;
     std::unique_ptr<pg::WorkWatcher> watcher_;

@@ -172,7 +172,7 @@ void SqliteJobStore::setProgress(const std::string& jobId, int attempt, uint32_t
 }
 
 bool SqliteJobStore::finishAttempt(const std::string& jobId, int attempt, const AttemptResult& result) {
-    forgetLostOutputs(jobId, attempt);
+    lostOutputs_.forget(jobId, attempt);
     return write([&](Connection& db) { return finishAttemptIn(db, jobId, attempt, result); });
 }
 
@@ -217,12 +217,12 @@ void SqliteJobStore::putOutputAsync(const std::string& jobId, int attempt, const
             try {
                 *owned = putOutputIn(db, jobId, attempt, output);
             } catch (...) {
-                markLostOutput(jobId, attempt);  // the end, later in this transaction, must see it
+                lostOutputs_.mark(jobId, attempt);  // the end, later in this transaction, must see it
                 throw;
             }
         },
         [this, jobId, attempt, owned, done = std::move(done)](std::exception_ptr error) {
-            if (error) markLostOutput(jobId, attempt);  // the commit failed: the end may come in a later one
+            if (error) lostOutputs_.mark(jobId, attempt);  // the commit failed: the end may come in a later one
             if (done) done(*owned && !error, translated(error));
         });
 }
@@ -240,7 +240,7 @@ void SqliteJobStore::finishAttemptAsync(const std::string& jobId, int attempt, c
     auto owned = std::make_shared<bool>(false);
     writer_->post(
         [this, jobId, attempt, result, owned](Connection& db) {
-            if (forgetLostOutputs(jobId, attempt) && result.outcome == AttemptResult::Outcome::Succeeded)
+            if (lostOutputs_.forget(jobId, attempt) && result.outcome == AttemptResult::Outcome::Succeeded)
                 throw ApiError::insufficientStorage("an output of job " + jobId + " attempt " +
                                                     std::to_string(attempt) + " could not be recorded");
             *owned = finishAttemptIn(db, jobId, attempt, result);
@@ -248,16 +248,6 @@ void SqliteJobStore::finishAttemptAsync(const std::string& jobId, int attempt, c
         [owned, done = std::move(done)](std::exception_ptr error) {
             if (done) done(*owned && !error, translated(error));
         });
-}
-
-void SqliteJobStore::markLostOutput(const std::string& jobId, int attempt) {
-    std::lock_guard lock(lostOutputsMutex_);
-    lostOutputs_.emplace(jobId, attempt);
-}
-
-bool SqliteJobStore::forgetLostOutputs(const std::string& jobId, int attempt) {
-    std::lock_guard lock(lostOutputsMutex_);
-    return lostOutputs_.erase({jobId, attempt}) > 0;
 }
 
 }  // namespace pixelmill

@@ -241,22 +241,13 @@ int SqliteJobStore::requeueExpired(int64_t now, bool all) {
 
 // The counts come from row_counts (migrations/004_row_counts.sql), kept by
 // triggers: one row read instead of a walk over every job.
-StateCounts SqliteJobStore::countByState() {
-    StateCounts counts{{JobState::Queued, 0}, {JobState::Running, 0}, {JobState::Succeeded, 0},
-                       {JobState::Failed, 0}, {JobState::Canceled, 0}};
+StoreCounts SqliteJobStore::counts() {
+    StoreCounts out;
     auto db = reader();
-    Statement& s = db->prepare("SELECT substr(name, 6), n FROM row_counts WHERE name LIKE 'jobs.%'");
+    Statement& s = db->prepare("SELECT name, n FROM row_counts");
     Reset r(s);
-    while (s.step())
-        if (auto st = parseJobState(s.text(0))) counts[*st] = static_cast<uint64_t>(s.i64(1));
-    return counts;
-}
-
-uint64_t SqliteJobStore::countOriginals() {
-    auto db = reader();
-    Statement& s = db->prepare("SELECT n FROM row_counts WHERE name = 'originals'");
-    Reset r(s);
-    return s.step() ? static_cast<uint64_t>(s.i64(0)) : 0;
+    while (s.step()) out.add(s.text(0), s.i64(1));
+    return out;
 }
 
 uint64_t SqliteJobStore::countQueued() {

@@ -2,6 +2,7 @@
 
 #include "store/blob_pins.h"
 #include "store/job_store.h"
+#include "store/lost_outputs.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/db.h"
 #include "store/sqlite/write_queue.h"
@@ -40,10 +41,6 @@ public:
     // The WAL's size and the checkpoints' results, for /metrics.
     sqlite::Checkpointer::Stats walStats() const { return checkpointer_->stats(); }
     // Transactions committed and writes they held, for /metrics (writes per commit).
-    struct WriteStats {
-        uint64_t commits = 0;
-        uint64_t tasks = 0;
-    };
     WriteStats writeStats() const { return {writer_->commits(), writer_->tasks()}; }
 
     std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
@@ -67,8 +64,7 @@ public:
     std::optional<Job> retry(std::string_view id, int64_t now, int attemptBudget) override;
     bool remove(std::string_view id) override;
     int requeueExpired(int64_t now, bool all) override;
-    StateCounts countByState() override;
-    uint64_t countOriginals() override;
+    StoreCounts counts() override;
     uint64_t countQueued() override;
     std::optional<int64_t> nextRunAfter() override;
     std::optional<int64_t> oldestReadySince(int64_t now) override;
@@ -126,12 +122,6 @@ private:
         return sqlite::translating([&] { return writer_->run(std::forward<Fn>(fn)); });
     }
 
-    // Attempts with an output write that failed: their end may not be recorded
-    // as succeeded (see JobStore::finishAttemptAsync). Set from the writer's
-    // tasks and completions, read by the end's task; guarded by lostOutputsMutex_.
-    void markLostOutput(const std::string& jobId, int attempt);
-    bool forgetLostOutputs(const std::string& jobId, int attempt);  // true if there was one
-
     std::string path_;
     Options options_;
     std::unique_ptr<sqlite::Checkpointer> checkpointer_;  // outlives writer_, which calls it
@@ -142,8 +132,8 @@ private:
 
     LocalBlobPins blobPins_;
 
-    std::mutex lostOutputsMutex_;
-    std::set<std::pair<std::string, int>> lostOutputs_;
+    // Set from the writer's tasks and completions, read by the end's task.
+    LostOutputs lostOutputs_;
 };
 
 }  // namespace pixelmill

@@ -1,10 +1,11 @@
 // Every JobStore: claims given back unstarted (releaseClaims) and the
 // asynchronous writes of a running attempt (putOutputAsync, setProgressAsync,
-// finishAttemptAsync). The SQLite store's own guarantee, that an end is not
-// recorded as a success after an output write failed, is tested on SQLite.
+// finishAttemptAsync): durable when answered, many to a commit, and an end
+// not recorded as a success after an output write of its attempt failed.
 #include "store_fixture.h"
 
 #include "common/clock.h"
+#include "store/postgres/pg.h"
 #include "store/sqlite/db.h"
 
 #include <catch2/catch.hpp>
@@ -46,6 +47,22 @@ public:
 private:
     std::vector<std::future<Answer>> futures_;
 };
+
+// From now on the store fails to insert an output named poison.jpg (as a full
+// disk or a broken connection would fail one write).
+void poisonOutputs(StoreFixture<SqliteStore>& f) {
+    // Another connection on the file: the writer sees the trigger at its next statement.
+    sqlite::Connection c(f.location(), false);
+    c.exec("CREATE TRIGGER poison BEFORE INSERT ON outputs WHEN NEW.name = 'poison.jpg' "
+           "BEGIN SELECT RAISE(ABORT, 'poisoned output'); END");
+}
+
+void poisonOutputs(StoreFixture<PostgresStore>& f) {
+    pg::Connection c(f.location());
+    c.exec("CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+           "IF NEW.name = 'poison.jpg' THEN RAISE EXCEPTION 'poisoned output'; END IF; RETURN NEW; END $$");
+    c.exec("CREATE TRIGGER poison BEFORE INSERT ON outputs FOR EACH ROW EXECUTE FUNCTION poison()");
+}
 
 }  // namespace
 
@@ -196,15 +213,12 @@ TEST_CASE("sqlite store: after a crash, claims that never began go back without 
         if (j.id == waited) CHECK(j.attempt == 1);
 }
 
-TEST_CASE("sqlite store: an end posted as a success after a failed output write is refused", "[store][sqlite]") {
-    StoreFixture<SqliteStore> f;
+TEMPLATE_TEST_CASE("job store: an end posted as a success after a failed output write is refused", "[store]",
+                   SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
     JobStore& s = f.store();
-    {
-        // Another connection on the file: the writer sees the trigger at its next statement.
-        sqlite::Connection c(f.location(), false);
-        c.exec("CREATE TRIGGER poison BEFORE INSERT ON outputs WHEN NEW.name = 'poison.jpg' "
-               "BEGIN SELECT RAISE(ABORT, 'poisoned output'); END");
-    }
+    poisonOutputs(f);
     int64_t t = nowMs();
     std::string id = submitJob(s, "poisoned", t);
     ClaimedJob c = claimOne(s, t + 1);
@@ -234,6 +248,54 @@ TEST_CASE("sqlite store: an end posted as a success after a failed output write 
         CHECK(more[1].owned);
         CHECK(stateOf(s, id) == JobState::Failed);
     }
+}
+
+TEMPLATE_TEST_CASE("job store: the ends of many attempts share commits, and one bad write among them fails alone",
+                   "[store]", SqliteStore, PostgresStore) {
+    StoreFixture<TestType> f;
+    if (!f) return;
+    JobStore& s = f.store();
+    poisonOutputs(f);
+    int64_t t = nowMs();
+    constexpr int kJobs = 120;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kJobs; ++i) ids.push_back(submitJob(s, "many-" + std::to_string(i), t + i));
+    auto claimed = s.claim(kJobs, t + kJobs, kLeaseMs);
+    REQUIRE(claimed.size() == static_cast<size_t>(kJobs));
+    const std::string poisoned = claimed[kJobs / 2].id;
+
+    WriteStats before = f.store().writeStats();
+    Waiter w;
+    for (const ClaimedJob& c : claimed) {
+        std::string name = c.id == poisoned ? "poison.jpg" : "out.jpg";
+        s.putOutputAsync(c.id, c.attempt, makeOutput(0, name, "many-" + c.id), w.done());
+        s.finishAttemptAsync(c.id, c.attempt, succeeded(), w.done());
+    }
+    auto answers = w.all();
+    REQUIRE(answers.size() == 2 * claimed.size());
+    for (size_t i = 0; i < claimed.size(); ++i) {
+        const Answer& put = answers[2 * i];
+        const Answer& end = answers[2 * i + 1];
+        if (claimed[i].id == poisoned) {
+            CHECK(put.error);
+            CHECK(end.error);
+            CHECK_FALSE(end.owned);
+            CHECK(stateOf(s, poisoned) == JobState::Running);
+        } else {
+            CHECK_FALSE(put.error);
+            CHECK_FALSE(end.error);
+            CHECK(end.owned);
+            auto job = s.getJob(claimed[i].id);
+            REQUIRE(job);
+            CHECK(job->state == JobState::Succeeded);
+            CHECK(job->outputs.size() == 1);
+        }
+    }
+    WriteStats after = f.store().writeStats();
+    uint64_t commits = after.commits - before.commits, writes = after.tasks - before.tasks;
+    INFO("commits " << commits << ", writes " << writes);
+    CHECK(writes == answers.size());
+    CHECK(commits < writes / 4);  // posted faster than one commit each
 }
 
 }  // namespace pixelmill

@@ -1,0 +1,68 @@
+#pragma once
+
+#include "store/postgres/pool.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace pixelmill::pg {
+
+// Writes posted without waiting for them (a running attempt's outputs,
+// progress and end), committed by a thread of their own, all that arrived
+// meanwhile in one transaction: one commit, one WAL flush for a batch instead
+// of one for each. When a write fails, the transaction is rolled back and
+// the batch split there: the writes before it are run again together, the
+// one that failed is answered with its error, and the rest go on together;
+// so one bad write fails alone and costs a couple of transactions more. Tasks
+// must therefore build their effects afresh on every run (as
+// Pool::transaction asks anyway), and writes are committed in the order
+// posted. A write's `done` runs on the queue's thread once its transaction
+// has committed or it has failed, before any later write is run again.
+// The destructor writes what is still queued.
+//
+// Thread-safe. A task must not post to the same queue and wait.
+class WriteQueue {
+public:
+    using Task = std::function<void(Connection&)>;
+    using Done = std::function<void(std::exception_ptr)>;
+
+    explicit WriteQueue(Pool& pool, size_t maxBatch = 256);
+    ~WriteQueue();
+    WriteQueue(const WriteQueue&) = delete;
+    WriteQueue& operator=(const WriteQueue&) = delete;
+
+    void post(Task task, Done done);
+
+    // Transactions committed and writes they held, for tests and metrics.
+    uint64_t commits() const;
+    uint64_t tasks() const;
+
+private:
+    struct Item {
+        Task task;
+        Done done;
+    };
+    void loop();
+    // Writes batch[from, end) in as few transactions as its failures allow.
+    void write(std::vector<Item>& batch, size_t from, size_t end);
+    // Counts and answers batch[from, end): committed, or failed with `error`.
+    void answer(std::vector<Item>& batch, size_t from, size_t end, std::exception_ptr error);
+
+    Pool& pool_;
+    size_t maxBatch_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<Item> queue_;
+    bool stopping_ = false;
+    uint64_t commits_ = 0;
+    uint64_t tasks_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace pixelmill::pg
