@@ -59,7 +59,8 @@ peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 # those README "PostgreSQL" asks of a server that keeps a job queue: shared
 # buffers that hold the jobs table and its indexes (1 GB here; Debian's 128 MB
 # default made the soak's rate fall by a quarter past ~300,000 jobs) and a
-# max_wal_size that lets checkpoints come by time rather than by WAL volume.
+# max_wal_size that lets checkpoints come by time rather than by WAL volume,
+# with the page images written after each checkpoint compressed.
 # PG_OPTS adds or overrides settings, e.g.
 # PG_OPTS="-c shared_preload_libraries=pg_stat_statements" to see which
 # statements a run spends its time in, or PG_OPTS="-c shared_buffers=128MB".
@@ -78,7 +79,7 @@ start_postgres() {
   PG_PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   as_pg "$PG_BIN/pg_ctl" -D "$work/pg" -w -l "$work/pg/log" \
     -o "-p $PG_PORT -k $work/pg -c listen_addresses=127.0.0.1 -c max_connections=300 \
-       -c shared_buffers=1GB -c max_wal_size=4GB ${PG_OPTS:-}" \
+       -c shared_buffers=1GB -c max_wal_size=4GB -c wal_compression=lz4 ${PG_OPTS:-}" \
     start >/dev/null
 }
 stop_postgres() {

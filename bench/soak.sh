@@ -25,11 +25,13 @@ vips black "$work/tiny.png" 64 64 --bands 3
 mkdir -p "$work/plugins"
 ln -s "$BUILD_DIR"/test-plugins/fixture_noop.so "$work/plugins/"
 
-# The jobs table as PostgreSQL sees it: "dead_tuples live_tuples table_MiB live_MiB".
+# The jobs table as PostgreSQL sees it, and the server's checkpoints and WAL so
+# far: "dead_tuples live_tuples table_MiB live_MiB checkpoints WAL_GiB".
 pg_jobs() {
   "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill -d soak -AtF' ' -c \
-    "SELECT s.n_dead_tup, s.n_live_tup, round(t.table_len / 1048576.0, 1), round(t.tuple_len / 1048576.0, 1)
-     FROM pg_stat_user_tables s, pgstattuple('jobs') t WHERE s.relname = 'jobs'"
+    "SELECT s.n_dead_tup, s.n_live_tup, round(t.table_len / 1048576.0, 1), round(t.tuple_len / 1048576.0, 1),
+            b.checkpoints_timed + b.checkpoints_req, round(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') / 1073741824.0, 2)
+     FROM pg_stat_user_tables s, pgstattuple('jobs') t, pg_stat_bgwriter b WHERE s.relname = 'jobs'"
 }
 
 soak() {  # soak <label> [serve flags…]
@@ -40,8 +42,8 @@ soak() {  # soak <label> [serve flags…]
     printf '  %5s %9s %10s %10s %11s %10s %9s %9s %7s %5s\n' min jobs/s "submit p99" "healthz p99" \
       "status p99" "status max" "WAL MiB" "DB MiB" "RSS MiB" fds
   else
-    printf '  %5s %9s %10s %10s %11s %10s %10s %10s %9s %8s %7s %5s\n' min jobs/s "submit p99" "healthz p99" \
-      "status p99" "status max" "dead tup" "live tup" "table MiB" "live MiB" "RSS MiB" fds
+    printf '  %5s %9s %10s %10s %11s %10s %10s %10s %9s %8s %5s %7s %7s %5s\n' min jobs/s "submit p99" "healthz p99" \
+      "status p99" "status max" "dead tup" "live tup" "table MiB" "live MiB" ckpts "WAL GiB" "RSS MiB" fds
   fi
   "$LOADGEN" soak "$BASE" --plugin noop --clients "$CLIENTS" --requests "$JOBS" --duration "$DURATION" \
     --interval "$INTERVAL" --max-open "$MAX_OPEN" --unique "$work/tiny.png" | while read -r line; do
@@ -60,7 +62,7 @@ if label == "sqlite":
     wal, db = (int(x) / 1048576 for x in extra)
     print(f"{head} {wal:9.1f} {db:9.1f} {rss:>7} {fds:>5}")
 else:
-    print(f"{head} {extra[0]:>10} {extra[1]:>10} {extra[2]:>9} {extra[3]:>8} {rss:>7} {fds:>5}")
+    print(f"{head} {extra[0]:>10} {extra[1]:>10} {extra[2]:>9} {extra[3]:>8} {extra[4]:>5} {extra[5]:>7} {rss:>7} {fds:>5}")
 PY
   done
   stop_daemon
@@ -75,7 +77,9 @@ fds = [float(r[-1]) for r in rows]
 # The last line may cover a part of a minute: compare the first and the last full ones.
 full = rows[:-1] if len(rows) > 2 else rows
 last = float(full[-1][1])
-print(f"  summary: jobs/s last/first {last / rate[0]:.2f}, RSS {min(rss):.0f}-{max(rss):.0f} MiB, fds {min(fds):.0f}-{max(fds):.0f}", end="")
+mean = sum(float(r[1]) for r in full) / len(full)
+spread = f"{min(float(r[1]) for r in full) / mean:.2f}-{max(float(r[1]) for r in full) / mean:.2f}"
+print(f"  summary: jobs/s last/first {last / rate[0]:.2f}, full minutes {spread}x their mean {mean:.0f}, RSS {min(rss):.0f}-{max(rss):.0f} MiB, fds {min(fds):.0f}-{max(fds):.0f}", end="")
 if sys.argv[2] == "sqlite":
     print(f", WAL max {max(float(r[10]) for r in rows):.1f} MiB")
 else:

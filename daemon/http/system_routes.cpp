@@ -13,11 +13,11 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // With a shared store: this daemon and every daemon seen in the last hour.
-json nodesJson(Services& s) {
+json nodesJson(Services& s, const std::vector<NodeStatus>& seen) {
     int64_t now = nowMs();
     auto timeoutMs = static_cast<int64_t>(s.config.nodeTimeoutSeconds * 1000);
     json nodes = json::array();
-    for (const NodeStatus& n : s.store.nodes(now - 3'600'000))
+    for (const NodeStatus& n : seen)
         nodes.push_back({{"id", n.id},
                          {"address", n.address},
                          {"version", n.version},
@@ -50,18 +50,20 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
     }, RouteRule::admin());
 
     routes.get("/v1/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
-        StoreCounts counts = s.store.counts();
+        // Daemons seen in the last hour (a shared store's; none for SQLite).
+        JobStore::StatusSnapshot snapshot = s.store.statusSnapshot(nowMs() - 3'600'000);
+        const StoreCounts& counts = snapshot.counts;
         json jobs = json::object();
         for (const auto& [state, n] : counts.jobs) jobs[std::string(toString(state))] = n;
         auto [busy, total] = s.workers();
         json body = {{"version", s.version},
                      {"uptime_seconds", monotonicSeconds() - s.startedAtMonotonic},
                      {"uploaded_count", counts.originals},
-                     {"errors", counts.jobs[JobState::Failed]},
+                     {"errors", counts.jobs.at(JobState::Failed)},
                      {"jobs", std::move(jobs)},
                      {"workers", {{"busy", busy}, {"total", total}}},
                      {"accepting", s.jobs.accepting()}};
-        if (s.store.shared()) body.update(nodesJson(s));
+        if (s.store.shared()) body.update(nodesJson(s, snapshot.nodes));
         sendJson(rs, 200, body);
     });
 

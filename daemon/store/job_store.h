@@ -315,6 +315,14 @@ public:
     virtual int rescueDeadNodes(int64_t /*deadBefore*/, int64_t /*now*/) { return 0; }
     // The daemons that sent a heartbeat after `since`, oldest start first.
     virtual std::vector<NodeStatus> nodes(int64_t /*since*/) { return {}; }
+    // What /v1/status shows of the store: counts() and nodes(nodesSince), read
+    // together (one round trip to a database server: a status call under load
+    // waits for the server once, not twice).
+    struct StatusSnapshot {
+        StoreCounts counts;
+        std::vector<NodeStatus> nodes;
+    };
+    virtual StatusSnapshot statusSnapshot(int64_t nodesSince) { return {counts(), nodes(nodesSince)}; }
     // Calls `wake` (from a store thread) when another daemon queued work, so
     // idle workers start at once; stores without such a signal never call it.
     virtual void watchForWork(std::function<void()> /*wake*/) {}

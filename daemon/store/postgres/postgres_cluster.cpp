@@ -7,6 +7,9 @@
 
 #include "common/log.h"
 
+#include <algorithm>
+#include <tuple>
+
 namespace pixelmill {
 
 using namespace pg;
@@ -127,22 +130,53 @@ int PostgresJobStore::rescueDeadNodes(int64_t deadBefore, int64_t now) {
     });
 }
 
+namespace {
+
+const std::string kNodeColumns = "id, address, version, started_at, heartbeat_at, busy, workers";
+
+// The daemons that beat after $1 (this node's clock, read at $2).
+std::string nodesAfter() { return "FROM nodes WHERE heartbeat_at > " + onDbClock("$1", "$2"); }
+
+// A row of kNodeColumns, from column `at` on.
+NodeStatus readNode(const Row& r, int at) {
+    NodeStatus n;
+    n.id = r.text(at);
+    n.address = r.text(at + 1);
+    n.version = r.text(at + 2);
+    n.startedAt = r.i64(at + 3);
+    n.heartbeatAt = r.i64(at + 4);
+    n.busy = r.i32(at + 5);
+    n.workers = r.i32(at + 6);
+    return n;
+}
+
+}  // namespace
+
 std::vector<NodeStatus> PostgresJobStore::nodes(int64_t since) {
     return pool_.run([&](Connection& c) {
         std::vector<NodeStatus> out;
-        for (Row r : c.query("SELECT id, address, version, started_at, heartbeat_at, busy, workers FROM nodes "
-                             "WHERE heartbeat_at > " + onDbClock("$1", "$2") + " ORDER BY started_at, id",
-                             {since, localNow()})) {
-            NodeStatus n;
-            n.id = r.text(0);
-            n.address = r.text(1);
-            n.version = r.text(2);
-            n.startedAt = r.i64(3);
-            n.heartbeatAt = r.i64(4);
-            n.busy = r.i32(5);
-            n.workers = r.i32(6);
-            out.push_back(std::move(n));
+        for (Row r : c.query("SELECT " + kNodeColumns + " " + nodesAfter() + " ORDER BY started_at, id",
+                             {since, localNow()}))
+            out.push_back(readNode(r, 0));
+        return out;
+    });
+}
+
+JobStore::StatusSnapshot PostgresJobStore::statusSnapshot(int64_t nodesSince) {
+    return pool_.run([&](Connection& c) {
+        foldCountsIfIdle(c);
+        // One statement: rows of kind 'c' are counts (name, n), rows of kind 'n' daemons.
+        StatusSnapshot out;
+        for (Row r : c.query("SELECT 'c', name, n, NULL, NULL, NULL, NULL::bigint, NULL::bigint, NULL::int, "
+                             "NULL::int FROM (" + std::string(kRowCounts) + ") counts(name, n) "
+                             "UNION ALL SELECT 'n', NULL, NULL, " + kNodeColumns + " " + nodesAfter(),
+                             {nodesSince, localNow()})) {
+            if (r.text(0) == "c") out.counts.add(r.text(1), r.i64(2));
+            else out.nodes.push_back(readNode(r, 3));
         }
+        std::sort(out.nodes.begin(), out.nodes.end(), [](const NodeStatus& a, const NodeStatus& b) {
+            return std::tie(a.startedAt, a.id) < std::tie(b.startedAt, b.id);
+        });
         return out;
     });
 }

@@ -114,15 +114,17 @@ void PostgresJobStore::foldCounts(Connection& c) {
 
 std::map<std::string, int64_t> PostgresJobStore::rowCounts() {
     return pool_.run([&](Connection& c) {
-        // The heartbeat folds every few seconds; a read folds only when it has not
-        // for a while, as a fold is a write that a status call would wait for.
-        if (nowMs() - lastFoldMs_.load(std::memory_order_relaxed) > 10'000) foldCounts(c);
+        foldCountsIfIdle(c);
         std::map<std::string, int64_t> counts;
-        for (Row r : c.query("SELECT name, sum(n)::bigint FROM (SELECT name, n FROM row_counts UNION ALL "
-                             "SELECT name, n FROM row_count_deltas) c GROUP BY name"))
-            counts[r.text(0)] = r.i64(1);
+        for (Row r : c.query(kRowCounts)) counts[r.text(0)] = r.i64(1);
         return counts;
     });
+}
+
+// The heartbeat folds every few seconds; a read folds only when it has not
+// for a while, as a fold is a write that a status call would wait for.
+void PostgresJobStore::foldCountsIfIdle(Connection& c) {
+    if (nowMs() - lastFoldMs_.load(std::memory_order_relaxed) > 10'000) foldCounts(c);
 }
 
 StoreCounts PostgresJobStore::counts() {

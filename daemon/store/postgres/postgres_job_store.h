@@ -113,6 +113,7 @@ public:
     // and all: a job that kills every daemon running it is not requeued forever.
     int rescueDeadNodes(int64_t deadBefore, int64_t now) override;
     std::vector<NodeStatus> nodes(int64_t since) override;
+    StatusSnapshot statusSnapshot(int64_t nodesSince) override;
     // A second call replaces the first one's watcher.
     void watchForWork(std::function<void()> wake) override;
     std::unique_ptr<BlobPin> pinBlob(const std::string& sha256) override;
@@ -133,6 +134,7 @@ private:
     // folding the deltas first when no fold (the heartbeat's) came in 10 s.
     std::map<std::string, int64_t> rowCounts();
     void foldCounts(pg::Connection& c);
+    void foldCountsIfIdle(pg::Connection& c);  // if the heartbeat has not for 10 s
     void vacuumChurningTables(pg::Connection& c);
     void analyzeGrowingTables(pg::Connection& c);
     bool putOutputIn(pg::Connection& c, const std::string& jobId, int attempt, const Output& output);

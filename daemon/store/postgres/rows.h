@@ -69,6 +69,11 @@ inline constexpr const char* kDbNow = "(extract(epoch FROM clock_timestamp()) * 
 
 // `time`, a reading of the caller's clock taken when that clock read `local`
 // (both SQL parameters), on the database's clock.
+// Every row count (row_counts + the deltas not folded yet, 003_row_counts.sql): name, n.
+inline constexpr const char* kRowCounts =
+    "SELECT name, sum(n)::bigint FROM (SELECT name, n FROM row_counts UNION ALL "
+    "SELECT name, n FROM row_count_deltas) c GROUP BY name";
+
 inline std::string onDbClock(const std::string& time, const std::string& local) {
     return "(" + time + "::bigint - " + local + "::bigint + " + kDbNow + ")";
 }

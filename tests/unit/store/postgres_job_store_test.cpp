@@ -382,6 +382,20 @@ TEST_CASE("postgres store: heartbeats extend a live daemon's leases and keep its
     CHECK(listed[0].busy == 1);
     CHECK(b->nodes(t + 1'500).size() == 1);  // node-a not heard from since
 
+    // What /v1/status reads in one statement: the same daemons and the counts.
+    auto snapshot = b->statusSnapshot(t + 100);
+    REQUIRE(snapshot.nodes.size() == 2);
+    CHECK(snapshot.nodes[0].id == "node-a");
+    CHECK(snapshot.nodes[0].heartbeatAt == listed[0].heartbeatAt);
+    CHECK(snapshot.nodes[0].startedAt == t);
+    CHECK(snapshot.nodes[0].address == listed[0].address);
+    CHECK(snapshot.nodes[0].version == "0.1.0");
+    CHECK(snapshot.nodes[1].id == "node-b");
+    CHECK(snapshot.counts.jobs.at(JobState::Running) == 1);
+    CHECK(snapshot.counts.jobs.at(JobState::Queued) == 1);
+    CHECK(snapshot.counts.originals == 2);
+    CHECK(b->statusSnapshot(t + 1'500).nodes.size() == 1);
+
     // requeueExpired with `all` takes back the caller's own jobs, never another daemon's.
     CHECK(b->requeueExpired(t + 2'001, true) == 0);
     CHECK(a.requeueExpired(t + 2'001, true) == 1);
