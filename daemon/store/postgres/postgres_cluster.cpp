@@ -68,16 +68,13 @@ void PostgresJobStore::heartbeat(const NodeStatus& self, int64_t leaseUntil) {
 // doubled), a handful of times in all; past that, autovacuum's thresholds
 // (migration 005) keep up.
 void PostgresJobStore::analyzeGrowingTables(Connection& c) {
-    try {
+    bestEffort("analyze_skipped", [&] {
         Result due = c.query(
             "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
             "AND relname IN ('jobs', 'originals', 'job_attempts') "
             "AND n_live_tup < 200000 AND n_mod_since_analyze >= greatest(3000, n_live_tup * 3)");
         for (Row r : due) c.exec("ANALYZE " + std::string(r.text(0)));
-    } catch (const pg::Error& e) {
-        if (e.connectionLost()) throw;
-        log::debug("analyze_skipped", {{"error", e.what()}});
-    }
+    });
 }
 
 // Two small tables take a dead row per job change: job_queue (each claim)
@@ -92,12 +89,8 @@ void PostgresJobStore::vacuumChurningTables(Connection& c) {
     const int64_t now = nowMs();
     if (now - lastVacuumMs_ < 2'000) return;
     lastVacuumMs_ = now;
-    try {
-        c.exec("VACUUM (SKIP_LOCKED, TRUNCATE false) job_queue, row_count_deltas");
-    } catch (const pg::Error& e) {
-        if (e.connectionLost()) throw;
-        log::debug("vacuum_skipped", {{"error", e.what()}});
-    }
+    bestEffort("vacuum_skipped",
+               [&] { c.exec("VACUUM (SKIP_LOCKED, TRUNCATE false) job_queue, row_count_deltas"); });
 }
 
 int PostgresJobStore::rescueDeadNodes(int64_t deadBefore, int64_t now) {

@@ -101,15 +101,12 @@ JobPage PostgresJobStore::listJobs(const JobFilter& filter) {
 
 void PostgresJobStore::foldCounts(Connection& c) {
     lastFoldMs_.store(nowMs(), std::memory_order_relaxed);
-    try {
+    // Another daemon folding the same rows (a deadlock, at worst): the sums stay right unfolded.
+    bestEffort("row_counts_fold_skipped", [&] {
         c.query("WITH moved AS (DELETE FROM row_count_deltas RETURNING name, n), "
-            "sums AS (SELECT name, sum(n) AS n FROM moved GROUP BY name) "
-            "UPDATE row_counts r SET n = r.n + s.n FROM sums s WHERE r.name = s.name");
-    } catch (const pg::Error& e) {
-        if (e.connectionLost()) throw;
-        // Another daemon folding the same rows (a deadlock, at worst): the sums stay right unfolded.
-        log::debug("row_counts_fold_skipped", {{"error", e.what()}});
-    }
+                "sums AS (SELECT name, sum(n) AS n FROM moved GROUP BY name) "
+                "UPDATE row_counts r SET n = r.n + s.n FROM sums s WHERE r.name = s.name");
+    });
 }
 
 std::map<std::string, int64_t> PostgresJobStore::rowCounts() {

@@ -6,6 +6,8 @@
 #include "store/job_store.h"
 #include "store/postgres/pg.h"
 
+#include "common/log.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -67,15 +69,28 @@ std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>
 // it, never by one daemon's clock.
 inline constexpr const char* kDbNow = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
 
-// `time`, a reading of the caller's clock taken when that clock read `local`
-// (both SQL parameters), on the database's clock.
 // Every row count (row_counts + the deltas not folded yet, 003_row_counts.sql): name, n.
 inline constexpr const char* kRowCounts =
     "SELECT name, sum(n)::bigint FROM (SELECT name, n FROM row_counts UNION ALL "
     "SELECT name, n FROM row_count_deltas) c GROUP BY name";
 
+// `time`, a reading of the caller's clock taken when that clock read `local`
+// (both SQL parameters), on the database's clock.
 inline std::string onDbClock(const std::string& time, const std::string& local) {
     return "(" + time + "::bigint - " + local + "::bigint + " + kDbNow + ")";
+}
+
+// Upkeep that may fail without harm (another daemon doing the same, a lock
+// not granted): fn's failure is logged at debug as `event` and dropped, but
+// a lost connection is rethrown for the pool to handle.
+template <class Fn>
+void bestEffort(const char* event, Fn&& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        if (e.connectionLost()) throw;
+        log::debug(event, {{"error", e.what()}});
+    }
 }
 
 // One statement that ends the attempts of orphaned running jobs: after the
