@@ -3,41 +3,16 @@
 namespace pixelmill::pg {
 
 WriteQueue::WriteQueue(Pool& pool, size_t maxBatch)
-    : pool_(pool), maxBatch_(maxBatch), thread_([this] { loop(); }) {}
-
-WriteQueue::~WriteQueue() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
+    : pool_(pool), queue_(maxBatch, [this](std::vector<Item>& batch) { write(batch, 0, batch.size()); }) {
+    queue_.start();
 }
 
-void WriteQueue::post(Task task, Done done) {
-    {
-        std::lock_guard lock(mutex_);
-        queue_.push_back(Item{std::move(task), std::move(done)});
-    }
-    wake_.notify_one();
-}
+WriteQueue::~WriteQueue() { queue_.stop(); }
 
-uint64_t WriteQueue::commits() const {
-    std::lock_guard lock(mutex_);
-    return commits_;
-}
-
-uint64_t WriteQueue::tasks() const {
-    std::lock_guard lock(mutex_);
-    return tasks_;
-}
+void WriteQueue::post(Task task, Done done) { queue_.post(std::move(task), std::move(done)); }
 
 void WriteQueue::answer(std::vector<Item>& batch, size_t from, size_t end, std::exception_ptr error) {
-    {
-        std::lock_guard lock(mutex_);
-        if (!error) ++commits_;
-        tasks_ += end - from;
-    }
+    queue_.count(error ? 0 : 1, end - from);
     for (size_t i = from; i < end; ++i)
         if (batch[i].done) batch[i].done(error);
 }
@@ -64,23 +39,6 @@ void WriteQueue::write(std::vector<Item>& batch, size_t from, size_t end) {
             answer(batch, from, from + 1, error);  // it failed alone, or first in its transaction
             ++from;
         }
-    }
-}
-
-void WriteQueue::loop() {
-    std::vector<Item> batch;
-    for (;;) {
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) return;
-            while (!queue_.empty() && batch.size() < maxBatch_) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-        }
-        write(batch, 0, batch.size());
-        batch.clear();
     }
 }
 

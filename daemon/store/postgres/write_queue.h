@@ -1,14 +1,10 @@
 #pragma once
 
+#include "store/batch_queue.h"
 #include "store/postgres/pool.h"
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <exception>
-#include <functional>
-#include <mutex>
-#include <thread>
 #include <vector>
 
 namespace pixelmill::pg {
@@ -29,8 +25,8 @@ namespace pixelmill::pg {
 // Thread-safe. A task must not post to the same queue and wait.
 class WriteQueue {
 public:
-    using Task = std::function<void(Connection&)>;
-    using Done = std::function<void(std::exception_ptr)>;
+    using Task = BatchQueue<Connection>::Task;
+    using Done = BatchQueue<Connection>::Done;
 
     explicit WriteQueue(Pool& pool, size_t maxBatch = 256);
     ~WriteQueue();
@@ -40,29 +36,18 @@ public:
     void post(Task task, Done done);
 
     // Transactions committed and writes they held, for tests and metrics.
-    uint64_t commits() const;
-    uint64_t tasks() const;
+    uint64_t commits() const { return queue_.commits(); }
+    uint64_t tasks() const { return queue_.tasks(); }
 
 private:
-    struct Item {
-        Task task;
-        Done done;
-    };
-    void loop();
+    using Item = BatchQueue<Connection>::Item;
     // Writes batch[from, end) in as few transactions as its failures allow.
     void write(std::vector<Item>& batch, size_t from, size_t end);
     // Counts and answers batch[from, end): committed, or failed with `error`.
     void answer(std::vector<Item>& batch, size_t from, size_t end, std::exception_ptr error);
 
     Pool& pool_;
-    size_t maxBatch_;
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<Item> queue_;
-    bool stopping_ = false;
-    uint64_t commits_ = 0;
-    uint64_t tasks_ = 0;
-    std::thread thread_;
+    BatchQueue<Connection> queue_;  // last: stopped first
 };
 
 }  // namespace pixelmill::pg

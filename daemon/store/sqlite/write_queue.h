@@ -1,15 +1,14 @@
 #pragma once
 
+#include "store/batch_queue.h"
 #include "store/sqlite/db.h"
 
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <future>
-#include <mutex>
-#include <thread>
+#include <optional>
 #include <type_traits>
+#include <vector>
 
 namespace pixelmill::sqlite {
 
@@ -22,8 +21,8 @@ namespace pixelmill::sqlite {
 // Thread-safe. Tasks must not post to the same queue and wait (deadlock).
 class WriteQueue {
 public:
-    using Task = std::function<void(Connection&)>;
-    using Done = std::function<void(std::exception_ptr)>;
+    using Task = BatchQueue<Connection>::Task;
+    using Done = BatchQueue<Connection>::Done;
     // Runs on the writer's thread after each commit and its completions, outside
     // any transaction: the one moment no write is open (e.g. to restart the WAL).
     using BetweenCommits = std::function<void(Connection&)>;
@@ -59,26 +58,16 @@ public:
     }
 
     // Statistics for metrics: transactions committed and tasks run.
-    uint64_t commits() const;
-    uint64_t tasks() const;
+    uint64_t commits() const { return queue_.commits(); }
+    uint64_t tasks() const { return queue_.tasks(); }
 
 private:
-    struct Item {
-        Task task;
-        Done done;
-    };
-    void loop();
+    using Item = BatchQueue<Connection>::Item;
+    void write(std::vector<Item>& batch);
 
     std::unique_ptr<Connection> db_;
-    size_t maxBatch_;
     BetweenCommits betweenCommits_;
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<Item> queue_;
-    bool stopping_ = false;
-    uint64_t commits_ = 0;
-    uint64_t tasks_ = 0;
-    std::thread thread_;
+    BatchQueue<Connection> queue_;  // last: stopped first
 };
 
 }  // namespace pixelmill::sqlite
