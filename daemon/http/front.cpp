@@ -82,6 +82,7 @@ struct StreamingHandler::Connection {
     // until every answer owed on the connection has been handed to Pistache.
     std::mutex lock;              // the state below; input (reactor) and resumption (pool)
     std::atomic<int> owed{0};     // requests read whose answers are not out yet
+    std::atomic<int> handing{0};  // of those, answers a thread is handing to Pistache right now
     std::atomic<bool> holding{false};  // `held` has bytes waiting for owed == 0
     bool counted = false;         // this request is in `owed`
     bool consuming = false;
@@ -175,9 +176,18 @@ void StreamingHandler::onConnection(const std::shared_ptr<Tcp::Peer>& peer) {
     peer->putData(kConnectionKey, state);
 }
 
-void StreamingHandler::onAnswered(const std::shared_ptr<Tcp::Peer>& peer) {
+void StreamingHandler::onAnswered(const std::shared_ptr<Tcp::Peer>& peer, AnswerPhase phase) {
     auto state = std::static_pointer_cast<Connection>(peer->tryGetData(kConnectionKey));
     if (!state) return;
+    if (phase == AnswerPhase::Handing) {
+        state->handing.fetch_add(1);
+        return;
+    }
+    // `handing` goes down after `owed`, so that holdInput never sees an answer neither handing nor handed.
+    struct Handed {
+        Connection& c;
+        ~Handed() { c.handing.fetch_sub(1); }
+    } handed{*state};
     // Never parses here: the answering thread may hold locks a route takes.
     // seq_cst pairs with onInput's store of `holding` then load of `owed`.
     if (state->owed.fetch_sub(1) == 1 && state->holding.load() && state->handler && state->handler->resumePool_) {
@@ -532,7 +542,11 @@ void StreamingHandler::onInput(const char* buffer, size_t len, const std::shared
 }
 
 void StreamingHandler::holdInput(Connection& c, const char* data, size_t size) {
-    if (c.held.size() + size > kMaxHeldBytes) c.heldOverflow = true;
+    // While every answer owed is being handed to Pistache, the hold ends within
+    // that send call: a client that sends its next request (a large upload) as
+    // soon as it reads the answer is not a pipeline to cut short.
+    const bool endingNow = c.handing.load() >= c.owed.load();
+    if (c.held.size() + size > kMaxHeldBytes && !endingNow) c.heldOverflow = true;
     else c.held.append(data, size);
     c.holding.store(true);
 }

@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "http/access.h"
 #include "http/connection_guard.h"
+#include "http/respond.h"
 #include "http/route_rules.h"
 #include "store/blob_store.h"
 
@@ -67,7 +68,7 @@ private:
     void countRequest(Connection& c);
     // The answer listener (respond.h): when a connection's last owed answer
     // is out and input waits, `resume` parses it on the resume pool.
-    static void onAnswered(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    static void onAnswered(const std::shared_ptr<Pistache::Tcp::Peer>& peer, AnswerPhase phase);
     void resume(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void startBody(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void bodyBytes(Connection& c, const char* data, size_t size);

@@ -37,8 +37,14 @@ thread_local double tlsRequestStart = 0;
 
 std::atomic<AnswerListener> answerListener{nullptr};
 
-void answered(const std::shared_ptr<Tcp::Peer>& peer) {
-    if (AnswerListener listener = answerListener.load(std::memory_order_acquire); listener && peer) listener(peer);
+void tell(const std::shared_ptr<Tcp::Peer>& peer, AnswerPhase phase) {
+    if (AnswerListener listener = answerListener.load(std::memory_order_acquire); listener && peer) listener(peer, phase);
+}
+
+// A file's answer is told once it is written: both phases at once.
+void written(const std::shared_ptr<Tcp::Peer>& peer) {
+    tell(peer, AnswerPhase::Handing);
+    tell(peer, AnswerPhase::Handed);
 }
 
 std::shared_ptr<Tcp::Peer> peerOf(Http::ResponseWriter& response) {
@@ -75,8 +81,10 @@ double requestStart() { return tlsRequestStart; }
 void sendEmpty(Http::ResponseWriter& response, int status, const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
+    auto peer = peerOf(response);
+    tell(peer, AnswerPhase::Handing);
     response.send(static_cast<Http::Code>(status));
-    answered(peerOf(response));
+    tell(peer, AnswerPhase::Handed);
 }
 
 std::string publicMessage(const ApiError& error) {
@@ -100,8 +108,10 @@ void sendText(Http::ResponseWriter& response, int status, const std::string& bod
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
+    auto peer = peerOf(response);
+    tell(peer, AnswerPhase::Handing);
     response.send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
-    answered(peerOf(response));
+    tell(peer, AnswerPhase::Handed);
 }
 
 void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordered_json& body, const Headers& headers) {
@@ -109,8 +119,10 @@ void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordere
     text.push_back('\n');
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
+    auto peer = peerOf(response);
+    tell(peer, AnswerPhase::Handing);
     response.send(static_cast<Http::Code>(status), text, MIME(Application, Json));
-    answered(peerOf(response));
+    tell(peer, AnswerPhase::Handed);
 }
 
 void sendError(Http::ResponseWriter& response, const ApiError& error) {
@@ -159,7 +171,7 @@ void sendFile(Http::ResponseWriter& response, const std::string& path, const std
     record(200);
     std::weak_ptr<Tcp::Peer> peer = peerOf(response);
     Http::serveFile(response, path, Http::Mime::MediaType::fromString(contentType))
-        .then([peer](ssize_t) { answered(peer.lock()); }, [peer](std::exception_ptr&) { answered(peer.lock()); });
+        .then([peer](ssize_t) { written(peer.lock()); }, [peer](std::exception_ptr&) { written(peer.lock()); });
 }
 
 void setAnswerListener(AnswerListener listener) { answerListener.store(listener, std::memory_order_release); }

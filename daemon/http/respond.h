@@ -82,11 +82,13 @@ void sendEmpty(Pistache::Http::ResponseWriter& response, int status, const Heade
 // Adds a header by name.
 void addHeader(Pistache::Http::ResponseWriter& response, const std::string& name, const std::string& value);
 
-// Told once per answer, on the answering thread, when the send helpers above
-// have handed it to Pistache (for sendFile: once the file is written, since
-// Pistache queues the file behind its head only then). The front end holds a
-// connection's pipelined requests until the answer before them is out.
-using AnswerListener = void (*)(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+// Told twice per answer, on the answering thread: `Handing` just before the
+// send helpers above hand it to Pistache, `Handed` once they have (for
+// sendFile both come once the file is written, since Pistache queues the
+// file behind its head only then). The front end holds a connection's
+// pipelined requests until the answer before them is out.
+enum class AnswerPhase { Handing, Handed };
+using AnswerListener = void (*)(const std::shared_ptr<Pistache::Tcp::Peer>& peer, AnswerPhase phase);
 void setAnswerListener(AnswerListener listener);
 
 }  // namespace pixelmill::http

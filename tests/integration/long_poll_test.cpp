@@ -152,3 +152,18 @@ TEST_CASE("pipelined input past 256 KiB behind an owed answer is refused after t
     CHECK(nlohmann::json::parse(answers[1].body)["error"]["code"] == "pipeline_too_long");
     CHECK(d.http().get("/healthz").status == 200);
 }
+
+TEST_CASE("an upload sent the moment the answer before it arrives is served, not cut short as a pipeline") {
+    // The answer reaches the client while the thread that sent it is still
+    // returning from the send; the next request's body (past 256 KiB) may
+    // arrive meanwhile. It is this request's body, not a pipeline.
+    Daemon d;
+    HttpClient& http = d.http();
+    for (int i = 0; i < 40; ++i) {
+        Response small = http.post("/v1/originals", "a small one " + std::to_string(i));
+        REQUIRE(small.status == 201);
+        Response big = http.post("/v1/originals", std::string(400 * 1024, 'a') + std::to_string(i));
+        INFO("upload " << i << ": " << big.body);
+        REQUIRE(big.status == 201);
+    }
+}
