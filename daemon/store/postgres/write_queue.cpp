@@ -3,7 +3,10 @@
 namespace pixelmill::pg {
 
 WriteQueue::WriteQueue(Pool& pool, size_t maxBatch)
-    : pool_(pool), queue_(maxBatch, [this](std::vector<Item>& batch) { write(batch, 0, batch.size()); }) {
+    : pool_(pool), queue_(maxBatch, [this](std::vector<Item>& batch) {
+          failures_.clear();
+          write(batch, 0, batch.size());
+      }) {
     queue_.start();
 }
 
@@ -13,6 +16,7 @@ void WriteQueue::post(Task task, Done done) { queue_.post(std::move(task), std::
 
 void WriteQueue::answer(std::vector<Item>& batch, size_t from, size_t end, std::exception_ptr error) {
     queue_.count(error ? 0 : 1, end - from);
+    if (error) failures_.push_back(error);
     for (size_t i = from; i < end; ++i)
         if (batch[i].done) batch[i].done(error);
 }

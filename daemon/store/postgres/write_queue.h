@@ -47,6 +47,9 @@ private:
     void answer(std::vector<Item>& batch, size_t from, size_t end, std::exception_ptr error);
 
     Pool& pool_;
+    // The last batch's failures, held until the next batch (as in the SQLite
+    // queue): whoever rethrows one never races the queue dropping the last reference.
+    std::vector<std::exception_ptr> failures_;
     BatchQueue<Connection> queue_;  // last: stopped first
 };
 

@@ -16,7 +16,10 @@ WriteQueue::~WriteQueue() { queue_.stop(); }
 void WriteQueue::post(Task task, Done done) { queue_.post(std::move(task), std::move(done)); }
 
 void WriteQueue::write(std::vector<Item>& batch) {
-    std::vector<std::exception_ptr> errors(batch.size());
+    // Kept until the next batch: the callers rethrow these, and the writer's
+    // copies are better not the last ones (see errors_).
+    std::vector<std::exception_ptr>& errors = errors_;
+    errors.assign(batch.size(), nullptr);
     std::exception_ptr commitError;
     try {
         db_->prepare("BEGIN IMMEDIATE").run();

@@ -67,6 +67,10 @@ private:
 
     std::unique_ptr<Connection> db_;
     BetweenCommits betweenCommits_;
+    // The last batch's failures, held until the next batch: the thread that
+    // rethrows one then never races the writer dropping the last reference
+    // (whose count, inside libstdc++, ThreadSanitizer cannot see).
+    std::vector<std::exception_ptr> errors_;
     BatchQueue<Connection> queue_;  // last: stopped first
 };
 
