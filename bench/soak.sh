@@ -6,6 +6,8 @@
 # p99, /healthz p99, /v1/status p99 and max, the WAL's bytes (SQLite) or the
 # jobs table's dead tuples and size against its live tuples (PostgreSQL),
 # and resident memory and open fds of the daemon and its workers.
+# On PostgreSQL it ends with what a job cost in WAL (records, bytes, and the
+# statements that wrote them with pg_stat_statements loaded).
 # STORES picks the stores ("sqlite postgres"). Targets: the last minute's
 # jobs/s >= 0.9x the first's, WAL <= 64 MiB, RSS and fds flat within 10%,
 # /healthz p99 and /v1/status under 20 ms.
@@ -32,6 +34,28 @@ pg_jobs() {
     "SELECT s.n_dead_tup, s.n_live_tup, round(t.table_len / 1048576.0, 1), round(t.tuple_len / 1048576.0, 1),
             b.checkpoints_timed + b.checkpoints_req, round(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') / 1073741824.0, 2)
      FROM pg_stat_user_tables s, pgstattuple('jobs') t, pg_stat_bgwriter b WHERE s.relname = 'jobs'"
+}
+
+# What the soak's jobs cost in WAL, from pg_stat_wal: records and bytes a
+# job, and the share of whole pages logged after checkpoints. With
+# PG_OPTS="-c shared_preload_libraries=pg_stat_statements" also the
+# statements that wrote most of it.
+pg_wal_per_job() {
+  local psql=("$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill -d soak)
+  "${psql[@]}" -AtF' ' -c \
+    "SELECT round(w.wal_records::numeric / j.n, 1), round(w.wal_bytes / 1024.0 / j.n, 2), w.wal_fpi,
+            round(100.0 * w.wal_fpi * 8192 / greatest(w.wal_bytes, 1), 1)
+     FROM pg_stat_wal w, (SELECT greatest(count(*), 1) AS n FROM jobs) j" |
+    while read -r records kib fpi share; do
+      echo "  WAL: $records records, $kib KiB a job; $fpi whole pages after checkpoints (at most ${share}% of the bytes)"
+    done
+  if "${psql[@]}" -qc 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' >/dev/null 2>&1 &&
+     "${psql[@]}" -Atc 'SELECT 1 FROM pg_stat_statements LIMIT 1' >/dev/null 2>&1; then
+    echo "  statements by WAL records written:"
+    "${psql[@]}" -AtF' | ' -c \
+      "SELECT calls, round(total_exec_time) || ' ms', wal_records, left(regexp_replace(query, '\\s+', ' ', 'g'), 90)
+       FROM pg_stat_statements ORDER BY wal_records DESC LIMIT 8" | sed 's/^/    /'
+  fi
 }
 
 soak() {  # soak <label> [serve flags…]
@@ -94,7 +118,9 @@ for store in $STORES; do
       start_postgres "$work"
       as_pg "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill soak
       "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill -d soak -qc 'CREATE EXTENSION pgstattuple'
+      "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U pixelmill -d soak -qc 'SELECT pg_stat_reset_shared($$wal$$)'
       soak postgres --store "postgres://pixelmill@127.0.0.1:$PG_PORT/soak" --blob-dir "$work/postgres-blobs"
+      pg_wal_per_job
       stop_postgres "$work"
       ;;
   esac
