@@ -306,7 +306,8 @@ public:
     // The id this daemon writes as the lease owner of the jobs it claims.
     virtual std::string nodeId() const { return {}; }
     // Records this daemon alive (insert or update) and extends the leases of
-    // the jobs it runs to `leaseUntil`.
+    // the jobs it runs to `leaseUntil`; a store may leave a lease alone while
+    // most of it is left (heartbeatAt to leaseUntil is the lease's length).
     virtual void heartbeat(const NodeStatus& /*self*/, int64_t /*leaseUntil*/) {}
     // Running jobs owned by daemons whose last heartbeat is before `deadBefore`
     // go back to the queue (the attempt counts: a job that keeps killing nodes

@@ -46,10 +46,15 @@ void PostgresJobStore::heartbeat(const NodeStatus& self, int64_t leaseUntil) {
                 "workers = excluded.workers",
                 {nodeId_, self.address, self.version, self.startedAt, self.heartbeatAt, self.busy, self.workers,
                  local});
+        // Only leases with less than three quarters of their length left: each
+        // extension writes a new version of the job's row and an entry in every
+        // index on jobs, and a job shorter than a quarter lease is never extended.
         const std::string until = onDbClock("$2", "$3");
+        const int64_t lease = leaseUntil - self.heartbeatAt;
+        const int64_t slack = self.heartbeatAt > 0 && lease > 0 ? lease / 4 : 0;
         c.query("UPDATE jobs SET lease_until = " + until + " WHERE state = 'running' AND lease_owner = $1 "
-                "AND lease_until < " + until,
-                {nodeId_, leaseUntil, local});
+                "AND lease_until < " + until + " - $4::bigint",
+                {nodeId_, leaseUntil, local, slack});
     });
     // Keeps row_count_deltas small even when nobody reads the counts, and the queue's tables lean.
     pool_.run([&](Connection& c) {

@@ -365,6 +365,9 @@ TEST_CASE("postgres store: heartbeats extend a live daemon's leases and keep its
     // Kept on the database's clock: node-a's reading plus the round trip.
     CHECK(job->leaseUntil >= t + 900 + kLeaseMs);
     CHECK(job->leaseUntil < t + 900 + kLeaseMs + 1'000);
+    // With most of the lease left, the next beat leaves the row alone.
+    a.heartbeat(nodeStatus("node-a", t, t + 950), t + 950 + kLeaseMs);
+    CHECK(a.getJob(live)->leaseUntil == job->leaseUntil);
 
     // Past the lease node-a was first given, node-a still beats: its job stays. node-c's has no owner alive.
     b->heartbeat(nodeStatus("node-b", t + 5, t + 2'000), t + 2'000 + kLeaseMs);
