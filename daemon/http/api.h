@@ -37,11 +37,14 @@ struct Services {
     std::function<Upload(const std::string& url)> fetchSource;
     std::string version;
     double startedAtMonotonic = 0;
-    std::shared_ptr<AccessControl> access = nullptr;
+    std::shared_ptr<AccessControl> access = nullptr;  // tokens, sessions, rate limit; null: all open
     // Checks of new sources (sniff, SVG references, probe), which read whole
     // files and so never run on a reactor thread; null: they run inline.
     TaskPool* intake = nullptr;
-    std::function<int()> reloadPlugins = nullptr;     // rescans the plugin folder; returns how many loaded  // tokens, sessions, rate limit; null: all open
+    std::function<int()> reloadPlugins = nullptr;  // rescans the plugin folder; returns how many loaded
+
+    // True when requests need a token: what is served is then private to its reader.
+    bool behindTokens() const { return access && access->authEnabled(); }
 };
 
 // One function per route family; each adds its routes to the table.

@@ -146,31 +146,22 @@ std::string withCharset(const std::string& mediaType) {
     return mediaType;
 }
 
+// Text outputs too stream from their file (never copied whole into memory);
+// serving a file from a long-poll's thread is safe: Pistache hands writes
+// from other threads to the connection's reactor.
 void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
     s.store.recordHit(job.id);
-    Headers headers = userContentHeaders(o.mediaType, o.name);
-    headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
-    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), headers);
-}
-
-// Text outputs stream from their file like any other (never copied whole
-// into memory); serving a file from a long-poll's thread is safe: Pistache
-// hands writes from other threads to the connection's reactor.
-void sendOutputText(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
-    if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
-    s.store.recordHit(job.id);
-    Headers headers = userContentHeaders(o.mediaType, o.name);
-    headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
-    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType), headers);
+    sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType),
+             storedContentHeaders(Stored::Output, s.behindTokens(), o.mediaType, o.name, o.sha256));
 }
 
 void sendOriginal(Services& s, Http::ResponseWriter& rs, const Job& job) {
     if (job.original.purgedAt || !s.blobs.exists(job.original.sha256))
         throw ApiError::notFound("the original of " + job.id + " was removed");
-    Headers headers = userContentHeaders(job.original.mediaType, job.original.filename);
-    headers.emplace_back("ETag", "\"" + job.original.sha256 + "\"");
-    sendFile(rs, s.blobs.path(job.original.sha256), job.original.mediaType, headers);
+    sendFile(rs, s.blobs.path(job.original.sha256), job.original.mediaType,
+             storedContentHeaders(Stored::Original, s.behindTokens(), job.original.mediaType, job.original.filename,
+                                  job.original.sha256));
 }
 
 // Calls `answer` with the job once it has ended or `wait` seconds have passed,
@@ -233,7 +224,7 @@ void answerAscii(Services& s, Http::ResponseWriter& rs, const Job& job) {
                  {{"Location", "/image/" + job.id + "/ascii"}, {"Retry-After", "1"}});
         return;
     }
-    sendOutputText(s, rs, job, firstOutput(s, job, "the ASCII text"));
+    sendOutput(s, rs, job, firstOutput(s, job, "the ASCII text"));
 }
 
 void addAsciiRoutes(RouteTable& routes, Services& s) {
@@ -254,7 +245,7 @@ void addAsciiRoutes(RouteTable& routes, Services& s) {
     });
     routes.get("/image/:id/ascii", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         Job job = jobOf(s, param(rq, ":id"), "ascii", "image");
-        sendOutputText(s, rs, job, firstOutput(s, job, "the ASCII text"));
+        sendOutput(s, rs, job, firstOutput(s, job, "the ASCII text"));
     });
     routes.get("/image/:id/original", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendOriginal(s, rs, jobOf(s, param(rq, ":id"), "ascii", "image"));

@@ -188,23 +188,22 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
     }
     std::string etag = "\"" + found->sha256 + "\"";
     if (auto inm = request.headers().tryGetRaw("If-None-Match"); inm && inm->value() == etag) {
-        sendEmpty(response, 304, {{"ETag", etag}});
+        sendEmpty(response, 304, {{"ETag", etag}, {"Cache-Control", cacheControl(Stored::Output, s.behindTokens())}});
         return;
     }
     if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
     s.store.recordHit(job.id);
-    Headers headers = userContentHeaders(found->mediaType, found->name);
-    headers.emplace_back("ETag", etag);
-    sendFile(response, s.blobs.path(found->sha256), found->mediaType, headers);
+    sendFile(response, s.blobs.path(found->sha256), found->mediaType,
+             storedContentHeaders(Stored::Output, s.behindTokens(), found->mediaType, found->name, found->sha256));
 }
 
 void original(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
     Job job = s.jobs.get(jobId(request));
     if (job.original.purgedAt || !s.blobs.exists(job.original.sha256))
         throw ApiError::notFound("the original of job " + job.id + " was removed");
-    Headers headers = userContentHeaders(job.original.mediaType, job.original.filename);
-    headers.emplace_back("ETag", "\"" + job.original.sha256 + "\"");
-    sendFile(response, s.blobs.path(job.original.sha256), job.original.mediaType, headers);
+    sendFile(response, s.blobs.path(job.original.sha256), job.original.mediaType,
+             storedContentHeaders(Stored::Original, s.behindTokens(), job.original.mediaType, job.original.filename,
+                                  job.original.sha256));
 }
 
 }  // namespace

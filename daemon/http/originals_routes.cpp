@@ -94,9 +94,8 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         Original o = s.jobs.getOriginal(idParam(rq));
         if (o.purgedAt || !s.blobs.exists(o.sha256))
             throw ApiError::notFound("the content of original " + o.id + " was removed");
-        Headers headers = userContentHeaders(o.mediaType, o.filename);
-        headers.emplace_back("ETag", "\"" + o.sha256 + "\"");
-        sendFile(rs, s.blobs.path(o.sha256), o.mediaType, headers);
+        sendFile(rs, s.blobs.path(o.sha256), o.mediaType,
+                 storedContentHeaders(Stored::Original, s.behindTokens(), o.mediaType, o.filename, o.sha256));
     });
     routes.del("/v1/originals/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         Original o = s.jobs.getOriginal(idParam(rq));

@@ -128,6 +128,10 @@ void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordere
 void sendError(Http::ResponseWriter& response, const ApiError& error) {
     Headers headers;
     if (auto s = error.retryAfterSeconds()) headers.emplace_back("Retry-After", std::to_string(*s));
+    // RFC 6750: how to authenticate, and that a valid token lacks the scope.
+    if (error.status() == 401) headers.emplace_back("WWW-Authenticate", "Bearer realm=\"pixelmill\"");
+    if (error.status() == 403 && error.code() == "forbidden")
+        headers.emplace_back("WWW-Authenticate", "Bearer realm=\"pixelmill\", error=\"insufficient_scope\"");
     sendJson(response, error.status(), errorBody(error), headers);
 }
 
@@ -163,6 +167,19 @@ Headers userContentHeaders(const std::string& mediaType, const std::string& file
     return {{"X-Content-Type-Options", "nosniff"},
             {"Content-Security-Policy", "default-src 'none'; sandbox"},
             {"Content-Disposition", contentDisposition(activeContentType(mediaType), filename)}};
+}
+
+std::string cacheControl(Stored what, bool behindTokens) {
+    std::string who = behindTokens ? "private" : "public";
+    return what == Stored::Output ? who + ", max-age=31536000, immutable" : who + ", no-cache";
+}
+
+Headers storedContentHeaders(Stored what, bool behindTokens, const std::string& mediaType,
+                             const std::string& filename, const std::string& sha256) {
+    Headers headers = userContentHeaders(mediaType, filename);
+    headers.emplace_back("ETag", "\"" + sha256 + "\"");
+    headers.emplace_back("Cache-Control", cacheControl(what, behindTokens));
+    return headers;
 }
 
 void sendFile(Http::ResponseWriter& response, const std::string& path, const std::string& contentType,

@@ -70,6 +70,17 @@ void sendFile(Pistache::Http::ResponseWriter& response, const std::string& path,
 // Content-Disposition that is `attachment` for types a browser would run
 // (SVG, HTML, XML, JavaScript), `inline` otherwise, with the file name.
 Headers userContentHeaders(const std::string& mediaType, const std::string& filename);
+
+// What caches may do with stored bytes served whole. An output never changes
+// once its job has succeeded: a year, immutable; an original can be deleted:
+// revalidated (its ETag) on every use. Behind tokens, no shared cache keeps either.
+enum class Stored { Output, Original };
+std::string cacheControl(Stored what, bool behindTokens);
+
+// userContentHeaders, the ETag (the bytes' SHA-256) and the Cache-Control of
+// stored bytes.
+Headers storedContentHeaders(Stored what, bool behindTokens, const std::string& mediaType,
+                             const std::string& filename, const std::string& sha256);
 // An RFC 6266 Content-Disposition value: `filename` quoted (an ASCII
 // stand-in), and `filename*=UTF-8''…` when the name is not plain ASCII.
 std::string contentDisposition(bool attachment, const std::string& filename);

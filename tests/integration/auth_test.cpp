@@ -90,6 +90,7 @@ TEST_CASE("pixelmill token stores only a hash, and the daemon admits each token 
             Response none = http.get(path);
             CHECK(none.status == 401);
             CHECK(none.json()["error"]["code"] == "unauthorized");
+            CHECK(none.header("www-authenticate") == "Bearer realm=\"pixelmill\"");
             CHECK(http.get(path, {bearer("pm_not-a-real-token")}).status == 401);
             CHECK(http.get(path, {"Authorization: Basic cmVhZGVyOng="}).status == 401);
             CHECK(http.get(path, {bearer(reader)}).status == 200);
@@ -103,6 +104,7 @@ TEST_CASE("pixelmill token stores only a hash, and the daemon admits each token 
         Response refused = http.post("/v1/jobs?plugin=thumbnail&size=64", png, "application/octet-stream", {bearer(reader)});
         CHECK(refused.status == 403);
         CHECK(refused.json()["error"]["code"] == "forbidden");
+        CHECK(refused.header("www-authenticate") == "Bearer realm=\"pixelmill\", error=\"insufficient_scope\"");
         CHECK(refused.json()["error"]["message"].get<std::string>().find("submit") != std::string::npos);
 
         Response ok = http.post("/v1/jobs?plugin=thumbnail&size=64", png, "application/octet-stream", {bearer(submitter)});
@@ -111,7 +113,13 @@ TEST_CASE("pixelmill token stores only a hash, and the daemon admits each token 
         REQUIRE(job["state"] == "succeeded");
         std::string output = job["outputs"][0]["url"];
         CHECK(http.get(output).status == 401);
-        CHECK(http.get(output, {bearer(reader)}).status == 200);
+        Response got = http.get(output, {bearer(reader)});
+        CHECK(got.status == 200);
+        // Behind tokens no shared cache keeps what one reader fetched.
+        CHECK(got.header("cache-control") == "private, max-age=31536000, immutable");
+        Response source = http.get("/v1/jobs/" + job["id"].get<std::string>() + "/original", {bearer(reader)});
+        CHECK(source.status == 200);
+        CHECK(source.header("cache-control") == "private, no-cache");
 
         std::string original = "/v1/originals/" + job["original"]["id"].get<std::string>();
         CHECK(http.request("DELETE", original, "", {bearer(submitter)}).status == 403);

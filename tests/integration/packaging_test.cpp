@@ -258,6 +258,7 @@ TEST_CASE("the systemd unit is hardened as documented and passes systemd-analyze
     REQUIRE(d.count("SystemCallFilter"));
     CHECK(d["SystemCallFilter"].front() == "@system-service");
     CHECK(one("Restart") == "on-failure");
+    CHECK(one("RestartPreventExitStatus") == "2");  // a usage error is not mended by a restart
     CHECK(one("KillSignal") == "SIGTERM");
     CHECK(one("KillMode") == "mixed");  // worker processes keep running while the daemon drains
     CHECK_FALSE(one("LimitNOFILE").empty());
@@ -429,4 +430,20 @@ TEST_CASE("cmake --install lays out the daemon, plugins, SDK, monitoring and pac
     INFO(r.body);
     REQUIRE(r.status == 202);
     CHECK(r.json()["state"] == "succeeded");
+}
+
+TEST_CASE("command line: 0 when it went well, 2 for a usage mistake, 1 when the work failed") {
+    const std::string pm = shellQuote(binaryPath().string());
+    TempDir dir;
+    std::string out;
+    CHECK(runCommand(pm + " --help", &out) == 0);
+    CHECK(runCommand(pm + " serve --bogus-flag", &out) == 2);
+    CHECK(out.find("--bogus-flag") != std::string::npos);
+    CHECK(runCommand(pm + " serve --workers many", &out) == 2);
+    CHECK(runCommand(pm + " no-such-command", &out) == 2);
+    CHECK(runCommand(pm, &out) == 2);  // a command is required
+    // Well-formed, but the data folder cannot be made: a runtime failure.
+    writeFile(dir / "file", "x");
+    CHECK(runCommand(pm + " serve --listen 127.0.0.1:0 --data-dir " + shellQuote((dir / "file" / "data").string()),
+                     &out) == 1);
 }

@@ -36,6 +36,8 @@ TEST_CASE("multipart submit answers 202 with the job and a Location, then the th
     CHECK(out.header("content-type") == "image/jpeg");
     CHECK(out.header("content-length") == std::to_string(out.body.size()));
     CHECK_FALSE(out.header("etag").empty());
+    // An output never changes: any cache may keep it for a year.
+    CHECK(out.header("cache-control") == "public, max-age=31536000, immutable");
     ImageInfo info = decodeImage(out.body);
     CHECK(info.width == 256);
     CHECK(info.height == 144);
@@ -46,12 +48,15 @@ TEST_CASE("multipart submit answers 202 with the job and a Location, then the th
         Response again = d.http().get(job["outputs"][0]["url"].get<std::string>(),
                                       {"If-None-Match: " + out.header("etag")});
         CHECK(again.status == 304);
+        CHECK(again.header("cache-control") == "public, max-age=31536000, immutable");
     }
     SECTION("the original comes back byte for byte") {
         Response orig = d.http().get("/v1/jobs/" + id + "/original");
         CHECK(orig.status == 200);
         CHECK(orig.body == readFile(files / "photo.jpg"));
         CHECK(orig.header("content-type") == "image/jpeg");
+        // An original can be deleted: revalidated on every use.
+        CHECK(orig.header("cache-control") == "public, no-cache");
     }
 }
 
