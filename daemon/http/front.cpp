@@ -419,15 +419,14 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         return false;
     }
     std::string_view path = targetPath(target);
+    if (method == "HEAD") answerAsHead(peer);  // whoever answers it, from here on
     const std::string* route = nullptr;  // the matched template
     c.rule = RouteRule::read();          // an unknown path is 404 to those who may read, 401 to others
     std::string allow;                   // set when the path is known but the method is not
     if (auto m = rules_ ? rules_->match(method, path) : std::nullopt) {
         route = m->path;
         c.rule = m->rule;
-        if (!m->methodAllowed && (method == "GET" || method == "POST" || method == "PUT" || method == "DELETE" ||
-                                  method == "PATCH"))
-            allow = m->allow;
+        if (!m->methodAllowed && method != "OPTIONS") allow = m->allow;
     }
     if (access_ && !access_->hostAllowed(c.host) && !(route && (*route == "/healthz" || *route == "/readyz"))) {
         reject(c, peer, ApiError(421, "misdirected_request",

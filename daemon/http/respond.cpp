@@ -7,6 +7,10 @@
 #include <atomic>
 #include <cctype>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <sys/stat.h>
 
 #include <pistache/http_headers.h>
 #include <pistache/peer.h>
@@ -55,6 +59,42 @@ std::shared_ptr<Tcp::Peer> peerOf(Http::ResponseWriter& response) {
     }
 }
 
+// Connections whose request being answered is a HEAD. Weak: a peer gone
+// before its answer leaves an expired entry that a new peer at the same
+// address does not inherit.
+std::mutex headMutex;
+std::map<const Tcp::Peer*, std::weak_ptr<Tcp::Peer>> headPeers;
+
+bool takeHead(const std::shared_ptr<Tcp::Peer>& peer) {
+    if (!peer) return false;
+    std::lock_guard lock(headMutex);
+    if (headPeers.empty()) return false;
+    auto it = headPeers.find(peer.get());
+    if (it == headPeers.end()) return false;
+    bool same = it->second.lock() == peer;
+    headPeers.erase(it);
+    return same;
+}
+
+// The status line and headers Pistache would write for a body of `length`
+// bytes, written without the body.
+void sendHead(Http::ResponseWriter& response, const std::shared_ptr<Tcp::Peer>& peer, int status,
+              const std::string& contentType, uint64_t length) {
+    std::ostringstream head;
+    head << "HTTP/1.1 " << status << ' ' << Http::codeString(static_cast<Http::Code>(status)) << "\r\n";
+    for (const auto& h : response.headers().list()) {
+        head << h->name() << ": ";
+        h->write(head);
+        head << "\r\n";
+    }
+    if (!contentType.empty()) head << "Content-Type: " << contentType << "\r\n";
+    head << "Content-Length: " << length << "\r\n\r\n";
+    std::string bytes = head.str();
+    tell(peer, AnswerPhase::Handing);
+    peer->send(RawBuffer(bytes, bytes.size()));
+    tell(peer, AnswerPhase::Handed);
+}
+
 void record(int status) {
     RequestTiming* t = tlsTiming;
     if (!t || t->recorded || !t->metrics) return;
@@ -82,6 +122,7 @@ void sendEmpty(Http::ResponseWriter& response, int status, const Headers& header
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
     auto peer = peerOf(response);
+    if (takeHead(peer)) return sendHead(response, peer, status, {}, 0);
     tell(peer, AnswerPhase::Handing);
     response.send(static_cast<Http::Code>(status));
     tell(peer, AnswerPhase::Handed);
@@ -109,6 +150,7 @@ void sendText(Http::ResponseWriter& response, int status, const std::string& bod
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
     auto peer = peerOf(response);
+    if (takeHead(peer)) return sendHead(response, peer, status, contentType, body.size());
     tell(peer, AnswerPhase::Handing);
     response.send(static_cast<Http::Code>(status), body, Http::Mime::MediaType::fromString(contentType));
     tell(peer, AnswerPhase::Handed);
@@ -120,6 +162,7 @@ void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordere
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(status);
     auto peer = peerOf(response);
+    if (takeHead(peer)) return sendHead(response, peer, status, "application/json", text.size());
     tell(peer, AnswerPhase::Handing);
     response.send(static_cast<Http::Code>(status), text, MIME(Application, Json));
     tell(peer, AnswerPhase::Handed);
@@ -186,9 +229,22 @@ void sendFile(Http::ResponseWriter& response, const std::string& path, const std
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(200);
+    if (auto p = peerOf(response); takeHead(p)) {
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) return sendHead(response, p, 404, {}, 0);  // removed a moment ago
+        return sendHead(response, p, 200, contentType, static_cast<uint64_t>(st.st_size));
+    }
     std::weak_ptr<Tcp::Peer> peer = peerOf(response);
     Http::serveFile(response, path, Http::Mime::MediaType::fromString(contentType))
         .then([peer](ssize_t) { written(peer.lock()); }, [peer](std::exception_ptr&) { written(peer.lock()); });
+}
+
+void answerAsHead(const std::shared_ptr<Tcp::Peer>& peer) {
+    if (!peer) return;
+    std::lock_guard lock(headMutex);
+    // Entries of connections gone before their answer: dropped as they are met.
+    std::erase_if(headPeers, [](const auto& e) { return e.second.expired(); });
+    headPeers[peer.get()] = peer;
 }
 
 void setAnswerListener(AnswerListener listener) { answerListener.store(listener, std::memory_order_release); }

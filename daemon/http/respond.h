@@ -102,4 +102,10 @@ enum class AnswerPhase { Handing, Handed };
 using AnswerListener = void (*)(const std::shared_ptr<Pistache::Tcp::Peer>& peer, AnswerPhase phase);
 void setAnswerListener(AnswerListener listener);
 
+// The request this connection is being answered for is a HEAD: its answer,
+// whatever route gives it, goes out as the GET's status and headers (the
+// Content-Length the body would have) without the body. Told by the front
+// end when it reads the request; the answer's send clears it.
+void answerAsHead(const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+
 }  // namespace pixelmill::http

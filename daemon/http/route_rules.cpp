@@ -94,9 +94,7 @@ std::optional<RouteIndex::Match> RouteIndex::match(std::string_view method, std:
     if (!best) return std::nullopt;
     Match m;
     m.path = &best->path;
-    for (const char* name : {"GET", "POST", "PUT", "PATCH", "DELETE"})  // the order of Pistache's Method enum
-        for (const auto& entry : best->methods)
-            if (entry.first == name) m.allow += (m.allow.empty() ? "" : ", ") + entry.first;
+    m.allow = allowOf(*best);
     for (const auto& [name, rule] : best->methods)
         if (name == method) {
             m.rule = rule;
@@ -107,6 +105,22 @@ std::optional<RouteIndex::Match> RouteIndex::match(std::string_view method, std:
     for (const auto& [name, rule] : best->methods)
         if (strength(rule.scope) < strength(m.rule.scope)) m.rule.scope = rule.scope;
     return m;
+}
+
+std::string RouteIndex::allowOf(const Entry& e) {
+    auto has = [&](std::string_view name) {
+        return std::any_of(e.methods.begin(), e.methods.end(), [&](const auto& m) { return m.first == name; });
+    };
+    std::string allow;
+    for (const char* name : {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"})
+        if (has(std::string_view(name) == "HEAD" ? "GET" : name)) allow += std::string(name) + ", ";
+    return allow + "OPTIONS";
+}
+
+std::string RouteIndex::allowOf(const std::string& templatePath) const {
+    for (const Entry& e : entries_)
+        if (e.path == templatePath) return allowOf(e);
+    return {};
 }
 
 std::vector<std::string> RouteIndex::templates() const {

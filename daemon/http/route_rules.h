@@ -45,10 +45,15 @@ public:
         // the weakest rule of its methods, without a body.
         RouteRule rule;
         bool methodAllowed = false;
-        std::string allow;  // the template's methods, for a 405's Allow header
+        std::string allow;  // allowOf(the template), for a 405's Allow header
     };
     // nullopt: no template has this path (404). HEAD is matched as GET.
     std::optional<Match> match(std::string_view method, std::string_view path) const;
+
+    // The methods a template answers, as an Allow header: its own, HEAD
+    // where it has GET, and OPTIONS ("GET, HEAD, POST, OPTIONS"). Empty for
+    // a template never added.
+    std::string allowOf(const std::string& templatePath) const;
 
     std::vector<std::string> templates() const;
 
@@ -58,6 +63,7 @@ private:
         std::vector<std::string> segments;
         std::vector<std::pair<std::string, RouteRule>> methods;
     };
+    static std::string allowOf(const Entry& e);
     std::vector<Entry> entries_;
 };
 

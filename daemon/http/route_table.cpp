@@ -93,17 +93,19 @@ Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string ro
 void RouteTable::add(Http::Method method, const std::string& path, Handler h, RouteRule rule) {
     methods_[path].insert(method);
     rules_->add(methodName(method), path, rule);
-    router_.addRoute(method, path, wrap(metrics_, offload_, path, std::move(h)));
+    auto handler = wrap(metrics_, offload_, path, std::move(h));
+    // HEAD runs the GET: the front end has marked the answer to go without its body.
+    if (method == Http::Method::Get) router_.addRoute(Http::Method::Head, path, handler);
+    router_.addRoute(method, path, std::move(handler));
 }
 
 void RouteTable::finish() {
-    static const Http::Method all[] = {Http::Method::Get, Http::Method::Post, Http::Method::Put,
+    static const Http::Method all[] = {Http::Method::Get, Http::Method::Head, Http::Method::Post, Http::Method::Put,
                                        Http::Method::Delete, Http::Method::Patch};
     for (const auto& [path, allowed] : methods_) {
-        std::string allow;
-        for (Http::Method m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(methodName(m));
+        std::string allow = rules_->allowOf(path);
         for (Http::Method m : all) {
-            if (allowed.count(m)) continue;
+            if (allowed.count(m) || (m == Http::Method::Head && allowed.count(Http::Method::Get))) continue;
             router_.addRoute(m, path, wrap(metrics_, {}, path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
                                  addHeader(response, "Allow", allow);
                                  sendError(response, ApiError(405, "method_not_allowed",
@@ -111,6 +113,10 @@ void RouteTable::finish() {
                                                                   " is not allowed here; allowed: " + allow));
                              }));
         }
+        router_.addRoute(Http::Method::Options, path,
+                         wrap(metrics_, {}, path, [allow](const Rest::Request&, Http::ResponseWriter& response) {
+                             sendEmpty(response, 204, {{"Allow", allow}});
+                         }));
     }
     router_.addNotFoundHandler([metrics = metrics_](const Rest::Request& request, Http::ResponseWriter response) {
         RequestTiming timing{metrics, "unmatched", methodName(request.method()), requestStart(), false};

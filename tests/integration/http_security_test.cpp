@@ -395,3 +395,55 @@ TEST_CASE("with tokens, any Host is answered: the token is the guard") {
     REQUIRE(answers.size() == 1);
     CHECK(answers[0].status == 200);
 }
+
+TEST_CASE("HEAD answers as GET would without the body, OPTIONS and 405 name the route's real methods") {
+    Daemon d;
+    int port = d.port();
+    const std::string host = "Host: 127.0.0.1\r\n";
+    // What comes after a HEAD's headers is the next answer, never a body: a
+    // body there would be read as the start of the next response.
+    auto afterHead = [&](const std::string& head) {
+        std::string out = rawExchange(port, head + "GET /healthz HTTP/1.1\r\n" + host + "\r\n", 1500);
+        INFO(out);
+        size_t end = out.find("\r\n\r\n");
+        REQUIRE(end != std::string::npos);
+        CHECK(out.compare(end + 4, 15, "HTTP/1.1 200 OK") == 0);
+        CHECK(out.ends_with("\r\n\r\nok\n"));
+        return out.substr(0, end);
+    };
+
+    std::string health = afterHead("HEAD /healthz HTTP/1.1\r\n" + host + "\r\n");
+    CHECK(health.starts_with("HTTP/1.1 200 OK"));
+    CHECK(health.find("Content-Length: 3") != std::string::npos);  // what GET sends: "ok\n"
+
+    std::string refused = afterHead("HEAD /v1/batches HTTP/1.1\r\n" + host + "\r\n");  // POST only
+    CHECK(refused.starts_with("HTTP/1.1 405"));
+    CHECK(refused.find("Allow: POST, OPTIONS") != std::string::npos);
+    CHECK(afterHead("HEAD /no/such/path HTTP/1.1\r\n" + host + "\r\n").starts_with("HTTP/1.1 404"));
+
+    Response options = d.http().request("OPTIONS", "/v1/jobs");
+    CHECK(options.status == 204);
+    CHECK(options.header("allow") == "GET, HEAD, POST, OPTIONS");
+    Response put = d.http().request("PUT", "/healthz");
+    CHECK(put.status == 405);
+    CHECK(put.header("allow") == "GET, HEAD, OPTIONS");
+    CHECK(put.json()["error"]["code"] == "method_not_allowed");
+
+    // A stored file: the same headers as its GET, its length, no bytes.
+    TempDir files;
+    makePng(files / "a.png", 64, 64);
+    Response submitted = d.http().post("/v1/jobs?plugin=thumbnail&size=16", readFile(files / "a.png"),
+                                       "application/octet-stream");
+    REQUIRE(submitted.status == 202);
+    auto job = d.waitForJob(submitted.json()["id"]);
+    REQUIRE(job["state"] == "succeeded");
+    const std::string url = job["outputs"][0]["url"];
+    Response got = d.http().get(url);
+    Response head = d.http().request("HEAD", url);
+    CHECK(head.status == 200);
+    CHECK(head.body.empty());
+    CHECK(head.header("content-length") == std::to_string(got.body.size()));
+    CHECK(head.header("etag") == got.header("etag"));
+    CHECK(head.header("content-type") == got.header("content-type"));
+    CHECK(head.header("cache-control") == got.header("cache-control"));
+}

@@ -55,7 +55,9 @@ TEST_CASE("route rules: the matched template's rule decides, per method", "[http
     CHECK_FALSE(put->methodAllowed);
     CHECK(put->rule.scope == RouteScope::Read);
     CHECK(put->rule.maxBody == 0);
-    CHECK(put->allow == "GET, DELETE");
+    CHECK(put->allow == "GET, HEAD, DELETE, OPTIONS");  // HEAD where there is GET; OPTIONS everywhere
+    CHECK(index.allowOf("/v1/originals/:id") == put->allow);
+    CHECK(index.allowOf("/v1/originals/:name").empty());  // not a template that was added
     CHECK(index.match("POST", "/healthz")->rule.scope == RouteScope::Open);
 }
 
