@@ -62,7 +62,7 @@ Metrics::Metrics(const std::string& version)
                     .Register(*registry_)),
       errors_(BuildCounter()
                   .Name("pixelmill_job_errors_total")
-                  .Help("Failed attempts, by plugin and error code (retried ones included)")
+                  .Help("Failed attempts, by plugin and error code (label error; retried ones included)")
                   .Register(*registry_)),
       retries_(BuildCounter()
                    .Name("pixelmill_job_retries_total")
@@ -124,7 +124,7 @@ void Metrics::jobFinished(const std::string& plugin, const std::string& outcome)
     cached(counterCache_, finished_, {{"plugin", plugin}, {"outcome", outcome}}).Increment();
 }
 void Metrics::jobError(const std::string& plugin, const std::string& code) {
-    cached(counterCache_, errors_, {{"plugin", plugin}, {"code", code}}).Increment();
+    cached(counterCache_, errors_, {{"plugin", plugin}, {"error", code}}).Increment();
 }
 void Metrics::jobRetried(const std::string& plugin) { cached(counterCache_, retries_, {{"plugin", plugin}}).Increment(); }
 void Metrics::jobDuration(const std::string& plugin, double seconds) {

@@ -366,8 +366,8 @@ TEST_CASE("/metrics moves by exactly what the jobs did, with route templates, an
         CHECK(delta("pixelmill_jobs_finished_total", {{"plugin", "slow"}, {"outcome", "canceled"}}) == 1);
         CHECK(deltaSum("pixelmill_jobs_finished_total") == 5);
 
-        CHECK(delta("pixelmill_job_errors_total", {{"plugin", "flaky"}, {"code", "transient"}}) == 2);
-        CHECK(delta("pixelmill_job_errors_total", {{"plugin", "flaky"}, {"code", "unprocessable"}}) == 1);
+        CHECK(delta("pixelmill_job_errors_total", {{"plugin", "flaky"}, {"error", "transient"}}) == 2);
+        CHECK(delta("pixelmill_job_errors_total", {{"plugin", "flaky"}, {"error", "unprocessable"}}) == 1);
         CHECK(deltaSum("pixelmill_job_errors_total") == 3);
 
         CHECK(delta("pixelmill_job_retries_total", {{"plugin", "flaky"}}) == 2);

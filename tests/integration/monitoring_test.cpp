@@ -231,7 +231,7 @@ TEST_CASE("the Grafana dashboard imports as is and asks for the panels operators
         CHECK(anyExpr(std::string("histogram_quantile(") + q +
                       ", sum by (le, plugin) (rate(pixelmill_job_duration_seconds_bucket"));
     }
-    for (const char* needle : {"pixelmill_jobs_finished_total", "pixelmill_job_errors_total", "by (plugin, code)",
+    for (const char* needle : {"pixelmill_jobs_finished_total", "pixelmill_job_errors_total", "by (plugin, error)",
                                "pixelmill_jobs{", "pixelmill_oldest_queued_job_age_seconds",
                                "pixelmill_job_queue_wait_seconds_bucket", "pixelmill_workers_busy",
                                "process_resident_memory_bytes", "process_cpu_seconds_total",
