@@ -15,17 +15,6 @@ using namespace pixelmill::test;
 
 namespace {
 
-// Runs `pixelmill token NAME --scopes S --append FILE`; returns the token it printed.
-std::string makeToken(const std::filesystem::path& file, const std::string& name, const std::string& scopes) {
-    std::string out;
-    std::string cmd = "'" + binaryPath().string() + "' token " + name + " --scopes " + scopes + " --append '" +
-                      file.string() + "'";
-    REQUIRE(runCommand(cmd, &out) == 0);
-    std::smatch m;
-    REQUIRE(std::regex_search(out, m, std::regex("(^|\n)(pm_[0-9a-f]{64})\n")));
-    return m[2];
-}
-
 std::string bearer(const std::string& token) { return "Authorization: Bearer " + token; }
 
 nlohmann::json waitForJob(HttpClient& http, const std::string& id, const std::string& token) {

@@ -20,16 +20,6 @@ using namespace pixelmill::test;
 
 namespace {
 
-std::string makeToken(const std::filesystem::path& file, const std::string& name, const std::string& scopes) {
-    std::string out;
-    std::string cmd = "'" + binaryPath().string() + "' token " + name + " --scopes " + scopes + " --append '" +
-                      file.string() + "'";
-    REQUIRE(runCommand(cmd, &out) == 0);
-    std::smatch m;
-    REQUIRE(std::regex_search(out, m, std::regex("(^|\n)(pm_[0-9a-f]{64})\n")));
-    return m[2];
-}
-
 struct Raw {
     int status = 0;
     std::string head;  // lower-cased

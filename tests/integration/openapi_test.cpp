@@ -236,6 +236,29 @@ TEST_CASE("openapi.json is an OpenAPI 3 document whose refs resolve and whose ex
 
     for (const char* name : {"Job", "Original", "Output", "Error", "Batch", "Plugin", "Status", "JobList", "OriginalList"})
         CHECK(doc["components"]["schemas"].contains(name));
+
+    // Bearer tokens; each operation names the scope the route table gives it,
+    // and those that are not open document the token check's 401 and 403.
+    CHECK(doc["components"]["securitySchemes"]["bearer"]["type"] == "http");
+    CHECK(doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer");
+    CHECK(doc["security"] == json::array({{{"bearer", json::array()}}}));
+    std::map<std::string, int> scopes;
+    for (const Operation& op : operations(doc)) {
+        INFO(op.key());
+        std::string scope = op.op.value("x-pixelmill-scope", "");
+        ++scopes[scope];
+        bool open = scope == "open";
+        CHECK((open || scope == "read" || scope == "submit" || scope == "admin"));
+        CHECK(op.op.contains("security") == open);
+        if (open) CHECK(op.op["security"].empty());
+        CHECK(op.op["responses"].contains("401") != open);
+        CHECK(op.op["responses"].contains("403") != open);
+    }
+    CHECK(scopes.size() == 4);  // every scope is some operation's
+    std::map<std::string, std::string> expected = {{"GET /healthz", "open"}, {"GET /v1/jobs", "read"},
+                                                   {"POST /v1/jobs", "submit"}, {"POST /v1/plugins/reload", "admin"}};
+    for (const Operation& op : operations(doc))
+        if (expected.count(op.key())) CHECK(op.op["x-pixelmill-scope"] == expected[op.key()]);
     for (const char* name : {"Wait", "Limit", "Cursor", "State", "PluginFilter", "OriginalFilter", "CreatedAfter",
                              "CreatedBefore", "Pending"})
         CHECK(doc["components"]["parameters"].contains(name));
@@ -511,6 +534,26 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         stop.join();
         REQUIRE(draining);
         CHECK(exitStatus == 0);
+    }
+    {
+        // Behind tokens, every operation that is not open refuses a request
+        // without one (401) and one whose token lacks its scope (403), before
+        // it reads a body or looks up an id.
+        TempDir dir;
+        const std::string reader = makeToken(dir / "tokens", "reader", "read");
+        const std::string submitter = makeToken(dir / "tokens", "submitter", "submit");
+        DaemonOptions options;
+        options.args = {"--token-file", (dir / "tokens").string()};
+        Daemon d(options);
+        for (const Operation& op : operations(doc)) {
+            const std::string scope = op.op.value("x-pixelmill-scope", "");
+            if (scope == "open") continue;
+            const std::string path = fill(op.path, kUnknownId);
+            seen.push_back({op.key(), "no token", d.http().request(op.method, path)});
+            const std::string& other = scope == "read" ? submitter : reader;
+            seen.push_back({op.key(), "a token without the scope",
+                            d.http().request(op.method, path, "", {"Authorization: Bearer " + other})});
+        }
     }
 
     std::map<std::string, Operation> ops;

@@ -39,6 +39,17 @@ int runCommand(const std::string& command, std::string* output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+std::string makeToken(const std::filesystem::path& file, const std::string& name, const std::string& scopes) {
+    std::string out;
+    std::string cmd = "'" + binaryPath().string() + "' token " + name + " --scopes " + scopes + " --append '" +
+                      file.string() + "'";
+    int rc = runCommand(cmd, &out);
+    std::smatch m;
+    if (rc != 0 || !std::regex_search(out, m, std::regex("(^|\n)(pm_[0-9a-f]{64})\n")))
+        throw std::runtime_error("pixelmill token printed no token (exit " + std::to_string(rc) + "): " + out);
+    return m[2];
+}
+
 TempDir::TempDir(const std::string& prefix) {
     std::random_device rd;
     fs::path base = fs::temp_directory_path();

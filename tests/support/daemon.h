@@ -27,6 +27,10 @@ std::string cmakeCommand();
 // stdout and stderr together.
 int runCommand(const std::string& command, std::string* output = nullptr);
 
+// Runs `pixelmill token NAME --scopes S --append FILE`; returns the token it
+// printed (throws if it printed none).
+std::string makeToken(const std::filesystem::path& file, const std::string& name, const std::string& scopes);
+
 // A temporary folder removed with everything in it when destroyed.
 class TempDir {
 public:
