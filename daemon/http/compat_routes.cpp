@@ -205,41 +205,40 @@ void addDocumentRoutes(RouteTable& routes, Services& s) {
 
 // ---- ASCII seed: /ascii, /upload, /image, /list, /status ---------------------
 
+// The ASCII seed's words: `ready` where the other families say `done`.
+const char* imageState(JobState state) { return state == JobState::Succeeded ? "ready" : seedStatus(state); }
+
+// The ASCII seed's image_type: the format's short name, upper case
+// ("image/png" → "PNG", "image/svg+xml" → "SVG").
+std::string imageType(const std::string& mediaType) {
+    std::string sub = mediaType.substr(mediaType.find('/') + 1);
+    sub = sub.substr(0, sub.find_first_of("+;"));
+    for (char& c : sub) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return sub;
+}
+
 json imageJson(const Job& job) {
     const Original& o = job.original;
     return {{"id", job.id},
             {"filename", o.filename},
             {"created", static_cast<double>(job.createdAt) / 1000.0},
-            {"state", seedStatus(job.state)},
-            {"image_type", o.mediaType},
+            {"state", imageState(job.state)},
+            {"image_type", imageType(o.mediaType)},
+            {"media_type", o.mediaType},
             {"image_size", o.width && o.height ? json::array({*o.width, *o.height}) : json(nullptr)},
             {"convert_time", orNull(job.durationSeconds)},
             {"error", errorText(job)}};
 }
 
-// The ASCII text once the job has ended; 202 with the id if it is still running.
-void answerAscii(Services& s, Http::ResponseWriter& rs, const Job& job) {
-    if (!isFinal(job.state)) {
-        sendJson(rs, 202, {{"image_id", job.id}, {"state", seedStatus(job.state)}},
-                 {{"Location", "/image/" + job.id + "/ascii"}, {"Retry-After", "1"}});
-        return;
-    }
-    sendOutput(s, rs, job, firstOutput(s, job, "the ASCII text"));
-}
-
 void addAsciiRoutes(RouteTable& routes, Services& s) {
-    routes.post("/ascii", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        double wait = rq.query().has("wait") ? waitSeconds(rq) : 60;
-        submitForm(s, rq, rs, "file", "ascii", [&s, wait](Http::ResponseWriter& w, const Submitted& r) {
-            answerWhenEnded(s, w, r.job, wait,
-                            [&s](Http::ResponseWriter& writer, const Job& job) { answerAscii(s, writer, job); });
-        });
-    });
-    routes.post("/upload", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
+    // POST /ascii?size=N and POST /upload: the job's id at once, the text at /image/ID/ascii.
+    auto submitImage = [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         submitForm(s, rq, rs, "file", "ascii", [](Http::ResponseWriter& w, const Submitted& r) {
             answerCreated(w, r, {{"image_id", r.job.id}}, "/image/" + r.job.id);
         });
-    });
+    };
+    routes.post("/ascii", submitImage);
+    routes.post("/upload", submitImage);
     routes.get("/image/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendJson(rs, 200, imageJson(jobOf(s, param(rq, ":id"), "ascii", "image")));
     });

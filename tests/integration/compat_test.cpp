@@ -148,22 +148,33 @@ TEST_CASE("compat pdf pages seed: POST /documents, status with page counts, each
     requireError(d.http().get("/documents/nonsense/pages/1"), 404, "not_found");
 }
 
-TEST_CASE("compat ascii seed: /ascii answers the text, /upload then /image, /list and /status") {
+TEST_CASE("compat ascii seed: /ascii and /upload answer the image id, then /image, /list and /status") {
     Daemon d(DaemonOptions{.workers = 1});
     TempDir files;
     makePng(files / "test.png", 200, 100, false, 1);
 
-    // curl -X POST -F 'file=@test.png' 'HOST/ascii?size=100'
-    Response text = d.http().postFile("/ascii?size=100", "file", (files / "test.png").string());
+    // curl -X POST -F 'file=@test.png' 'HOST/ascii?size=100': {"image_id": "…"}, the text at /image/ID/ascii.
+    Response made = d.http().postFile("/ascii?size=100", "file", (files / "test.png").string());
+    REQUIRE(made.status == 201);
+    CHECK(made.json().size() == 1);
+    std::string textId = made.json()["image_id"];
+    CHECK(made.header("location") == "/image/" + textId);
+    Response text = pollUntilReady(d.http(), "/image/" + textId + "/ascii");
     REQUIRE(text.status == 200);
     CHECK(text.header("content-type").rfind("text/plain", 0) == 0);
     auto rows = lines(text.body);
     CHECK(rows.size() == 25);  // 100 columns x 100/200 / 2 (a cell is twice as tall as wide)
     for (const auto& row : rows) CHECK(row.size() == 100);
-    Response narrow = d.http().postFile("/ascii?size=40", "file", (files / "test.png").string());
+    std::string narrowId =
+        d.http().postFile("/ascii?size=40", "file", (files / "test.png").string()).json()["image_id"];
+    Response narrow = pollUntilReady(d.http(), "/image/" + narrowId + "/ascii");
     REQUIRE(narrow.status == 200);
     CHECK(lines(narrow.body).size() == 10);
     CHECK(lines(narrow.body).front().size() == 40);
+    // The same bytes and size again: the same image, already made.
+    Response again = d.http().postFile("/ascii?size=40", "file", (files / "test.png").string());
+    CHECK(again.status == 200);
+    CHECK(again.json()["image_id"] == narrowId);
 
     Blocker block(d, files);
     makePng(files / "other.png", 120, 120, false, 2);
@@ -176,19 +187,18 @@ TEST_CASE("compat ascii seed: /ascii answers the text, /upload then /image, /lis
     auto meta = d.http().get("/image/" + imageId).json();
     CHECK(meta["filename"] == "other.png");
     CHECK(meta["state"] == "queued");
-    CHECK(meta["image_type"] == "image/png");
+    CHECK(meta["image_type"] == "PNG");  // the seed's word; the media type beside it
+    CHECK(meta["media_type"] == "image/png");
     CHECK(meta["image_size"] == nlohmann::json::array({120, 120}));
     CHECK(meta["convert_time"].is_null());
     REQUIRE(meta["created"].is_number());
     double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     CHECK(std::abs(meta["created"].get<double>() - now) < 60);
 
-    // With ?wait=0 /ascii does not wait: 202 and where the text will be.
     makePng(files / "third.png", 100, 100, false, 3);
-    Response later = d.http().postFile("/ascii?size=100&wait=0", "file", (files / "third.png").string());
-    REQUIRE(later.status == 202);
+    Response later = d.http().postFile("/ascii?size=100", "file", (files / "third.png").string());
+    REQUIRE(later.status == 201);
     std::string thirdId = later.json()["image_id"];
-    CHECK(later.header("location") == "/image/" + thirdId + "/ascii");
 
     block.release();
     // GET /image/ID/ascii
@@ -198,7 +208,7 @@ TEST_CASE("compat ascii seed: /ascii answers the text, /upload then /image, /lis
     CHECK(rows.size() == 50);
     CHECK(rows.front().size() == 100);
     meta = d.http().get("/image/" + imageId).json();
-    CHECK(meta["state"] == "done");
+    CHECK(meta["state"] == "ready");
     CHECK(meta["convert_time"].is_number());
     // GET /image/ID/original
     Response original = d.http().get("/image/" + imageId + "/original");
@@ -214,6 +224,7 @@ TEST_CASE("compat ascii seed: /ascii answers the text, /upload then /image, /lis
     meta = d.http().get("/image/" + cutId).json();
     CHECK(meta["state"] == "failed");
     CHECK(meta["error"].is_string());
+    CHECK(meta["image_type"] == "JPEG");
 
     // GET /list: newest first, with ids.
     pollUntilReady(d.http(), "/image/" + thirdId + "/ascii");
