@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     worker->add_option("--max-pages", workerOptions.limits.maxPages);
     worker->add_option("--threads", workerOptions.threads);
     worker->add_option("--log-level", workerOptions.logLevel);
+    worker->add_option("--log-format", workerOptions.logFormat);
 
     try {
         app.parse(argc, argv);

@@ -136,7 +136,7 @@ int runServe(const Config& configIn) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     std::signal(SIGPIPE, SIG_IGN);
 
-    log::init(parseLevel(config.logLevel));
+    log::init(parseLevel(config.logLevel), config.logFormat == "json" ? log::Format::Json : log::Format::Logfmt);
     double startedAt = monotonicSeconds();
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     if (config.workers <= 0) config.workers = static_cast<int>(cores);
@@ -262,7 +262,8 @@ int runServe(const Config& configIn) {
                   "--max-pixels", std::to_string(config.maxPixels),
                   "--max-pages", std::to_string(config.maxPages),
                   "--threads", std::to_string(cores),
-                  "--log-level", config.logLevel};
+                  "--log-level", config.logLevel,
+                  "--log-format", config.logFormat};
         isolated = std::make_unique<worker::ProcessExecutor>(w, blobs);
         plugins.setProbeRunner([&isolated](const PluginDescriptor& p, const std::string& path, std::string_view type) {
             return isolated->probe(p.name, p.version, path, std::string(type));

@@ -262,6 +262,11 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
             throw std::invalid_argument("'" + v + "' is not one of debug, info, warn, error");
         c.logLevel = lower(v);
     });
+    add("log-format", "logfmt (key=value) or json, one event a line", [](Config& c, const std::string& v) {
+        if (lower(v) != "logfmt" && lower(v) != "json")
+            throw std::invalid_argument("'" + v + "' is not one of logfmt, json");
+        c.logFormat = lower(v);
+    });
 
     app.add_option("--config", configFile_, "TOML config file")->envname("PIXELMILL_CONFIG");
     for (Option& o : options_) {

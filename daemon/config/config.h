@@ -60,6 +60,7 @@ struct Config {
     uint64_t workerMemoryLimit = 4ull << 30;  // RLIMIT_AS of a worker process; 0: none
     double workerCpuSeconds = 0;         // RLIMIT_CPU per job in a worker; 0: job timeout x cores
     std::string logLevel = "info";
+    std::string logFormat = "logfmt";  // or "json"
 
     // Filled in by resolve(): the effective values, for logs and /v1/status.
     std::string describe() const;

@@ -167,7 +167,8 @@ protocol::Probed probeSource(PluginHost& host, const protocol::Probe& probe) {
 int runWorker(const WorkerOptions& options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the daemon
     std::signal(SIGPIPE, SIG_IGN);
-    log::init(options.logLevel == "debug" ? log::Level::Debug : log::Level::Warn);
+    log::init(options.logLevel == "debug" ? log::Level::Debug : log::Level::Warn,
+              options.logFormat == "json" ? log::Format::Json : log::Format::Logfmt);
     if (options.memoryLimitBytes > 0) {
         rlimit limit{options.memoryLimitBytes, options.memoryLimitBytes};
         ::setrlimit(RLIMIT_AS, &limit);

@@ -19,6 +19,7 @@ struct WorkerOptions {
     PluginLimits limits;
     unsigned threads = 1;       // for a plugin's parallel_for
     std::string logLevel = "info";
+    std::string logFormat = "logfmt";
 };
 
 // `pixelmill worker`: a plugin worker process. It loads the plugins, then

@@ -4,8 +4,10 @@
 #include "support/images.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <set>
+#include <sstream>
 #include <thread>
 
 using namespace pixelmill::test;
@@ -208,4 +210,40 @@ TEST_CASE("past --drain-timeout a running job goes back to the queue and runs af
     CHECK((job["state"] == "queued" || job["state"] == "running"));
     // Cancel it rather than wait a minute: it is a live job of the new process.
     CHECK(d.http().post("/v1/jobs/" + id + "/cancel", "").status == 202);
+}
+
+TEST_CASE("log format json: every line the daemon and its workers write is one JSON object") {
+    DaemonOptions options;
+    options.args = {"--log-format", "json", "--log-level", "debug"};
+    Daemon d(options);
+    TempDir files;
+    makePng(files / "a.png", 64, 48);
+    auto r = d.http().post("/v1/jobs?plugin=thumbnail&size=16", readFile(files / "a.png"), "application/octet-stream");
+    REQUIRE(r.status == 202);
+    std::string id = r.json()["id"];
+    REQUIRE(d.waitForJob(id)["state"] == "succeeded");
+    REQUIRE(d.terminate() == 0);
+
+    std::set<std::string> events;
+    bool jobLine = false;
+    std::istringstream lines(d.log());
+    int count = 0;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.empty()) continue;
+        INFO(line);
+        ++count;
+        nlohmann::json j = nlohmann::json::parse(line);  // throws on anything else
+        REQUIRE(j.is_object());
+        CHECK(j["ts"].is_string());
+        CHECK((j["level"] == "debug" || j["level"] == "info" || j["level"] == "warn" || j["level"] == "error"));
+        events.insert(j["event"].get<std::string>());
+        if (j["event"] == "job_attempt_ended" && j.value("job", "") == id) {
+            jobLine = true;
+            CHECK(j["attempt"] == 1);  // a number, not a string
+        }
+    }
+    CHECK(count > 3);
+    CHECK(events.count("listening") == 1);
+    CHECK(events.count("stopped") == 1);
+    CHECK(jobLine);
 }

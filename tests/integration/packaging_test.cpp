@@ -444,6 +444,17 @@ TEST_CASE("command line: 0 when it went well, 2 for a usage mistake, 1 when the 
     CHECK(runCommand(pm, &out) == 2);  // a command is required
     // Well-formed, but the data folder cannot be made: a runtime failure.
     writeFile(dir / "file", "x");
-    CHECK(runCommand(pm + " serve --listen 127.0.0.1:0 --data-dir " + shellQuote((dir / "file" / "data").string()),
-                     &out) == 1);
+    const std::string broken = pm + " serve --listen 127.0.0.1:0 --data-dir " + shellQuote((dir / "file" / "data").string());
+    CHECK(runCommand(broken, &out) == 1);
+    CHECK(out.find("level=error") != std::string::npos);
+
+    // Under systemd (JOURNAL_STREAM names standard error) each line starts
+    // with its priority for journald: <3> for an error.
+    const std::string log = (dir / "journal.log").string();
+    CHECK(runCommand("sh -c " + shellQuote("exec 2>" + shellQuote(log) + "; JOURNAL_STREAM=$(stat -c %d:%i " +
+                                           shellQuote(log) + ") exec " + broken)) == 1);
+    std::string journal = readFile(log);
+    INFO(journal);
+    CHECK(journal.rfind("<3>ts=", 0) == 0);
+    CHECK(journal.find("level=error") != std::string::npos);
 }

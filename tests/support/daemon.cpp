@@ -135,7 +135,7 @@ void Daemon::start() {
         ::_exit(127);
     }
     pid_ = pid;
-    static const std::regex listening("event=listening .*port=([0-9]+)");
+    static const std::regex listening(R"((?:event=listening .*port=|"event":"listening".*"port":)([0-9]+))");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {
         std::string text = readFile(logPath_);
