@@ -67,6 +67,18 @@ std::string utcNow() {
     return buf;
 }
 
+// The backslash escapes logfmt and JSON share: true if `c` was one.
+bool appendEscaped(std::string& out, char c) {
+    switch (c) {
+        case '"': out.append("\\\""); return true;
+        case '\\': out.append("\\\\"); return true;
+        case '\n': out.append("\\n"); return true;
+        case '\r': out.append("\\r"); return true;
+        case '\t': out.append("\\t"); return true;
+        default: return false;
+    }
+}
+
 // The length of the well-formed UTF-8 sequence at s[i], or 0.
 size_t utf8Length(std::string_view s, size_t i) {
     auto u = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
@@ -97,20 +109,13 @@ void appendJsonString(std::string& out, std::string_view v) {
             }
             continue;
         }
-        switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out.append("\\u00");
-                    out.push_back(hex[(c >> 4) & 0xf]);
-                    out.push_back(hex[c & 0xf]);
-                } else {
-                    out.push_back(c);
-                }
+        if (appendEscaped(out, c)) continue;
+        if (static_cast<unsigned char>(c) < 0x20) {
+            out.append("\\u00");
+            out.push_back(hex[(c >> 4) & 0xf]);
+            out.push_back(hex[c & 0xf]);
+        } else {
+            out.push_back(c);
         }
     }
     out.push_back('"');
@@ -130,16 +135,8 @@ void appendValue(std::string& out, std::string_view v) {
     }
     out.push_back('"');
     for (char c : v) {
-        switch (c) {
-            case '"': out.append("\\\""); break;
-            case '\\': out.append("\\\\"); break;
-            case '\n': out.append("\\n"); break;
-            case '\r': out.append("\\r"); break;
-            case '\t': out.append("\\t"); break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) out.push_back('?');
-                else out.push_back(c);
-        }
+        if (appendEscaped(out, c)) continue;
+        out.push_back(static_cast<unsigned char>(c) < 0x20 ? '?' : c);
     }
     out.push_back('"');
 }
