@@ -414,12 +414,12 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
     std::string_view method = line.substr(0, line.find(' '));
     std::string_view target = line.substr(method.size() + 1);
     target = target.substr(0, target.rfind(' '));
+    if (method == "HEAD") answerAsHead(peer);  // whoever answers it, from here on, sends no body
     if (const char* why = nonCanonicalTarget(target)) {
         reject(c, peer, ApiError::badRequest("invalid_path", why));
         return false;
     }
     std::string_view path = targetPath(target);
-    if (method == "HEAD") answerAsHead(peer);  // whoever answers it, from here on
     const std::string* route = nullptr;  // the matched template
     c.rule = RouteRule::read();          // an unknown path is 404 to those who may read, 401 to others
     std::string allow;                   // set when the path is known but the method is not

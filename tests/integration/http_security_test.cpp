@@ -410,6 +410,10 @@ TEST_CASE("HEAD answers as GET would without the body, OPTIONS and 405 name the 
     CHECK(refused.starts_with("HTTP/1.1 405"));
     CHECK(refused.find("Allow: POST, OPTIONS") != std::string::npos);
     CHECK(afterHead("HEAD /no/such/path HTTP/1.1\r\n" + host + "\r\n").starts_with("HTTP/1.1 404"));
+    // Refused before its route is looked at: still no body.
+    std::string odd = rawExchange(port, "HEAD //healthz HTTP/1.1\r\n" + host + "\r\n", 1000);
+    CHECK(odd.starts_with("HTTP/1.1 400"));
+    CHECK(odd.ends_with("\r\n\r\n"));
 
     Response options = d.http().request("OPTIONS", "/v1/jobs");
     CHECK(options.status == 204);
