@@ -35,16 +35,18 @@ case "${1:-}" in
   *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
 esac
 
-# The dashboard's browser tests: tests/browser's node modules (--test), when
-# missing or older than their lock file.
-browser_modules() {
-  local dir
-  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
-  if [[ "${1:-}" == --test ]] && command -v npm >/dev/null &&
-     { [[ ! -d "$dir/node_modules" ]] || [[ "$dir/package-lock.json" -nt "$dir/node_modules" ]]; }; then
-    echo "install-deps: npm ci --prefix tests/browser"
-    npm ci --prefix "$dir" --no-audit --no-fund && touch "$dir/node_modules"
-  fi
+# The test suite's node modules (--test), each folder's when missing or older
+# than its lock file: the dashboard's browser tests, the OpenAPI linter.
+node_modules() {
+  local root dir
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  [[ "${1:-}" == --test ]] && command -v npm >/dev/null || return 0
+  for dir in "$root/tests/browser" "$root/tests/openapi"; do
+    if [[ ! -d "$dir/node_modules" ]] || [[ "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+      echo "install-deps: npm ci --prefix ${dir#"$root"/}"
+      npm ci --prefix "$dir" --no-audit --no-fund && touch "$dir/node_modules"
+    fi
+  done
 }
 
 missing=()
@@ -58,7 +60,7 @@ done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "install-deps: all ${#want[@]} packages are installed"
-  browser_modules "${1:-}"
+  node_modules "${1:-}"
   exit 0
 fi
 
@@ -99,4 +101,4 @@ if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}";
   "${sudo[@]}" apt-get update -q
   "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-browser_modules "${1:-}"
+node_modules "${1:-}"

@@ -59,7 +59,8 @@ json errorResponse(const std::string& description, const std::string& code, cons
 
 // The written document with what the route table decides: the scope each
 // operation needs (x-pixelmill-scope, the same rule the front end applies),
-// the bearer scheme, and the 401 and 403 of every operation that is not open.
+// the bearer scheme, and the 401, 403 and 429 (the per-client rate limit) of
+// every operation that is not open.
 json withSecurity(json doc, const RouteIndex& rules) {
     doc["components"]["securitySchemes"]["bearer"] = {
         {"type", "http"},
@@ -94,6 +95,8 @@ json withSecurity(json doc, const RouteIndex& rules) {
             }
             op["responses"]["401"] = {{"$ref", "#/components/responses/Unauthorized"}};
             op["responses"]["403"] = {{"$ref", "#/components/responses/Forbidden"}};
+            // Where the written document has a 429 already, it names rate_limited too.
+            if (!op["responses"].contains("429")) op["responses"]["429"] = {{"$ref", "#/components/responses/RateLimited"}};
         }
     }
     return doc;

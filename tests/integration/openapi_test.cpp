@@ -4,6 +4,7 @@
 // bad request, and every answer seen has the documented shape. /docs renders it.
 #include "support/daemon.h"
 #include "support/images.h"
+#include "support/postgres.h"
 
 #include <catch2/catch.hpp>
 
@@ -555,6 +556,44 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
                             d.http().request(op.method, path, "", {"Authorization: Bearer " + other})});
         }
     }
+    {
+        // Over the per-client rate limit, every operation that is not open
+        // answers 429 before it looks at the request.
+        Daemon d(DaemonOptions{.args = {"--rate-limit", "0.01", "--rate-burst", "1"}});
+        REQUIRE(d.http().get("/v1/status").status == 200);  // the one request the burst holds
+        for (const Operation& op : operations(doc)) {
+            if (op.op.value("x-pixelmill-scope", "") == "open") continue;
+            seen.push_back({op.key(), "over the rate limit", d.http().request(op.method, fill(op.path, kUnknownId))});
+        }
+    }
+    const std::string noPostgres = PostgresServer::unavailableReason();
+    if (noPostgres.empty()) {
+        // With its PostgreSQL store down, every operation that reads or
+        // writes the store answers 503 store_unavailable.
+        TempDir blobs;
+        PostgresServer pg;
+        Daemon d(DaemonOptions{.args = {"--store", pg.createDatabase(), "--blob-dir", (blobs / "blobs").string()}});
+        pg.stop();
+        for (const Operation& op : operations(doc)) {
+            if (op.op.value("x-pixelmill-scope", "") == "open") continue;
+            std::string body;
+            std::vector<std::string> headers;
+            if (op.key() == "POST /v1/jobs" || op.key() == "POST /v1/originals") body = "plain text";
+            if (op.key() == "POST /v1/batches") {
+                body = json{{"plugin", "noop"}, {"original_ids", {kUnknownId}}}.dump();
+                headers = {"Content-Type: application/json"};
+            }
+            std::string path = fill(op.path, kUnknownId) + (op.key() == "POST /v1/jobs" ? "?plugin=noop" : "");
+            seen.push_back({op.key(), "PostgreSQL down", d.http().request(op.method, path, body, headers)});
+        }
+        // Monitoring goes on meanwhile: the scrape answers and says what it could not read.
+        Response metrics = d.http().get("/metrics");
+        CHECK(metrics.status == 200);
+        CHECK(metrics.body.find("pixelmill_metrics_refresh_errors_total 0\n") == std::string::npos);
+        CHECK(metrics.body.find("pixelmill_metrics_refresh_errors_total ") != std::string::npos);
+    } else {
+        WARN("SKIPPED the PostgreSQL outage answers: " << noPostgres);
+    }
 
     std::map<std::string, Operation> ops;
     for (const Operation& op : operations(doc)) ops.emplace(op.key(), op);
@@ -576,6 +615,8 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
             exercised = exercised || seenIt;
             INFO(key << " documents " << code);
             if (kNotConstructible.count({key, code})) CHECK_FALSE(seenIt);
+            else if (!noPostgres.empty() && response.value("$ref", "") == "#/components/responses/StoreUnavailable")
+                continue;
             else CHECK(seenIt);
         }
         INFO(key);
@@ -618,4 +659,22 @@ TEST_CASE("/docs is one self-contained HTML page with every operation") {
     // Text from the document is escaped: the JSON examples' quotes never reach the markup raw.
     CHECK(html.find("{\"error\"") == std::string::npos);
     CHECK(html.find("{&quot;error&quot;") != std::string::npos);
+}
+
+TEST_CASE("the served document passes Redocly's recommended OpenAPI rules") {
+    const std::filesystem::path lint = std::filesystem::path(PIXELMILL_TEST_SOURCE_DIR) / "tests" / "openapi";
+    if (runCommand("command -v node >/dev/null") != 0 || !std::filesystem::exists(lint / "node_modules")) {
+        WARN("SKIPPED: node or tests/openapi/node_modules is missing; scripts/install-deps.sh --test installs them");
+        return;
+    }
+    TempDir dir;
+    {
+        Daemon d;
+        writeFile(dir / "openapi.json", fetchDocument(d).dump(2));
+    }
+    std::string out;
+    int rc = runCommand("node '" + (lint / "lint.mjs").string() + "' '" + (dir / "openapi.json").string() + "' 2>&1", &out);
+    INFO(out);
+    CHECK(rc == 0);
+    CHECK(out.find("openapi lint: errors=0 warnings=0") != std::string::npos);
 }
