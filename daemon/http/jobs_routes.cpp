@@ -192,7 +192,8 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         return;
     }
     if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
-    s.store.recordHit(job.id);
+    // A download keeps the output ahead in the eviction order; a HEAD is no download.
+    if (request.method() != Http::Method::Head) s.store.recordHit(job.id);
     sendFile(response, s.blobs.path(found->sha256), found->mediaType,
              storedContentHeaders(Stored::Output, s.behindTokens(), found->mediaType, found->name, found->sha256));
 }

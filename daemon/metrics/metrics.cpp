@@ -1,5 +1,7 @@
 #include "metrics/metrics.h"
 
+#include "common/log.h"
+
 #include <prometheus/text_serializer.h>
 
 #include <dirent.h>
@@ -90,6 +92,11 @@ Metrics::Metrics(const std::string& version)
                 .Name("pixelmill_http_request_duration_seconds")
                 .Help("Time to answer an HTTP request, by route template, method and status code")
                 .Register(*registry_)),
+      refreshErrors_(BuildCounter()
+                         .Name("pixelmill_metrics_refresh_errors_total")
+                         .Help("Scrapes in which a source of gauges (the job store) could not be read; its gauges kept their last values")
+                         .Register(*registry_)
+                         .Add({})),
       processCpu_(BuildCounter()
                       .Name("process_cpu_seconds_total")
                       .Help("Total user and system CPU time spent in seconds")
@@ -217,7 +224,16 @@ std::string Metrics::scrape() {
         std::lock_guard lock(mutex_);
         refreshers = refreshers_;
     }
-    for (auto& r : refreshers) r(*this);
+    for (auto& r : refreshers) {
+        try {
+            r(*this);
+        } catch (const std::exception& e) {
+            // A store that cannot be read now (PostgreSQL down) leaves the gauges
+            // it feeds as they were; the scrape still answers with everything else.
+            refreshErrors_.Increment();
+            log::warn("metrics_refresh_failed", {{"error", e.what()}});
+        }
+    }
     refreshProcess();
     return prometheus::TextSerializer().Serialize(registry_->Collect());
 }

@@ -79,6 +79,7 @@ private:
     prometheus::Family<prometheus::Histogram>& duration_;
     prometheus::Family<prometheus::Histogram>& queueWait_;
     prometheus::Family<prometheus::Histogram>& http_;
+    prometheus::Counter& refreshErrors_;
     prometheus::Family<prometheus::Counter>& processCpu_;
 
     std::mutex mutex_;
