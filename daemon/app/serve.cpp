@@ -1,6 +1,7 @@
 #include "app/commands.h"
 
 #include "app/cluster_node.h"
+#include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -196,6 +197,8 @@ int runServe(const Config& configIn) {
     std::signal(SIGPIPE, SIG_IGN);
 
     log::init(parseLevel(config.logLevel), config.logFormat == "json" ? log::Format::Json : log::Format::Logfmt);
+    // Before any thread starts: it takes NOTIFY_SOCKET out of the environment.
+    SystemdNotifier systemd;
     double startedAt = monotonicSeconds();
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     if (config.workers <= 0) config.workers = static_cast<int>(cores);
@@ -490,6 +493,12 @@ int runServe(const Config& configIn) {
     storage.start();
     notifier->start();
     ready = true;
+    const std::string address = host + ":" + std::to_string(server.port());
+    systemd.send("READY=1\nSTATUS=serving on " + address);
+    // Pings only while the daemon answers its own /healthz: a wedged front stops them.
+    systemd.startWatchdog([&host, port = server.port()](std::chrono::milliseconds budget) {
+        return answersOk(host, port, "/healthz", budget);
+    });
     log::info("listening", {{"address", host + ":" + std::to_string(server.port())},
                             {"port", static_cast<int>(server.port())},
                             {"version", PIXELMILL_VERSION},
@@ -510,6 +519,7 @@ int runServe(const Config& configIn) {
         }
         log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                {"timeout_s", config.drainTimeoutSeconds}});
+        systemd.send("STOPPING=1\nSTATUS=draining: running jobs finish, no new ones");
         break;
     }
 
@@ -520,6 +530,7 @@ int runServe(const Config& configIn) {
     intake.shutdown();    // answer uploads being checked…
     outbound.shutdown();  // finish downloads in flight…
     waiters.shutdown();   // …and answer long-polls while their connections still exist
+    systemd.stopWatchdog();  // it asks the server, which goes now
     server.shutdown();
     if (!clean) {
         // A plugin that ignores should_stop() still holds a worker; its job stays
