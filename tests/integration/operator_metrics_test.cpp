@@ -3,6 +3,7 @@
 // outcome, the intake backlog and the job store's connections.
 #include "support/daemon.h"
 #include "support/http_server.h"
+#include "support/postgres.h"
 #include "support/images.h"
 
 #include <catch2/catch.hpp>
@@ -189,4 +190,27 @@ TEST_CASE("the intake backlog and the store's connections are on every scrape") 
     d.http().get("/v1/status");
     CHECK(value(d, "pixelmill_store_connections{state=\"idle\"}") >= 1);
     CHECK(value(d, "pixelmill_store_connections{state=\"in_use\"}") >= 0);  // a worker may hold one now
+}
+
+TEST_CASE("with PostgreSQL, the pool's connections and pending notifications per channel come from it") {
+    if (std::string why = PostgresServer::unavailableReason(); !why.empty()) {
+        WARN("skipping: " << why);
+        return;
+    }
+    TempDir blobs;
+    Daemon d(DaemonOptions{.args = {"--store", sharedPostgres().createDatabase(), "--blob-dir", (blobs / "b").string(),
+                                    "--allow-private-network", "--notify-retry-base", "30"}});
+    TempDir files;
+    makeJpeg(files / "p.jpg", 320, 240);
+    // A receiver that never answers: the webhook stays pending after its first attempt.
+    Response r = d.submit((files / "p.jpg").string(), "thumbnail", {{"callback_url", "http://127.0.0.1:1/hook"}});
+    REQUIRE(r.status == 202);
+    d.waitForJob(r.json()["id"]);
+    REQUIRE(eventually([&] {
+        return value(d, "pixelmill_notifications_total{channel=\"webhook\",outcome=\"retried\"}") == 1;
+    }));
+    CHECK(value(d, "pixelmill_notifications_pending{channel=\"webhook\"}") == 1);
+    CHECK(value(d, "pixelmill_notifications_pending{channel=\"email\"}") == 0);
+    CHECK(value(d, "pixelmill_store_connections{state=\"idle\"}") >= 1);
+    CHECK(value(d, "pixelmill_store_connections{state=\"in_use\"}") >= 0);
 }
