@@ -499,7 +499,7 @@ int runServe(const Config& configIn) {
     systemd.startWatchdog([&host, port = server.port()](std::chrono::milliseconds budget) {
         return answersOk(host, port, "/healthz", budget);
     });
-    log::info("listening", {{"address", host + ":" + std::to_string(server.port())},
+    log::info("listening", {{"address", address},
                             {"port", static_cast<int>(server.port())},
                             {"version", PIXELMILL_VERSION},
                             {"workers", config.workers},
