@@ -1,6 +1,7 @@
 #include "app/commands.h"
 
 #include "app/cluster_node.h"
+#include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
@@ -17,6 +18,7 @@
 #include "plugins/plugin_host.h"
 #include "plugins/plugin_watcher.h"
 #include "scheduler/scheduler.h"
+#include "store/connection_counts.h"
 #include "store/fs/fs_blob_store.h"
 #include "store/postgres/postgres_job_store.h"
 #include "store/sqlite/sqlite_job_store.h"
@@ -33,6 +35,7 @@
 #include <csignal>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -125,6 +128,63 @@ void sqliteMetrics(Metrics& m, const sqlite::Checkpointer::Stats& wal, const Wri
                 static_cast<double>(wal.restarts));
 }
 
+// Notifications per channel: pending ones read from the job store (the same
+// on every node sharing it), and what this process's attempts came to.
+namespace {
+
+void notificationMetrics(Metrics& m, SqliteJobStore* sqlite, PostgresJobStore* postgres,
+                         const notify::Notifier& notifier) {
+    std::map<std::string, uint64_t> pending;
+    if (sqlite) pending = sqlite->countPendingDeliveriesByKind();
+    else if (postgres) pending = postgres->countPendingDeliveriesByKind();
+    uint64_t all = 0;
+    for (const char* channel : {"webhook", "email"}) {
+        uint64_t n = pending.count(channel) ? pending.at(channel) : 0;
+        all += n;
+        m.gauge("pixelmill_notifications_pending", "Notifications not delivered yet, by channel (webhook, email)",
+                {{"channel", channel}})
+            .Set(static_cast<double>(n));
+        notify::Notifier::Tally t = notifier.tally(channel);
+        const char* help = "Notification attempts, by channel and outcome: delivered, retried (failed, tried again "
+                           "later), given_up (failed for the last time), interrupted (cut short by a shutdown)";
+        const std::pair<const char*, uint64_t> outcomes[] = {
+            {"delivered", t.delivered}, {"retried", t.retried}, {"given_up", t.givenUp}, {"interrupted", t.interrupted}};
+        for (const auto& [outcome, total] : outcomes)
+            m.counterTo("pixelmill_notifications_total", help, {{"channel", channel}, {"outcome", outcome}},
+                        static_cast<double>(total));
+    }
+    // The former name, webhooks and emails together: kept for one release.
+    m.gauge("pixelmill_webhook_deliveries_pending",
+            "Deprecated, use pixelmill_notifications_pending: notifications (webhooks, emails) not delivered yet")
+        .Set(static_cast<double>(all));
+}
+
+// The HTTP front: connections, what it turned away, and the intake pool's backlog.
+void httpMetrics(Metrics& m, const http::ConnectionGuard& guard, const http::AccessControl& access,
+                 const TaskPool& intake) {
+    m.gauge("pixelmill_http_connections_open", "HTTP connections open now").Set(static_cast<double>(guard.open()));
+    const char* refused = "HTTP connections closed as they arrived, by reason: max_connections (all were taken), "
+                          "max_connections_per_client (that client's share was)";
+    m.counterTo("pixelmill_http_connections_refused_total", refused, {{"reason", "max_connections"}},
+                static_cast<double>(guard.refusedOverTotal()));
+    m.counterTo("pixelmill_http_connections_refused_total", refused, {{"reason", "max_connections_per_client"}},
+                static_cast<double>(guard.refusedOverClient()));
+    m.counterTo("pixelmill_http_rate_limited_total", "Requests answered 429 rate_limited by the per-client rate limit",
+                static_cast<double>(access.rateLimited()));
+    m.gauge("pixelmill_intake_queue_depth",
+            "Requests waiting for an intake thread (uploads being checked and stored, source_url fetches)")
+        .Set(static_cast<double>(intake.queued()));
+}
+
+// The store's pooled connections: PostgreSQL's, or SQLite's readers.
+void storeConnectionMetrics(Metrics& m, ConnectionCounts c) {
+    const char* help = "Job store connections of this process, by state: in_use (borrowed by a call) or idle (pooled)";
+    m.gauge("pixelmill_store_connections", help, {{"state", "in_use"}}).Set(static_cast<double>(c.inUse));
+    m.gauge("pixelmill_store_connections", help, {{"state", "idle"}}).Set(static_cast<double>(c.idle));
+}
+
+}  // namespace
+
 int runServe(const Config& configIn) {
     Config config = configIn;
     // Signals are taken by sigwait() below; block them before any thread starts.
@@ -137,6 +197,8 @@ int runServe(const Config& configIn) {
     std::signal(SIGPIPE, SIG_IGN);
 
     log::init(parseLevel(config.logLevel), config.logFormat == "json" ? log::Format::Json : log::Format::Logfmt);
+    // Before any thread starts: it takes NOTIFY_SOCKET out of the environment.
+    SystemdNotifier systemd;
     double startedAt = monotonicSeconds();
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     if (config.workers <= 0) config.workers = static_cast<int>(cores);
@@ -381,8 +443,10 @@ int runServe(const Config& configIn) {
                     static_cast<double>(blobs.syncedBlobs()));
         m.counterTo("pixelmill_output_evictions_total", "Rounds of output evictions for the storage quota",
                     static_cast<double>(storage.evictions()));
-        m.gauge("pixelmill_webhook_deliveries_pending", "Notifications (webhooks, emails) not delivered yet")
-            .Set(static_cast<double>(store.countPendingDeliveries()));
+        notificationMetrics(m, sqliteStore, postgresStore, *notifier);
+        httpMetrics(m, server.guard(), *services.access, intake);
+        if (sqliteStore) storeConnectionMetrics(m, sqliteStore->connections());
+        if (postgresStore) storeConnectionMetrics(m, postgresStore->connections());
         m.gauge("pixelmill_long_polls", "Requests parked with ?wait").Set(static_cast<double>(waiters.pending()));
         m.gauge("pixelmill_vips_tracked_memory_bytes", "Memory libvips has allocated")
             .Set(static_cast<double>(vips_tracked_get_mem()));
@@ -429,7 +493,13 @@ int runServe(const Config& configIn) {
     storage.start();
     notifier->start();
     ready = true;
-    log::info("listening", {{"address", host + ":" + std::to_string(server.port())},
+    const std::string address = host + ":" + std::to_string(server.port());
+    systemd.send("READY=1\nSTATUS=serving on " + address);
+    // Pings only while the daemon answers its own /healthz: a wedged front stops them.
+    systemd.startWatchdog([&host, port = server.port()](std::chrono::milliseconds budget) {
+        return answersOk(host, port, "/healthz", budget);
+    });
+    log::info("listening", {{"address", address},
                             {"port", static_cast<int>(server.port())},
                             {"version", PIXELMILL_VERSION},
                             {"workers", config.workers},
@@ -449,6 +519,7 @@ int runServe(const Config& configIn) {
         }
         log::info("draining", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"},
                                {"timeout_s", config.drainTimeoutSeconds}});
+        systemd.send("STOPPING=1\nSTATUS=draining: running jobs finish, no new ones");
         break;
     }
 
@@ -459,6 +530,7 @@ int runServe(const Config& configIn) {
     intake.shutdown();    // answer uploads being checked…
     outbound.shutdown();  // finish downloads in flight…
     waiters.shutdown();   // …and answer long-polls while their connections still exist
+    systemd.stopWatchdog();  // it asks the server, which goes now
     server.shutdown();
     if (!clean) {
         // A plugin that ignores should_stop() still holds a worker; its job stays

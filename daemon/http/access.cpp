@@ -237,6 +237,7 @@ void AccessControl::limitRate(const std::string& client) {
         b.tokens -= 1;
         return;
     }
+    ++rateLimited_;
     int wait = static_cast<int>(std::ceil((1 - b.tokens) / options_.rateLimit));
     std::ostringstream rate;
     rate << options_.rateLimit;  // 2, 0.5: no trailing zeros

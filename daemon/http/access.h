@@ -17,6 +17,7 @@
 // matched (http/route_rules.h), never guessed from the raw path.
 #include "http/route_rules.h"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -98,6 +99,9 @@ public:
     void closeSession(std::string_view id);
     std::optional<Principal> session(std::string_view id);
 
+    // Requests answered 429 rate_limited since the start.
+    uint64_t rateLimited() const { return rateLimited_.load(); }
+
 private:
     std::optional<Principal> identify(const Caller& caller, bool& presented);
     void limitRate(const std::string& client);
@@ -117,6 +121,7 @@ private:
         std::chrono::steady_clock::time_point at;
     };
     std::map<std::string, Bucket, std::less<>> buckets_;
+    std::atomic<uint64_t> rateLimited_{0};
 };
 
 // The value of cookie `name` in a Cookie header, or empty.

@@ -26,12 +26,14 @@ std::shared_ptr<ConnectionGuard::Entry> ConnectionGuard::admit(const std::shared
     std::lock_guard lock(mutex_);
     if (entries_.size() >= limits_.maxConnections) {
         ::shutdown(entry->fd, SHUT_RDWR);
+        ++refusedTotal_;
         log::warn("connection_refused", {{"reason", "max_connections"}, {"open", static_cast<uint64_t>(entries_.size())}});
         return nullptr;
     }
     size_t& mine = perClient_[entry->client];
     if (mine >= limits_.maxPerClient) {
         ::shutdown(entry->fd, SHUT_RDWR);
+        ++refusedClient_;
         log::warn("connection_refused", {{"reason", "max_connections_per_client"}, {"client", entry->client},
                                          {"open", static_cast<uint64_t>(mine)}});
         return nullptr;

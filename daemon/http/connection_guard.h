@@ -69,6 +69,10 @@ public:
 
     size_t open() const;
     uint64_t closedForSlowness() const { return closed_.load(); }
+    // Connections closed at admission because all of them (max_connections)
+    // or one client's share (max_connections_per_client) were taken.
+    uint64_t refusedOverTotal() const { return refusedTotal_.load(); }
+    uint64_t refusedOverClient() const { return refusedClient_.load(); }
 
 private:
     void loop();
@@ -82,6 +86,8 @@ private:
     std::map<std::string, size_t, std::less<>> perClient_;
     bool stopping_ = false;
     std::atomic<uint64_t> closed_{0};
+    std::atomic<uint64_t> refusedTotal_{0};
+    std::atomic<uint64_t> refusedClient_{0};
     std::thread sweeper_;
 };
 

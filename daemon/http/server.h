@@ -23,6 +23,8 @@ public:
     void start();
     void shutdown();
     uint16_t port() const;
+    // Open connections and refusals, for the metrics.
+    const ConnectionGuard& guard() const { return *guard_; }
 
 private:
     Services& services_;

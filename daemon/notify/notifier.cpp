@@ -79,6 +79,17 @@ Notifier::Notifier(JobStore& store, const AddressPolicy& policy, Render render, 
 
 Notifier::~Notifier() { stop(); }
 
+Notifier::Counters& Notifier::counters(std::string_view channel) {
+    if (channel == "webhook") return webhooks_;
+    if (channel == "email") return emails_;
+    return others_;
+}
+
+Notifier::Tally Notifier::tally(std::string_view channel) const {
+    const Counters& c = channel == "webhook" ? webhooks_ : channel == "email" ? emails_ : others_;
+    return {c.delivered.load(), c.retried.load(), c.givenUp.load(), c.interrupted.load()};
+}
+
 void Notifier::start() {
     std::lock_guard lock(mutex_);
     if (!threads_.empty() || stopping()) return;
@@ -162,6 +173,7 @@ void Notifier::deliver(const Delivery& d) {
     try {
         if (out.delivered) {
             store_.recordDelivery(d.id, true, out.status, "", 0, now);
+            ++counters(d.kind).delivered;
             log::info("notification_delivered", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},
                                                  {"attempt", attempt}, {"status", out.status.value_or(0)}});
             return;
@@ -169,6 +181,7 @@ void Notifier::deliver(const Delivery& d) {
         if (stopping() && !out.permanent) {
             // Cut short by stop(): due again at once, for the next start.
             store_.recordDelivery(d.id, false, out.status, "interrupted: the daemon was stopping", now, now);
+            ++counters(d.kind).interrupted;
             log::info("notification_interrupted", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind}});
             return;
         }
@@ -176,6 +189,7 @@ void Notifier::deliver(const Delivery& d) {
         bool last = out.permanent || static_cast<size_t>(attempt) > schedule.size();
         int64_t retryAt = last ? 0 : now + schedule[static_cast<size_t>(attempt) - 1].count();
         store_.recordDelivery(d.id, false, out.status, out.error, retryAt, now);
+        ++(last ? counters(d.kind).givenUp : counters(d.kind).retried);
         if (last) {
             log::warn("notification_given_up", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},
                                                 {"attempt", attempt}, {"status", out.status.value_or(0)},

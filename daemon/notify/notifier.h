@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -78,6 +79,17 @@ public:
     // Deliveries being sent right now.
     int inFlight() const { return inFlight_.load(); }
 
+    // What this process's attempts came to since it started, per channel
+    // ("webhook", "email"): delivered; failed and due again (retried); failed
+    // for the last time (given_up); cut short by stop() (interrupted).
+    struct Tally {
+        uint64_t delivered = 0;
+        uint64_t retried = 0;
+        uint64_t givenUp = 0;
+        uint64_t interrupted = 0;
+    };
+    Tally tally(std::string_view channel) const;
+
     // Claims and sends up to `max` due deliveries on the calling thread;
     // returns how many it handled. What the sender threads do, for tests and tools.
     int deliverDue(int max);
@@ -113,6 +125,12 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<int> inFlight_{0};
     std::atomic<bool> warnedUnsigned_{false};
+
+    struct Counters {
+        std::atomic<uint64_t> delivered{0}, retried{0}, givenUp{0}, interrupted{0};
+    };
+    Counters& counters(std::string_view channel);
+    Counters webhooks_, emails_, others_;
 };
 
 // How --smtp-url is reached: smtps:// is TLS from the first byte; smtp://

@@ -84,7 +84,8 @@ std::string expandVariables(std::string expr) {
 // Gauges read from the job store are the same on every node sharing it: they
 // are taken with max(), never added up.
 const std::vector<std::string> kStoreGauges = {"pixelmill_jobs{", "pixelmill_oldest_queued_job_age_seconds",
-                                               "pixelmill_webhook_deliveries_pending"};
+                                               "pixelmill_webhook_deliveries_pending",
+                                               "pixelmill_notifications_pending"};
 
 void checkStoreGaugesUseMax(const std::string& expr) {
     for (const std::string& g : kStoreGauges) {
@@ -235,7 +236,11 @@ TEST_CASE("the Grafana dashboard imports as is and asks for the panels operators
                                "pixelmill_jobs{", "pixelmill_oldest_queued_job_age_seconds",
                                "pixelmill_job_queue_wait_seconds_bucket", "pixelmill_workers_busy",
                                "process_resident_memory_bytes", "process_cpu_seconds_total",
-                               "pixelmill_blob_store_bytes", "pixelmill_blob_store_quota_bytes"}) {
+                               "pixelmill_blob_store_bytes", "pixelmill_blob_store_quota_bytes",
+                               "pixelmill_notifications_pending", "pixelmill_notifications_total",
+                               "pixelmill_http_connections_open", "pixelmill_http_connections_refused_total",
+                               "pixelmill_http_rate_limited_total", "pixelmill_intake_queue_depth",
+                               "pixelmill_store_connections"}) {
         INFO(needle);
         CHECK(anyExpr(needle));
     }

@@ -259,6 +259,10 @@ TEST_CASE("the systemd unit is hardened as documented and passes systemd-analyze
     CHECK(d["SystemCallFilter"].front() == "@system-service");
     CHECK(one("Restart") == "on-failure");
     CHECK(one("RestartPreventExitStatus") == "2");  // a usage error is not mended by a restart
+    // The daemon says when it is ready and pings the watchdog (daemon/app/systemd_notify.h).
+    CHECK(one("Type") == "notify");
+    CHECK(one("NotifyAccess") == "main");
+    CHECK_FALSE(one("WatchdogSec").empty());
     CHECK(one("KillSignal") == "SIGTERM");
     CHECK(one("KillMode") == "mixed");  // worker processes keep running while the daemon drains
     CHECK_FALSE(one("LimitNOFILE").empty());

@@ -31,7 +31,14 @@ Pool::Pool(std::string conninfo, size_t idleMax)
     : conninfo_(std::move(conninfo)), idleMax_(std::max<size_t>(idleMax, 1)) {}
 
 Pool::Lease::~Lease() {
-    if (c_) pool_->giveBack(std::move(c_));
+    if (!c_) return;
+    --pool_->inUse_;
+    pool_->giveBack(std::move(c_));
+}
+
+size_t Pool::idle() const {
+    std::lock_guard lock(mutex_);
+    return idle_.size();
 }
 
 Pool::Lease Pool::acquire() {

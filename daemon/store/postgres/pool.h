@@ -2,6 +2,7 @@
 
 #include "store/postgres/pg.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,14 +32,17 @@ public:
     // transaction) when the lease ends.
     class Lease {
     public:
-        Lease(Pool& pool, std::unique_ptr<Connection> c) : pool_(&pool), c_(std::move(c)) {}
+        Lease(Pool& pool, std::unique_ptr<Connection> c) : pool_(&pool), c_(std::move(c)) { ++pool_->inUse_; }
         ~Lease();
         Lease(Lease&& other) noexcept = default;
         Lease& operator=(Lease&&) = delete;
         Connection& operator*() { return *c_; }
         Connection* operator->() { return c_.get(); }
         // Closes the connection instead of giving it back.
-        void discard() { c_.reset(); }
+        void discard() {
+            if (c_) --pool_->inUse_;
+            c_.reset();
+        }
 
     private:
         Pool* pool_;
@@ -47,6 +51,10 @@ public:
 
     // An open connection; throws ApiError 503 if the server cannot be reached.
     Lease acquire();
+
+    // Connections borrowed now, and open ones waiting in the pool.
+    size_t inUse() const { return inUse_.load(); }
+    size_t idle() const;
 
     // fn(Lease&) on a borrowed connection, which fn may keep (move out).
     // A lost connection becomes ApiError 503. After a deadlock or a
@@ -114,8 +122,9 @@ private:
     std::string conninfo_;
     size_t idleMax_;
 
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::vector<std::unique_ptr<Connection>> idle_;
+    std::atomic<size_t> inUse_{0};  // live Leases holding a connection
     int64_t backoffMs_ = 0;      // 0 while connecting works
     int64_t nextConnectAt_ = 0;  // steady ms: no connect attempt before
     bool reported_ = false;      // the outage has been logged

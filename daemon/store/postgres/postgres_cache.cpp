@@ -93,4 +93,13 @@ uint64_t PostgresJobStore::countPendingDeliveries() {
     return static_cast<uint64_t>(scalar("SELECT count(*) FROM deliveries WHERE state = 'pending'").value_or(0));
 }
 
+std::map<std::string, uint64_t> PostgresJobStore::countPendingDeliveriesByKind() {
+    return pool_.run([](Connection& c) {
+        std::map<std::string, uint64_t> out;
+        for (Row r : c.query("SELECT kind, count(*) FROM deliveries WHERE state = 'pending' GROUP BY kind"))
+            out[r.text(0)] = static_cast<uint64_t>(r.i64(1));
+        return out;
+    });
+}
+
 }  // namespace pixelmill

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/clock.h"
+#include "store/connection_counts.h"
 #include "store/job_store.h"
 #include "store/lost_outputs.h"
 #include "store/postgres/pool.h"
@@ -100,6 +101,10 @@ public:
     void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
                         int64_t retryAt, int64_t now) override;
     uint64_t countPendingDeliveries() override;
+    // Pending deliveries by kind (webhook, email), for the metrics.
+    std::map<std::string, uint64_t> countPendingDeliveriesByKind();
+    // This process's connections to PostgreSQL, for the metrics.
+    ConnectionCounts connections() const { return {pool_.inUse(), pool_.idle()}; }
 
     // Several daemons (postgres_cluster.cpp).
     bool shared() const override { return true; }

@@ -100,4 +100,18 @@ uint64_t SqliteJobStore::countPendingDeliveries() {
     return s.step() ? static_cast<uint64_t>(s.i64(0)) : 0;
 }
 
+std::map<std::string, uint64_t> SqliteJobStore::countPendingDeliveriesByKind() {
+    auto db = reader();
+    Statement& s = db->prepare("SELECT kind, COUNT(*) FROM deliveries WHERE state = 'pending' GROUP BY kind");
+    Reset r(s);
+    std::map<std::string, uint64_t> out;
+    while (s.step()) out[s.text(0)] = static_cast<uint64_t>(s.i64(1));
+    return out;
+}
+
+ConnectionCounts SqliteJobStore::connections() {
+    std::lock_guard lock(readersMutex_);
+    return {readersInUse_.load(), readers_.size()};
+}
+
 }  // namespace pixelmill

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "store/blob_pins.h"
+#include "store/connection_counts.h"
 #include "store/job_store.h"
 #include "store/lost_outputs.h"
 #include "store/sqlite/checkpointer.h"
@@ -9,6 +10,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -82,6 +84,10 @@ public:
     void recordDelivery(int64_t id, bool delivered, std::optional<int> status, const std::string& error,
                         int64_t retryAt, int64_t now) override;
     uint64_t countPendingDeliveries() override;
+    // Pending deliveries by kind (webhook, email), for the metrics.
+    std::map<std::string, uint64_t> countPendingDeliveriesByKind();
+    // The reader connections (the one writer is not pooled), for the metrics.
+    ConnectionCounts connections();
     // In-process pins: eviction, deleting originals and the sweep skip a blob
     // from the moment a submission or an output finds it stored until its
     // row is committed (sqlite_cache.cpp).
@@ -100,9 +106,12 @@ private:
     // A read-only connection borrowed from the pool for a scope.
     class ReadLease {
     public:
-        ReadLease(SqliteJobStore& store, std::unique_ptr<sqlite::Connection> c) : store_(store), c_(std::move(c)) {}
+        ReadLease(SqliteJobStore& store, std::unique_ptr<sqlite::Connection> c) : store_(store), c_(std::move(c)) {
+            ++store_.readersInUse_;
+        }
         ~ReadLease() {
             if (!c_) return;
+            --store_.readersInUse_;
             c_->endReads();
             std::lock_guard lock(store_.readersMutex_);
             store_.readers_.push_back(std::move(c_));
@@ -129,6 +138,7 @@ private:
 
     std::mutex readersMutex_;
     std::vector<std::unique_ptr<sqlite::Connection>> readers_;
+    std::atomic<size_t> readersInUse_{0};  // live ReadLeases
 
     LocalBlobPins blobPins_;
 

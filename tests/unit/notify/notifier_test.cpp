@@ -225,6 +225,11 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: a 500 is retried on the schedule unti
     CHECK(d.lastStatus == 204);
     CHECK(server.requestCount() == 3);
     CHECK(Clock::now() - started >= 200ms);  // two waits of 100 ms
+    // The counters behind pixelmill_notifications_total.
+    REQUIRE(eventually([&] { return notifier.tally("webhook").delivered == 1; }));
+    CHECK(notifier.tally("webhook").retried == 2);
+    CHECK(notifier.tally("webhook").givenUp == 0);
+    CHECK(notifier.tally("email").delivered + notifier.tally("email").retried == 0);
     // Every attempt carries the same delivery id and a valid signature.
     for (const auto& r : server.requests()) {
         CHECK(r.header("x-pixelmill-delivery") == std::to_string(d.id));
@@ -251,6 +256,9 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: after the last scheduled attempt the 
     std::this_thread::sleep_for(300ms);
     CHECK(server.requestCount() == 3);
     CHECK(store().countPendingDeliveries() == 0);
+    CHECK(notifier.tally("webhook").retried == 2);
+    CHECK(notifier.tally("webhook").givenUp == 1);
+    CHECK(notifier.tally("webhook").delivered == 0);
 }
 
 TEST_CASE_METHOD(NotifyFixture, "notifier: a callback on a refused address is never contacted", "[notify][notifier]") {
@@ -347,6 +355,9 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: an email without an SMTP server is gi
     Delivery d = delivery(id, "email");
     CHECK(d.state == "failed");
     CHECK_THAT(d.lastError, Catch::Contains("--smtp-url"));
+    CHECK(notifier.tally("email").givenUp == 1);
+    CHECK(notifier.tally("email").retried == 0);
+    CHECK(notifier.tally("webhook").givenUp == 0);
 }
 
 TEST_CASE_METHOD(NotifyFixture, "notifier: an email reaches the SMTP server with links to every output",
