@@ -495,9 +495,9 @@ int runServe(const Config& configIn) {
     ready = true;
     const std::string address = host + ":" + std::to_string(server.port());
     systemd.send("READY=1\nSTATUS=serving on " + address);
-    // Pings only while the daemon answers its own /healthz: a wedged front stops them.
+    // Pings only while the HTTP front responds to the daemon's own /healthz: a wedged front stops them.
     systemd.startWatchdog([&host, port = server.port()](std::chrono::milliseconds budget) {
-        return answersOk(host, port, "/healthz", budget);
+        return frontResponds(host, port, "/healthz", budget);
     });
     log::info("listening", {{"address", address},
                             {"port", static_cast<int>(server.port())},

@@ -107,7 +107,7 @@ void SystemdNotifier::watch() {
     }
 }
 
-bool answersOk(const std::string& host, uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
+bool frontResponds(const std::string& host, uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     // A wildcard listener is reached on loopback.
     std::string to = host.empty() || host == "0.0.0.0" || host == "localhost" ? "127.0.0.1" : host == "::" ? "::1" : host;
@@ -158,9 +158,11 @@ bool answersOk(const std::string& host, uint16_t port, const std::string& path, 
         if (n > 0) answer.append(buffer, static_cast<size_t>(n));
         else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
             if (!wait(POLLIN)) return false;
-        } else break;
+        } else {
+            return answer.empty() && (n == 0 || errno == ECONNRESET);  // closed by the front itself
+        }
     }
-    return answer.rfind("HTTP/1.1 200", 0) == 0 || answer.rfind("HTTP/1.0 200", 0) == 0;
+    return answer.rfind("HTTP/1.", 0) == 0;
 }
 
 }  // namespace pixelmill

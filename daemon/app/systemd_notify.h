@@ -54,8 +54,12 @@ private:
     std::thread thread_;
 };
 
-// Whether GET `path` on host:port answers 200 within `timeout`: the HTTP
-// front, its reactor and its router at work (the watchdog's proof of life).
-bool answersOk(const std::string& host, uint16_t port, const std::string& path, std::chrono::milliseconds timeout);
+// Whether the HTTP front on host:port responds to GET `path` within
+// `timeout`: a status line of any code, or a connection it closed at once
+// (the connection caps refusing it) — its reactor at work, the watchdog's
+// proof of life. Silence until the timeout, or nobody listening: false. So a
+// flood of connections that fills the caps cannot make systemd restart a
+// daemon that is refusing them.
+bool frontResponds(const std::string& host, uint16_t port, const std::string& path, std::chrono::milliseconds timeout);
 
 }  // namespace pixelmill

@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -13,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <thread>
 
 using namespace pixelmill;
 using namespace std::chrono_literals;
@@ -99,5 +102,62 @@ TEST_CASE("systemd notify: another process's WATCHDOG_PID means no watchdog here
 
 TEST_CASE("systemd notify: the health probe fails fast where nothing answers", "[app][systemd]") {
     // Port 1 on loopback: refused at once.
-    CHECK_FALSE(answersOk("127.0.0.1", 1, "/healthz", 500ms));
+    CHECK_FALSE(frontResponds("127.0.0.1", 1, "/healthz", 500ms));
+}
+
+namespace {
+
+// A loopback listener whose accepted connections get `answer` and are closed;
+// with `accept` false, connections wait in its backlog and get nothing.
+class FakeFront {
+public:
+    FakeFront(std::string answer, bool accept) : answer_(std::move(answer)) {
+        fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+        REQUIRE(::listen(fd_, 8) == 0);
+        socklen_t len = sizeof a;
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+        port_ = ntohs(a.sin_port);
+        if (accept)
+            thread_ = std::thread([this] {
+                int c = ::accept(fd_, nullptr, nullptr);
+                if (c < 0) return;
+                if (!answer_.empty()) (void)::send(c, answer_.data(), answer_.size(), MSG_NOSIGNAL);
+                ::close(c);
+            });
+    }
+    ~FakeFront() {
+        ::shutdown(fd_, SHUT_RDWR);
+        if (thread_.joinable()) thread_.join();
+        ::close(fd_);
+    }
+    uint16_t port() const { return port_; }
+
+private:
+    std::string answer_;
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("systemd notify: any answer, or a connection the caps close at once, proves the front alive", "[app][systemd]") {
+    {
+        FakeFront front("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n", true);
+        CHECK(frontResponds("127.0.0.1", front.port(), "/healthz", 2000ms));
+    }
+    {
+        FakeFront refusing("", true);  // accepted and closed: what a full --max-connections does
+        CHECK(frontResponds("127.0.0.1", refusing.port(), "/healthz", 2000ms));
+    }
+    {
+        FakeFront wedged("", false);  // the kernel completes the handshake; nobody reads
+        auto start = std::chrono::steady_clock::now();
+        CHECK_FALSE(frontResponds("127.0.0.1", wedged.port(), "/healthz", 300ms));
+        CHECK(std::chrono::steady_clock::now() - start >= 250ms);
+    }
 }
