@@ -103,10 +103,6 @@ struct StreamingHandler::Connection {
         if (requestId.empty()) requestId = newId();
         return RequestOrigin{startedAt > 0 ? startedAt : monotonicSeconds(), requestId, client};
     }
-    RequestTiming requestTiming(Metrics* metrics, std::string route, std::string method) {
-        RequestOrigin o = origin();
-        return RequestTiming{metrics, std::move(route), std::move(method), o.start, false, o.requestId, o.client};
-    }
     std::string head;
     std::string filteredHead;  // what Pistache's parser sees: no framing headers
     bool keepAlive = true;
@@ -115,7 +111,7 @@ struct StreamingHandler::Connection {
     std::string authorization;
     std::string cookie;
     std::string host;
-    std::string requestId;  // sane X-Request-Id, or made when first needed (requestTiming)
+    std::string requestId;  // sane X-Request-Id, or made when first needed (origin)
     std::string client;     // as the access layer knows the sender (admit)
     RouteRule rule;  // of the matched route, decided from the head
     uint64_t fieldBytes = 0;
@@ -246,7 +242,7 @@ void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& p
     countRequest(c);  // a refusal of a head not yet complete is an answer too
     Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
     response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    RequestTiming timing = c.requestTiming(metrics_, route, "ANY");
+    RequestTiming timing = timingOf(c.origin(), metrics_, route, "ANY");
     TimingScope scope(&timing);
     sendError(response, error);
     c.reset();
@@ -452,7 +448,8 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
     c.client = "ip:" + peer->address().host();
     if (access_) {
         try {
-            c.client = access_->admit(Caller{method, path, c.rule.scope, c.authorization, c.cookie, peer->address().host()});
+            c.client =
+                access_->admit(Caller{method, path, c.rule.scope, c.authorization, c.cookie, peer->address().host()});
         } catch (const ApiError& e) {
             // A person opening a dashboard page without a session is sent to the login form.
             bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
@@ -462,7 +459,7 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
             }
             Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
             response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-            RequestTiming timing = c.requestTiming(metrics_, "front", std::string(method));
+            RequestTiming timing = timingOf(c.origin(), metrics_, "front", std::string(method));
             TimingScope scope(&timing);
             std::string next;
             for (unsigned char ch : target) {
@@ -483,7 +480,7 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         // Answered before any body is read; a body sent along closes the connection.
         Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
         if (hasBody || !c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        RequestTiming timing = c.requestTiming(metrics_, *route, std::string(method));
+        RequestTiming timing = timingOf(c.origin(), metrics_, *route, std::string(method));
         TimingScope scope(&timing);
         addHeader(response, "Allow", allow);
         sendError(response, ApiError(405, "method_not_allowed",
@@ -502,7 +499,7 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         // Answered here, not by the router: it would fold the path first.
         Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
         if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        RequestTiming timing = c.requestTiming(metrics_, "unmatched", std::string(method));
+        RequestTiming timing = timingOf(c.origin(), metrics_, "unmatched", std::string(method));
         TimingScope scope(&timing);
         sendError(response, ApiError::notFound("no route for " + std::string(method) + " " + std::string(path)));
         c.reset();

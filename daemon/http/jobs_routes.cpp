@@ -63,7 +63,8 @@ std::string jobId(const Rest::Request& request) { return request.param(":id").as
 void applyRequest(SubmitRequest& submit, const Rest::Request& request, std::optional<std::string> named) {
     auto header = request.headers().tryGetRaw("Idempotency-Key");
     if (header && named && header->value() != *named)
-        throw ApiError::invalidParam("idempotency_key", "the Idempotency-Key header and the idempotency_key field differ");
+        throw ApiError::invalidParam("idempotency_key",
+                                     "the Idempotency-Key header and the idempotency_key field differ");
     submit.idempotencyKey = header ? std::optional(header->value()) : std::move(named);
     if (const RequestTiming* origin = currentTiming()) {
         submit.client = origin->client;

@@ -125,9 +125,9 @@ std::shared_ptr<RequestTiming> handOffTiming() {
 void setRequestOrigin(RequestOrigin origin) { tlsOrigin = std::move(origin); }
 const RequestOrigin& requestOrigin() { return tlsOrigin; }
 
-RequestTiming originTiming(Metrics* metrics, std::string route, std::string method) {
-    return RequestTiming{metrics,         std::move(route),           std::move(method), tlsOrigin.start, false,
-                         tlsOrigin.requestId, tlsOrigin.client};
+RequestTiming timingOf(const RequestOrigin& origin, Metrics* metrics, std::string route, std::string method) {
+    return RequestTiming{metrics, std::move(route), std::move(method), origin.start, false, origin.requestId,
+                         origin.client};
 }
 
 std::string requestIdFrom(std::string_view header) {

@@ -58,8 +58,8 @@ struct RequestOrigin {
 };
 void setRequestOrigin(RequestOrigin origin);
 const RequestOrigin& requestOrigin();
-// A timing of the current request (requestOrigin()) answered by `route`.
-RequestTiming originTiming(Metrics* metrics, std::string route, std::string method);
+// The timing of the request `origin` tells of, answered by `route`.
+RequestTiming timingOf(const RequestOrigin& origin, Metrics* metrics, std::string route, std::string method);
 
 // The client's X-Request-Id when it is sane (1 to 128 printable ASCII
 // characters), else a new id.

@@ -170,7 +170,8 @@ NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const
     job.createdAt = now;
     job.requestId = request.requestId;
     if (request.idempotencyKey)
-        job.idempotency = IdempotencyKey{request.client, *request.idempotencyKey, requestFingerprint(sourceSha256, job)};
+        job.idempotency =
+            IdempotencyKey{request.client, *request.idempotencyKey, requestFingerprint(sourceSha256, job)};
     return job;
 }
 

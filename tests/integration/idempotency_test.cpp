@@ -63,24 +63,26 @@ TEST_CASE("Idempotency-Key: the multipart field works as the header does, and a 
     TempDir files;
     makeJpeg(files / "b.jpg", 320, 240);
 
-    Response first = d.submit((files / "b.jpg").string(), "thumbnail", {{"size", "96"}, {"idempotency_key", "upload-1"}});
+    const std::string file = (files / "b.jpg").string();
+    Response first = d.submit(file, "thumbnail", {{"size", "96"}, {"idempotency_key", "upload-1"}});
     REQUIRE(first.status == 202);
-    Response again = d.submit((files / "b.jpg").string(), "thumbnail", {{"size", "96"}, {"idempotency_key", "upload-1"}});
+    Response again = d.submit(file, "thumbnail", {{"size", "96"}, {"idempotency_key", "upload-1"}});
     CHECK(again.status == 202);
     CHECK(again.json()["id"] == first.json()["id"]);
     Response changed =
-        d.submit((files / "b.jpg").string(), "thumbnail", {{"size", "96"}, {"priority", "5"}, {"idempotency_key", "upload-1"}});
+        d.submit(file, "thumbnail", {{"size", "96"}, {"priority", "5"}, {"idempotency_key", "upload-1"}});
     CHECK(changed.status == 422);
     CHECK(changed.json()["error"]["code"] == "idempotency_conflict");
     CHECK(jobCount(d) == 1);
 
-    for (const std::string& bad : {std::string(256, 'k'), std::string("tab\there"), std::string("caf\xc3\xa9"), std::string()}) {
-        Response r = d.submit((files / "b.jpg").string(), "thumbnail", {{"size", "96"}, {"idempotency_key", bad}});
+    for (const std::string& bad :
+         {std::string(256, 'k'), std::string("tab\there"), std::string("caf\xc3\xa9"), std::string()}) {
+        Response r = d.submit(file, "thumbnail", {{"size", "96"}, {"idempotency_key", bad}});
         CHECK(r.status == 400);
         CHECK(r.json()["error"]["code"] == "invalid_param");
         CHECK(r.json()["error"]["field"] == "idempotency_key");
     }
-    Response longest = d.submit((files / "b.jpg").string(), "thumbnail", {{"size", "97"}, {"idempotency_key", std::string(255, 'k')}});
+    Response longest = d.submit(file, "thumbnail", {{"size", "97"}, {"idempotency_key", std::string(255, 'k')}});
     CHECK(longest.status == 202);
 }
 
@@ -93,13 +95,15 @@ TEST_CASE("Idempotency-Key: two clients (two tokens) with one key make two jobs"
     makeJpeg(files / "c.jpg", 320, 240);
     makeJpeg(files / "d.jpg", 320, 240, 1, 7);
 
-    Response a = submitRaw(d.http(), readFile(files / "c.jpg"), 64, {"Authorization: Bearer " + alice, "Idempotency-Key: same"});
-    Response b = submitRaw(d.http(), readFile(files / "d.jpg"), 64, {"Authorization: Bearer " + bob, "Idempotency-Key: same"});
+    const std::vector<std::string> asAlice{"Authorization: Bearer " + alice, "Idempotency-Key: same"};
+    const std::vector<std::string> asBob{"Authorization: Bearer " + bob, "Idempotency-Key: same"};
+    Response a = submitRaw(d.http(), readFile(files / "c.jpg"), 64, asAlice);
+    Response b = submitRaw(d.http(), readFile(files / "d.jpg"), 64, asBob);
     REQUIRE(a.status == 202);
     REQUIRE(b.status == 202);
     CHECK(a.json()["id"] != b.json()["id"]);
     // Each client's retry still finds its own job.
-    Response again = submitRaw(d.http(), readFile(files / "d.jpg"), 64, {"Authorization: Bearer " + bob, "Idempotency-Key: same"});
+    Response again = submitRaw(d.http(), readFile(files / "d.jpg"), 64, asBob);
     CHECK(again.json()["id"] == b.json()["id"]);
     Response list = d.http().get("/v1/jobs", {"Authorization: Bearer " + alice});
     CHECK(list.json()["jobs"].size() == 2);

@@ -13,6 +13,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 using namespace pixelmill;
@@ -138,7 +139,9 @@ TEMPLATE_TEST_CASE("idempotency keys: a key past 24 hours is free again, and the
     CHECK(s.purgeIdempotencyKeys(t - kIdempotencyKeyLifetimeMs, 10) == 0);
 
     // What is kept still answers.
-    for (const auto& [key, fp, id] : {std::tuple{"new", "fp-new", fresh.job.id}, {"old-1", "fp-reuse", reused.job.id}}) {
+    const std::tuple<const char*, const char*, std::string> kept[] = {{"new", "fp-new", fresh.job.id},
+                                                                      {"old-1", "fp-reuse", reused.job.id}};
+    for (const auto& [key, fp, id] : kept) {
         auto again = s.submit(makeOriginal("x", t + 1), keyedJob("x", t + 1, "token:ci", key, fp));
         CHECK(again.replayed);
         CHECK(again.job.id == id);
