@@ -32,6 +32,7 @@ spdlog::level::level_enum toSpd(Level level) {
 }
 
 std::atomic<Format> lineFormat{Format::Logfmt};
+thread_local std::string tlsRequest;
 std::atomic<bool> toJournal{false};
 
 // JOURNAL_STREAM is "device:inode" of the stream systemd connected; it
@@ -149,6 +150,14 @@ Field::Field(std::string_view k, double v) : key(k), literal(std::isfinite(v)) {
     value.assign(buf, ec == std::errc() ? end : buf);
 }
 
+RequestScope::RequestScope(std::string_view requestId) : previous_(std::move(tlsRequest)) {
+    tlsRequest.assign(requestId);
+}
+
+RequestScope::~RequestScope() { tlsRequest = std::move(previous_); }
+
+const std::string& currentRequest() { return tlsRequest; }
+
 const char* levelName(Level level) {
     switch (level) {
         case Level::Debug: return "debug";
@@ -196,6 +205,7 @@ std::string line(Format format, std::string_view timestamp, Level level, std::st
     if (format == Format::Logfmt) {
         out.append("ts=").append(timestamp).append(" level=").append(levelName(level)).push_back(' ');
         out.append(log::format(event, fields));
+        if (!tlsRequest.empty()) appendValue(out.append(" request="), tlsRequest);
         return out;
     }
     out.append("{\"ts\":");
@@ -209,6 +219,7 @@ std::string line(Format format, std::string_view timestamp, Level level, std::st
         if (f.literal) out.append(f.value);
         else appendJsonString(out, f.value);
     }
+    if (!tlsRequest.empty()) appendJsonString(out.append(",\"request\":"), tlsRequest);
     out.push_back('}');
     return out;
 }

@@ -51,10 +51,28 @@ inline void info(std::string_view event, Fields fields = {}) { write(Level::Info
 inline void warn(std::string_view event, Fields fields = {}) { write(Level::Warn, event, fields); }
 inline void error(std::string_view event, Fields fields = {}) { write(Level::Error, event, fields); }
 
+// The request this thread is working for, set for a scope (nests): every
+// line written meanwhile ends with `request=<id>`, so that one request's
+// lines can be found together. Work that continues a request on another
+// thread opens its own scope there.
+class RequestScope {
+public:
+    explicit RequestScope(std::string_view requestId);
+    ~RequestScope();
+    RequestScope(const RequestScope&) = delete;
+    RequestScope& operator=(const RequestScope&) = delete;
+
+private:
+    std::string previous_;
+};
+// The id of the request this thread is working for; empty outside a RequestScope.
+const std::string& currentRequest();
+
 // Formats the pairs alone (used by tests and by write()).
 std::string format(std::string_view event, Fields fields);
 
-// One whole line as write() prints it, without the journal's prefix.
+// One whole line as write() prints it, without the journal's prefix
+// (with this thread's current request, if any).
 std::string line(Format format, std::string_view timestamp, Level level, std::string_view event, Fields fields);
 
 }  // namespace pixelmill::log

@@ -194,7 +194,7 @@ std::optional<Principal> AccessControl::identify(const Caller& caller, bool& pre
     return std::nullopt;
 }
 
-void AccessControl::admit(const Caller& caller) {
+std::string AccessControl::admit(const Caller& caller) {
     std::optional<Scope> need;
     switch (caller.scope) {
         case RouteScope::Open: break;
@@ -214,7 +214,9 @@ void AccessControl::admit(const Caller& caller) {
                            "the token '" + who->name + "' has scopes " + scopeNames(who->scopes) + "; this needs " +
                                scopeNames(*need));
     }
-    if (options_.rateLimit > 0 && need) limitRate(who ? "token:" + who->name : "ip:" + caller.peer);
+    std::string client = who ? "token:" + who->name : "ip:" + caller.peer;
+    if (options_.rateLimit > 0 && need) limitRate(client);
+    return client;
 }
 
 void AccessControl::limitRate(const std::string& client) {

@@ -86,7 +86,10 @@ public:
     // Admits a request or throws ApiError: 401 unauthorized (no or wrong
     // credentials), 403 forbidden (the route's scope is missing), 429
     // rate_limited (with Retry-After). Throws nothing for open routes.
-    void admit(const Caller& caller);
+    // Returns who the client is, as the rate limit and Idempotency-Key
+    // tell clients apart: "token:NAME" when a token or session identified
+    // it, else "ip:ADDRESS".
+    std::string admit(const Caller& caller);
 
     // With auth off: whether a Host header names this server (see
     // AccessOptions::hosts). Always true with auth on.

@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/error.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "http/body.h"
 #include "http/multipart.h"
@@ -97,6 +98,11 @@ struct StreamingHandler::Connection {
     void mark(ConnectionGuard::Phase p) {
         if (guard) guard->set(p, monotonicSeconds());
     }
+    // What an answer to the current request (the front end's own, or the router's) is timed and named by.
+    RequestOrigin origin() {
+        if (requestId.empty()) requestId = newId();
+        return RequestOrigin{startedAt > 0 ? startedAt : monotonicSeconds(), requestId, client};
+    }
     std::string head;
     std::string filteredHead;  // what Pistache's parser sees: no framing headers
     bool keepAlive = true;
@@ -105,6 +111,8 @@ struct StreamingHandler::Connection {
     std::string authorization;
     std::string cookie;
     std::string host;
+    std::string requestId;  // sane X-Request-Id, or made when first needed (origin)
+    std::string client;     // as the access layer knows the sender (admit)
     RouteRule rule;  // of the matched route, decided from the head
     uint64_t fieldBytes = 0;
     std::optional<uint64_t> contentLength;
@@ -132,6 +140,8 @@ struct StreamingHandler::Connection {
         authorization.clear();
         cookie.clear();
         host.clear();
+        requestId.clear();
+        client.clear();
         rule = RouteRule{};
         fieldBytes = 0;
         contentLength.reset();
@@ -232,7 +242,7 @@ void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& p
     countRequest(c);  // a refusal of a head not yet complete is an answer too
     Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
     response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-    RequestTiming timing{metrics_, route, "ANY", c.startedAt > 0 ? c.startedAt : monotonicSeconds(), false};
+    RequestTiming timing = timingOf(c.origin(), metrics_, route, "ANY");
     TimingScope scope(&timing);
     sendError(response, error);
     c.reset();
@@ -246,7 +256,7 @@ namespace {
 // parser reads the filtered head again for routing.
 void parseHead(std::string_view head, std::string& filtered, std::optional<uint64_t>& contentLength, bool& chunked,
                bool& expectContinue, bool& keepAlive, std::string& contentType, std::string& authorization,
-               std::string& cookie, std::string& host) {
+               std::string& cookie, std::string& host, std::string& requestId) {
     size_t eol = head.find("\r\n");
     std::string_view requestLine = head.substr(0, eol);
     size_t sp1 = requestLine.find(' ');
@@ -303,6 +313,7 @@ void parseHead(std::string_view head, std::string& filtered, std::optional<uint6
         if (iequals(name, "content-type")) contentType.assign(value);
         if (iequals(name, "authorization")) authorization.assign(value);
         if (iequals(name, "cookie")) cookie.assign(value);
+        if (iequals(name, "x-request-id")) requestId = requestIdFrom(value);
         if (iequals(name, "host")) {
             if (!host.empty()) throw ApiError::badRequest("bad_request", "more than one Host header");
             host.assign(value.empty() ? " " : value);
@@ -434,9 +445,11 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
                                      "' without tokens (localhost, 127.0.0.1, [::1] or --public-url's host)"));
         return false;
     }
+    c.client = "ip:" + peer->address().host();
     if (access_) {
         try {
-            access_->admit(Caller{method, path, c.rule.scope, c.authorization, c.cookie, peer->address().host()});
+            c.client =
+                access_->admit(Caller{method, path, c.rule.scope, c.authorization, c.cookie, peer->address().host()});
         } catch (const ApiError& e) {
             // A person opening a dashboard page without a session is sent to the login form.
             bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
@@ -446,6 +459,8 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
             }
             Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
             response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+            RequestTiming timing = timingOf(c.origin(), metrics_, "front", std::string(method));
+            TimingScope scope(&timing);
             std::string next;
             for (unsigned char ch : target) {
                 if (std::isalnum(ch) || std::strchr("/-._~", ch)) next.push_back(static_cast<char>(ch));
@@ -465,7 +480,7 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         // Answered before any body is read; a body sent along closes the connection.
         Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
         if (hasBody || !c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        RequestTiming timing{metrics_, *route, std::string(method), c.startedAt, false};
+        RequestTiming timing = timingOf(c.origin(), metrics_, *route, std::string(method));
         TimingScope scope(&timing);
         addHeader(response, "Allow", allow);
         sendError(response, ApiError(405, "method_not_allowed",
@@ -484,7 +499,7 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         // Answered here, not by the router: it would fold the path first.
         Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
         if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        RequestTiming timing{metrics_, "unmatched", std::string(method), c.startedAt, false};
+        RequestTiming timing = timingOf(c.origin(), metrics_, "unmatched", std::string(method));
         TimingScope scope(&timing);
         sendError(response, ApiError::notFound("no route for " + std::string(method) + " " + std::string(path)));
         c.reset();
@@ -510,7 +525,7 @@ void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>&
     c.mark(ConnectionGuard::Phase::Busy);
     {
         BodyScope scope(c.body.get());
-        setRequestStart(c.startedAt);
+        setRequestOrigin(c.origin());
         onRequest(request, std::move(response));
     }
     parser->reset();
@@ -596,7 +611,7 @@ void StreamingHandler::consume(Connection& c, const char* data, size_t size, con
                     size = leftover.size();
                     countRequest(c);
                     parseHead(c.head, c.filteredHead, c.contentLength, c.chunked, c.expectContinue, c.keepAlive,
-                              c.contentType, c.authorization, c.cookie, c.host);
+                              c.contentType, c.authorization, c.cookie, c.host, c.requestId);
                     if (!admit(c, peer)) {
                         if (c.phase == Connection::Phase::Discard) return;
                         break;  // answered, and the connection stays open: no body was sent

@@ -56,12 +56,30 @@ int64_t parseTimestamp(const std::string& text, const char* field) {
 
 std::string jobId(const Rest::Request& request) { return request.param(":id").as<std::string>(); }
 
+// What every form of submit takes from the request itself: the
+// Idempotency-Key (the header, or `named`: the reserved field, query name or
+// JSON key; both must then agree), the client it belongs to and the
+// request's id.
+void applyRequest(SubmitRequest& submit, const Rest::Request& request, std::optional<std::string> named) {
+    auto header = request.headers().tryGetRaw("Idempotency-Key");
+    if (header && named && header->value() != *named)
+        throw ApiError::invalidParam("idempotency_key",
+                                     "the Idempotency-Key header and the idempotency_key field differ");
+    submit.idempotencyKey = header ? std::optional(header->value()) : std::move(named);
+    if (const RequestTiming* origin = currentTiming()) {
+        submit.client = origin->client;
+        submit.requestId = origin->requestId;
+    }
+}
+
 // The reserved fields of a text submit (multipart fields or query string).
-void applyReserved(SubmitRequest& submit, std::map<std::string, std::string>& reserved) {
+void applyReserved(SubmitRequest& submit, const Rest::Request& request, std::map<std::string, std::string>& reserved) {
     submit.plugin = reserved["plugin"];
     if (reserved.count("priority")) submit.priority = parsePriority(reserved["priority"]);
     submit.callbackUrl = reserved["callback_url"];
     submit.callbackEmail = reserved["callback_email"];
+    auto key = reserved.find("idempotency_key");
+    applyRequest(submit, request, key == reserved.end() ? std::nullopt : std::optional(key->second));
 }
 
 void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
@@ -72,6 +90,8 @@ void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter&
     submit.priority = priorityMember(doc);
     submit.callbackUrl = stringMember(doc, "callback_url");
     submit.callbackEmail = stringMember(doc, "callback_email");
+    applyRequest(submit, request,
+                 doc.contains("idempotency_key") ? std::optional(stringMember(doc, "idempotency_key")) : std::nullopt);
     if (doc.contains("params") && !doc["params"].is_object())
         throw ApiError::invalidParam("params", "params must be an object");
     submit.params = doc.value("params", nlohmann::json::object());
@@ -83,8 +103,7 @@ void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter&
         throw ApiError::badRequest("invalid_param", "give source_url or original_id, not both", "source_url");
     if (!originalId.empty()) {
         Submitted result = s.jobs.submitOriginal(submit, originalId);
-        bool done = result.job.state == JobState::Succeeded && !result.created;
-        answerWhenEnded(s, response, done ? 200 : 202, result.job, true, wait);
+        answerWhenEnded(s, response, result.status, result.job, true, wait);
         return;
     }
     if (sourceUrl.empty())
@@ -95,8 +114,7 @@ void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter&
     s.jobs.validate(submit);
     answerLater(s, response, [&s, submit, sourceUrl, wait](Http::ResponseWriter& writer) {
         Submitted result = s.jobs.submit(submit, s.fetchSource(sourceUrl));
-        bool done = result.job.state == JobState::Succeeded && !result.created;
-        answerWhenEnded(s, writer, done ? 200 : 202, result.job, true, wait);
+        answerWhenEnded(s, writer, result.status, result.job, true, wait);
     });
 }
 
@@ -126,15 +144,14 @@ void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& res
         upload = body.takeRaw(s.blobs, reserved["filename"]);
     }
     SubmitRequest submit;
-    applyReserved(submit, reserved);
+    applyReserved(submit, request, reserved);
     submit.params = std::move(params);
     double wait = waitSeconds(request);
     // The checks read the whole source (SVG references, probe): off the reactor thread.
     auto source = std::make_shared<Upload>(std::move(*upload));
     answerChecked(s, response, [&s, submit = std::move(submit), source, wait](Http::ResponseWriter& writer) {
         Submitted result = s.jobs.submit(submit, std::move(*source));
-        bool done = result.job.state == JobState::Succeeded && !result.created;
-        answerWhenEnded(s, writer, done ? 200 : 202, result.job, true, wait);
+        answerWhenEnded(s, writer, result.status, result.job, true, wait);
     });
 }
 

@@ -1,9 +1,11 @@
 #include "http/respond.h"
 
 #include "common/clock.h"
+#include "common/ids.h"
 #include "common/log.h"
 #include "metrics/metrics.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cstring>
@@ -37,7 +39,7 @@ private:
 };
 
 thread_local RequestTiming* tlsTiming = nullptr;
-thread_local double tlsRequestStart = 0;
+thread_local RequestOrigin tlsOrigin;
 
 std::atomic<AnswerListener> answerListener{nullptr};
 
@@ -95,8 +97,10 @@ void sendHead(Http::ResponseWriter& response, const std::shared_ptr<Tcp::Peer>& 
     tell(peer, AnswerPhase::Handed);
 }
 
-void record(int status) {
+// Counts the answer in the metrics and names its request (X-Request-Id).
+void record(Http::ResponseWriter& response, int status) {
     RequestTiming* t = tlsTiming;
+    if (t && !t->requestId.empty()) addHeader(response, "X-Request-Id", t->requestId);
     if (!t || t->recorded || !t->metrics) return;
     t->recorded = true;
     t->metrics->httpRequest(t->route, t->method, status, monotonicSeconds() - t->start);
@@ -105,7 +109,10 @@ void record(int status) {
 }  // namespace
 
 RequestTiming* currentTiming() { return tlsTiming; }
-TimingScope::TimingScope(RequestTiming* timing) : previous_(tlsTiming) { tlsTiming = timing; }
+TimingScope::TimingScope(RequestTiming* timing)
+    : previous_(tlsTiming), logScope_(timing ? std::string_view(timing->requestId) : std::string_view()) {
+    tlsTiming = timing;
+}
 TimingScope::~TimingScope() { tlsTiming = previous_; }
 
 std::shared_ptr<RequestTiming> handOffTiming() {
@@ -115,12 +122,23 @@ std::shared_ptr<RequestTiming> handOffTiming() {
     return copy;
 }
 
-void setRequestStart(double monotonicSeconds) { tlsRequestStart = monotonicSeconds; }
-double requestStart() { return tlsRequestStart; }
+void setRequestOrigin(RequestOrigin origin) { tlsOrigin = std::move(origin); }
+const RequestOrigin& requestOrigin() { return tlsOrigin; }
+
+RequestTiming timingOf(const RequestOrigin& origin, Metrics* metrics, std::string route, std::string method) {
+    return RequestTiming{metrics, std::move(route), std::move(method), origin.start, false, origin.requestId,
+                         origin.client};
+}
+
+std::string requestIdFrom(std::string_view header) {
+    bool sane = !header.empty() && header.size() <= 128 &&
+                std::all_of(header.begin(), header.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+    return sane ? std::string(header) : newId();
+}
 
 void sendEmpty(Http::ResponseWriter& response, int status, const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
-    record(status);
+    record(response, status);
     auto peer = peerOf(response);
     if (takeHead(peer)) return sendHead(response, peer, status, {}, 0);
     tell(peer, AnswerPhase::Handing);
@@ -148,7 +166,7 @@ void addHeader(Http::ResponseWriter& response, const std::string& name, const st
 void sendText(Http::ResponseWriter& response, int status, const std::string& body, const std::string& contentType,
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
-    record(status);
+    record(response, status);
     auto peer = peerOf(response);
     if (takeHead(peer)) return sendHead(response, peer, status, contentType, body.size());
     tell(peer, AnswerPhase::Handing);
@@ -160,7 +178,7 @@ void sendJson(Http::ResponseWriter& response, int status, const nlohmann::ordere
     std::string text = body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
     text.push_back('\n');
     for (const auto& [k, v] : headers) addHeader(response, k, v);
-    record(status);
+    record(response, status);
     auto peer = peerOf(response);
     if (takeHead(peer)) return sendHead(response, peer, status, "application/json", text.size());
     tell(peer, AnswerPhase::Handing);
@@ -228,7 +246,7 @@ Headers storedContentHeaders(Stored what, bool behindTokens, const std::string& 
 void sendFile(Http::ResponseWriter& response, const std::string& path, const std::string& contentType,
               const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
-    record(200);
+    record(response, 200);
     if (auto p = peerOf(response); takeHead(p)) {
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0) return sendHead(response, p, 404, {}, 0);  // removed a moment ago

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "common/error.h"
+#include "common/log.h"
 
 #include <pistache/http.h>
 
@@ -8,6 +9,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,11 +27,15 @@ struct RequestTiming {
     std::string method;
     double start = 0;   // monotonic seconds when the request began to arrive
     bool recorded = false;
+    // What the front end learned of the request from its head (RequestOrigin).
+    std::string requestId;  // every answer carries it as X-Request-Id; log lines as request=
+    std::string client;     // who sent it: "token:NAME", or "ip:ADDRESS" without tokens
 };
 
 // The timing of the request answered on this thread, or null.
 RequestTiming* currentTiming();
-// Installs a timing for the scope (the router's wrapper, deferred answers).
+// Installs a timing for the scope (the router's wrapper, deferred answers),
+// and its request id for the log lines written meanwhile.
 class TimingScope {
 public:
     explicit TimingScope(RequestTiming* timing);
@@ -39,13 +45,25 @@ public:
 
 private:
     RequestTiming* previous_;
+    log::RequestScope logScope_;
 };
 // For a response that will be sent later on another thread: a copy to carry
 // there; the original is marked so that it records nothing.
 std::shared_ptr<RequestTiming> handOffTiming();
-// When the current request began to arrive (set by the front for the router).
-void setRequestStart(double monotonicSeconds);
-double requestStart();
+// What the front end read of the current request before the router runs it.
+struct RequestOrigin {
+    double start = 0;       // monotonic seconds when it began to arrive
+    std::string requestId;  // see RequestTiming
+    std::string client;
+};
+void setRequestOrigin(RequestOrigin origin);
+const RequestOrigin& requestOrigin();
+// The timing of the request `origin` tells of, answered by `route`.
+RequestTiming timingOf(const RequestOrigin& origin, Metrics* metrics, std::string route, std::string method);
+
+// The client's X-Request-Id when it is sane (1 to 128 printable ASCII
+// characters), else a new id.
+std::string requestIdFrom(std::string_view header);
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 

@@ -58,7 +58,7 @@ struct Offloaded {
 Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string route, RouteTable::Handler h) {
     return [metrics, offload, route = std::move(route), h = std::move(h)](const Rest::Request& request,
                                                                           Http::ResponseWriter response) {
-        RequestTiming timing{metrics, route, methodName(request.method()), requestStart(), false};
+        RequestTiming timing = timingOf(requestOrigin(), metrics, route, methodName(request.method()));
         TimingScope scope(&timing);
         bool offReactor = offload.pool && request.method() != Http::Method::Get &&
                           request.method() != Http::Method::Head && !offload.pool->onPoolThread();
@@ -119,7 +119,7 @@ void RouteTable::finish() {
                          }));
     }
     router_.addNotFoundHandler([metrics = metrics_](const Rest::Request& request, Http::ResponseWriter response) {
-        RequestTiming timing{metrics, "unmatched", methodName(request.method()), requestStart(), false};
+        RequestTiming timing = timingOf(requestOrigin(), metrics, "unmatched", methodName(request.method()));
         TimingScope scope(&timing);
         sendError(response, ApiError::notFound("no route for " + std::string(methodName(request.method())) + " " +
                                                request.resource()));

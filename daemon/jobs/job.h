@@ -103,6 +103,7 @@ struct Job {
     std::string batchId;
     int64_t hits = 0;      // output downloads
     bool evicted = false;  // outputs dropped for the storage quota
+    std::string requestId;  // X-Request-Id of the request that made it; webhooks send it back
 
     Original original;                     // filled by reads
     std::vector<Output> outputs;           // filled by reads, in index order

@@ -9,6 +9,8 @@
 #include "jobs/image_header.h"
 #include "jobs/sniff.h"
 
+#include <algorithm>
+
 namespace pixelmill {
 
 using json = nlohmann::json;
@@ -86,6 +88,11 @@ std::string JobService::dedupKey(const std::string& sourceSha256, const PluginDe
     return Sha256::hex(sourceSha256 + "\n" + plugin.name + "\n" + plugin.version + "\n" + canonicalParams);
 }
 
+std::string JobService::requestFingerprint(const std::string& sourceSha256, const NewJob& job) {
+    nlohmann::json fields = {sourceSha256, job.plugin, job.params, job.priority, job.callbackUrl, job.callbackEmail};
+    return Sha256::hex(fields.dump());
+}
+
 std::shared_ptr<const PluginDescriptor> JobService::plugin(const std::string& name) const {
     if (name.empty()) throw ApiError::invalidParam("plugin", "plugin is required");
     auto p = plugins_.find(name, {});
@@ -99,6 +106,11 @@ std::shared_ptr<const PluginDescriptor> JobService::plugin(const std::string& na
 
 JobService::Prepared JobService::prepare(const SubmitRequest& request) const {
     if (!accepting_) throw ApiError::unavailable("shutting_down", "pixelmill is shutting down", 5);
+    if (const auto& key = request.idempotencyKey;
+        key && (key->empty() || key->size() > 255 ||
+                !std::all_of(key->begin(), key->end(), [](char c) { return c >= 0x20 && c < 0x7f; })))
+        throw ApiError::invalidParam("idempotency_key",
+                                     "an Idempotency-Key is 1 to 255 printable ASCII characters");
     Prepared p;
     p.plugin = plugin(request.plugin);
     nlohmann::json canonical =
@@ -156,6 +168,10 @@ NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const
     job.callbackUrl = request.callbackUrl;
     job.callbackEmail = request.callbackEmail;
     job.createdAt = now;
+    job.requestId = request.requestId;
+    if (request.idempotencyKey)
+        job.idempotency =
+            IdempotencyKey{request.client, *request.idempotencyKey, requestFingerprint(sourceSha256, job)};
     return job;
 }
 
@@ -163,9 +179,13 @@ Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, co
     SubmitOutcome outcome = store_.submit(original, job);
     if (metrics_) {
         if (outcome.created) metrics_->jobSubmitted(job.plugin);
-        else metrics_->dedupHit();
+        else if (!outcome.replayed) metrics_->dedupHit();
     }
-    if (outcome.created) {
+    if (outcome.replayed) {
+        log::info("job_idempotent_replay", {{"job", outcome.job.id}, {"plugin", outcome.job.plugin},
+                                            {"state", toString(outcome.job.state)}, {"status", outcome.status}});
+        outcome.job = asSeenBy(outcome.job, job.callbackUrl, job.callbackEmail);
+    } else if (outcome.created) {
         work_.jobsQueued(1);
         log::info("job_submitted", {{"job", outcome.job.id},
                                     {"plugin", job.plugin},
@@ -178,7 +198,7 @@ Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, co
         // Another client's job: this one sees its own callbacks (notified at the end too), never the other's.
         outcome.job = asSeenBy(outcome.job, job.callbackUrl, job.callbackEmail);
     }
-    return Submitted{std::move(outcome.job), outcome.created};
+    return Submitted{std::move(outcome.job), outcome.created, outcome.status};
 }
 
 Submitted JobService::submit(const SubmitRequest& request, Upload upload) {

@@ -41,6 +41,12 @@ struct SubmitRequest {
     int priority = 0;
     std::string callbackUrl;
     std::string callbackEmail;
+    // Idempotency-Key (1-255 printable ASCII characters) and the client it
+    // belongs to: the same client and key answer with the first job (see
+    // JobStore::submit); the same key for another request is 422.
+    std::optional<std::string> idempotencyKey;
+    std::string client;
+    std::string requestId;  // the X-Request-Id the job remembers; "" for none
 };
 
 struct StoredOriginal {
@@ -55,7 +61,8 @@ struct BatchRequest {
 
 struct Submitted {
     Job job;
-    bool created = false;  // false: an equal job existed (dedup)
+    bool created = false;  // false: an equal job existed (dedup), or the Idempotency-Key's job
+    int status = 202;      // what the submit answers: 200 for a succeeded equal job, or the key's first status
 };
 
 struct JobLimits {
@@ -135,6 +142,10 @@ public:
     // The dedup key of a source + plugin + version + canonical params.
     static std::string dedupKey(const std::string& sourceSha256, const PluginDescriptor& plugin,
                                 const std::string& canonicalParams);
+    // What an Idempotency-Key is held to: the SHA-256 of the source, plugin,
+    // canonical params, priority and callbacks (not the plugin's version: a
+    // retry across an upgrade is the same request).
+    static std::string requestFingerprint(const std::string& sourceSha256, const NewJob& job);
 
 private:
     struct Prepared {

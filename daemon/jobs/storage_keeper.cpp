@@ -104,8 +104,22 @@ void StorageKeeper::runOnce() {
     }
 }
 
+int StorageKeeper::purgeIdempotencyKeys() {
+    constexpr int kStep = 1000;  // rows per statement: one short write at a time
+    const int64_t before = nowMs() - kIdempotencyKeyLifetimeMs;
+    int removed = 0;
+    while (removed < kKeysPerPurge) {
+        int n = store_.purgeIdempotencyKeys(before, kStep);
+        removed += n;
+        if (n < kStep) break;
+    }
+    if (removed > 0) log::info("idempotency_keys_purged", {{"removed", removed}});
+    return removed;
+}
+
 void StorageKeeper::loop() {
     double nextSweep = monotonicSeconds() + options_.sweepIntervalSeconds;
+    double nextKeyPurge = monotonicSeconds() + 60;
     std::unique_lock lock(mutex_);
     while (!stopping_) {
         wake_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_ || nudged_; });
@@ -121,6 +135,10 @@ void StorageKeeper::loop() {
                 for (const std::string& sha : blobs_.listOlderThan(olderThan))
                     if (removeIfUnreferenced(sha)) ++removed;
                 if (removed > 0) log::info("blobs_swept", {{"removed", removed}});
+            }
+            if (monotonicSeconds() >= nextKeyPurge) {
+                nextKeyPurge = monotonicSeconds() + 60;
+                purgeIdempotencyKeys();
             }
         } catch (const std::exception& e) {
             log::warn("storage_keeper_failed", {{"error", e.what()}});

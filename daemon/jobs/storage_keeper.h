@@ -21,7 +21,8 @@ struct StorageOptions {
 // cache: past the quota, the outputs of the least frequently downloaded
 // succeeded jobs are evicted first (a later download makes them again).
 // Originals are kept until deleted or past the retention. Blobs nothing
-// refers to any more are swept after a grace period.
+// refers to any more are swept after a grace period. Idempotency-Keys past
+// their 24 hours are purged every minute, a bounded number per pass.
 //
 // Thread-safe: makeRoom() may be called from any thread; a background thread
 // does the periodic work.
@@ -49,6 +50,9 @@ public:
 
     // One round of the periodic work, for tests and for the loop.
     void runOnce();
+    // Removes expired Idempotency-Keys, at most kKeysPerPurge; returns how many.
+    int purgeIdempotencyKeys();
+    static constexpr int kKeysPerPurge = 10'000;
 
 private:
     void loop();

@@ -228,6 +228,8 @@ Notifier::Outcome Notifier::sendWebhook(const Delivery& d, const Job& job) {
     headers.add("Expect:");
     headers.add("X-Pixelmill-Event: " + eventName(job.state));
     headers.add("X-Pixelmill-Delivery: " + std::to_string(d.id));
+    // The submitting request's id (sanitised when it came in): the receiver can tie the two together.
+    if (!job.requestId.empty()) headers.add("X-Request-Id: " + job.requestId);
     if (!options_.webhookSecret.empty()) {
         headers.add("X-Pixelmill-Signature: sha256=" + hmacSha256Hex(options_.webhookSecret, body));
     } else if (!warnedUnsigned_.exchange(true)) {

@@ -27,6 +27,17 @@ struct NewOriginal {
     int64_t createdAt = 0;
 };
 
+// An Idempotency-Key as a submission brings it: the same client and key
+// within kIdempotencyKeyLifetimeMs answer with the job the first one made,
+// provided the request is the same (its fingerprint).
+struct IdempotencyKey {
+    std::string client;       // "token:NAME" or "ip:ADDRESS"
+    std::string key;          // 1-255 printable ASCII characters
+    std::string fingerprint;  // SHA-256 of the request's canonical fields
+};
+
+inline constexpr int64_t kIdempotencyKeyLifetimeMs = 24 * 3600 * 1000;
+
 struct NewJob {
     std::string id;
     std::string plugin;
@@ -38,12 +49,31 @@ struct NewJob {
     std::string callbackUrl;
     std::string callbackEmail;
     int64_t createdAt = 0;
+    std::string requestId;                     // the submitting request's X-Request-Id; "" for none
+    std::optional<IdempotencyKey> idempotency;  // submit only: see JobStore::submit
 };
+
+// The status a submit answers with: 200 when an equal job had already
+// succeeded (dedup), 202 otherwise.
+inline int submitStatus(const Job& job, bool created) {
+    return !created && job.state == JobState::Succeeded ? 200 : 202;
+}
 
 struct SubmitOutcome {
     Job job;
-    bool created = false;  // false: an equal job already existed (dedup)
+    bool created = false;   // false: an equal job already existed (dedup), or the key's (replayed)
+    int status = 202;       // submitStatus(), or the first answer's when replayed
+    bool replayed = false;  // the Idempotency-Key was known: the job its first submission made
 };
+
+// What submit throws for a known Idempotency-Key sent with another request.
+inline ApiError idempotencyConflict(const IdempotencyKey& key) {
+    return ApiError(422, "idempotency_conflict",
+                    "the Idempotency-Key '" + key.key +
+                        "' was used for a different request (source, plugin, parameters, priority or callbacks); "
+                        "use a new key for a new request",
+                    "idempotency_key");
+}
 
 struct JobFilter {
     std::optional<JobState> state;
@@ -161,7 +191,16 @@ public:
     // In one transaction: stores the original (if new) and the job, unless a
     // job with the same dedup key is queued, running or succeeded; then that
     // job is returned with created = false.
+    // With job.idempotency, first: a key of the client's kept (younger than
+    // kIdempotencyKeyLifetimeMs at job.createdAt) whose job still exists
+    // answers with that job and the first status (replayed), or throws
+    // idempotencyConflict() when its fingerprint differs; nothing else is
+    // written then. Otherwise the key is recorded with the outcome in the
+    // same transaction, so that concurrent submissions with one key make one job.
     virtual SubmitOutcome submit(const NewOriginal& original, const NewJob& job) = 0;
+    // Removes up to `limit` Idempotency-Keys recorded before `before` (unix
+    // ms), oldest first; returns how many (periodic upkeep: bounded work).
+    virtual int purgeIdempotencyKeys(int64_t before, int limit) = 0;
 
     virtual std::optional<Job> getJob(std::string_view id) = 0;
     virtual JobPage listJobs(const JobFilter& filter) = 0;

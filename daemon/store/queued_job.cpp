@@ -18,6 +18,7 @@ Job queuedJob(const NewJob& job, const Original& original, int64_t seq) {
     j.createdAt = job.createdAt;
     j.callbackUrl = job.callbackUrl;
     j.callbackEmail = job.callbackEmail;
+    j.requestId = job.requestId;
     j.original = original;
     return j;
 }

@@ -1,6 +1,7 @@
 // PostgresJobStore: opening, submissions, reads and counts.
 #include "store/postgres/postgres_job_store.h"
 
+#include "store/postgres/idempotency_keys.h"
 #include "store/postgres/rows.h"
 #include "store/queued_job.h"
 #include "store/postgres/work_watcher.h"
@@ -10,6 +11,7 @@
 #include "common/log.h"
 
 #include <algorithm>
+#include <map>
 
 namespace pixelmill {
 
@@ -60,14 +62,61 @@ SubmitOutcome PostgresJobStore::submit(const NewOriginal& original, const NewJob
 
 std::vector<SubmitOutcome> PostgresJobStore::submitGroup(const std::vector<const BatchItem*>& items) {
     return pool_.transaction([&](Connection& c) {
-        std::vector<Enqueued> stored = enqueue(c, items, nodeId_);
-        std::vector<SubmitOutcome> out;
-        out.reserve(items.size());
+        std::vector<std::optional<SubmitOutcome>> out = replayIdempotencyKeys(c, items);
+        // The rest are enqueued, but a second item with a key an earlier one
+        // in the group brings: it is answered as that one's replay.
+        std::vector<const BatchItem*> fresh;
+        std::vector<size_t> freshAt;             // fresh[k] is items[freshAt[k]]
+        std::map<size_t, size_t> repeats;        // item -> the index in fresh of its key's first item
+        std::map<std::pair<std::string, std::string>, size_t> firstOfKey;
         for (size_t i = 0; i < items.size(); ++i) {
-            if (stored[i].created) out.push_back({queuedJob(items[i]->job, stored[i].original, stored[i].seq), true});
-            else out.push_back({*selectJob(c, stored[i].jobId, false), false});
+            if (out[i]) continue;
+            if (const auto& key = items[i]->job.idempotency) {
+                auto [first, isFirst] = firstOfKey.try_emplace({key->client, key->key}, fresh.size());
+                if (!isFirst) {
+                    if (fresh[first->second]->job.idempotency->fingerprint != key->fingerprint)
+                        throw idempotencyConflict(*key);
+                    repeats[i] = first->second;
+                    continue;
+                }
+            }
+            fresh.push_back(items[i]);
+            freshAt.push_back(i);
         }
-        return out;
+        std::vector<Enqueued> stored = fresh.empty() ? std::vector<Enqueued>() : enqueue(c, fresh, nodeId_);
+        std::vector<SubmitOutcome> outcomes;
+        outcomes.reserve(fresh.size());
+        for (size_t k = 0; k < fresh.size(); ++k) {
+            SubmitOutcome o = stored[k].created
+                                  ? SubmitOutcome{queuedJob(fresh[k]->job, stored[k].original, stored[k].seq), true}
+                                  : SubmitOutcome{*selectJob(c, stored[k].jobId, false), false};
+            o.status = submitStatus(o.job, o.created);
+            outcomes.push_back(o);
+            out[freshAt[k]] = std::move(o);
+        }
+        recordIdempotencyKeys(c, fresh, outcomes);
+        for (auto [item, first] : repeats) {
+            SubmitOutcome o = outcomes[first];
+            o.created = false;
+            o.replayed = true;
+            out[item] = std::move(o);
+        }
+        std::vector<SubmitOutcome> answers;
+        answers.reserve(items.size());
+        for (auto& o : out) answers.push_back(std::move(*o));
+        return answers;
+    });
+}
+
+int PostgresJobStore::purgeIdempotencyKeys(int64_t before, int limit) {
+    return pool_.run([&](Connection& c) {
+        return static_cast<int>(
+            c.query("WITH gone AS (DELETE FROM idempotency_keys WHERE (client, idem_key) IN "
+                    "(SELECT client, idem_key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at "
+                    "LIMIT $2) RETURNING 1) SELECT count(*) FROM gone",
+                    {before, limit})
+                .front()
+                .i64(0));
     });
 }
 

@@ -162,7 +162,8 @@ std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>
         equal.emplace(r.text(0), r.text(1));
 
     std::vector<Enqueued> out(items.size());
-    std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email;
+    std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email,
+        requestId;
     std::unordered_map<std::string, size_t> created;  // job id -> index in out
     for (size_t i = 0; i < items.size(); ++i) {
         const NewJob& job = items[i]->job;
@@ -186,24 +187,25 @@ std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>
         createdAt.emplace_back(job.createdAt);
         url.emplace_back(job.callbackUrl);
         email.emplace_back(job.callbackEmail);
+        requestId.emplace_back(job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
     }
     if (created.empty()) return out;
 
     Result r = c.query(
         "WITH inserted AS ("
         " INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, max_attempts,"
-        "                   run_after, created_at, callback_url, callback_email)"
+        "                   run_after, created_at, callback_url, callback_email, request_id)"
         " SELECT id, plugin, version, params, key, original_id, 'queued', priority, max_attempts, created_at,"
-        "        created_at, url, email"
+        "        created_at, url, email, request_id"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],"
-        "             $9::bigint[], $10::text[], $11::text[]) WITH ORDINALITY"
+        "             $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY"
         "      AS n (id, plugin, version, params, key, original_id, priority, max_attempts, created_at, url, email,"
-        "            pos)"
+        "            request_id, pos)"
         " ORDER BY pos RETURNING id, seq, original_id), "
         "used AS (UPDATE originals SET used = true WHERE id IN (SELECT original_id FROM inserted) AND NOT used) "
         "SELECT id, seq FROM inserted",
         {array(id), array(plugin), array(version), array(params), array(key), array(originalId), array(priority),
-         array(maxAttempts), array(createdAt), array(url), array(email)});
+         array(maxAttempts), array(createdAt), array(url), array(email), array(requestId)});
     for (Row row : r) out[created.at(row.text(0))].seq = row.i64(1);
     notifyWork(c, nodeId);
     return out;

@@ -111,15 +111,50 @@ std::optional<std::string> findEqualJob(Connection& db, const std::string& dedup
 Job insertJob(Connection& db, const NewJob& job, const Original& original) {
     Statement& s = db.prepare(
         "INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, "
-        "max_attempts, run_after, created_at, callback_url, callback_email) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)");
+        "max_attempts, run_after, created_at, callback_url, callback_email, request_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, job.id).bind(2, job.plugin).bind(3, job.pluginVersion).bind(4, job.params).bind(5, job.dedupKey);
     s.bind(6, original.id).bind(7, job.priority).bind(8, job.maxAttempts).bind(9, job.createdAt);
     s.bind(10, job.createdAt).bind(11, job.callbackUrl).bind(12, job.callbackEmail);
+    s.bind(13, job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
     s.run();
     db.prepare("UPDATE originals SET used = 1 WHERE id = ? AND used = 0").bind(1, original.id).run();
 
     return queuedJob(job, original, db.lastInsertRowId());
+}
+
+std::optional<SubmitOutcome> replayIdempotencyKey(Connection& db, const IdempotencyKey& key, int64_t since) {
+    std::string jobId, fingerprint;
+    int status = 0;
+    {
+        Statement& s = db.prepare(
+            "SELECT job_id, fingerprint, status FROM idempotency_keys WHERE client = ? AND idem_key = ? "
+            "AND created_at >= ?");
+        Reset r(s);
+        s.bind(1, key.client).bind(2, key.key).bind(3, since);
+        if (!s.step()) return std::nullopt;
+        jobId = s.text(0);
+        fingerprint = s.text(1);
+        status = s.i32(2);
+    }
+    auto job = selectJob(db, jobId, false);
+    if (!job) return std::nullopt;
+    if (fingerprint != key.fingerprint) throw idempotencyConflict(key);
+    return SubmitOutcome{std::move(*job), false, status, true};
+}
+
+void recordIdempotencyKey(Connection& db, const IdempotencyKey& key, const SubmitOutcome& outcome, int64_t now) {
+    db.prepare(
+          "INSERT INTO idempotency_keys (client, idem_key, job_id, fingerprint, status, created_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (client, idem_key) DO UPDATE SET job_id = ?3, "
+          "fingerprint = ?4, status = ?5, created_at = ?6")
+        .bind(1, key.client)
+        .bind(2, key.key)
+        .bind(3, outcome.job.id)
+        .bind(4, key.fingerprint)
+        .bind(5, outcome.status)
+        .bind(6, now)
+        .run();
 }
 
 const char* const kInsertDeliveries =

@@ -36,6 +36,12 @@ Job insertJob(Connection& db, const NewJob& job, const Original& original);
 // notified when that job ends (at once if it has ended), unless they are the
 // job's own.
 void subscribe(Connection& db, const std::string& jobId, const NewJob& submission);
+// The known job of an Idempotency-Key recorded at or after `since`, as
+// JobStore::submit answers with it (replayed); nullopt when the key is not
+// kept or its job is gone. Throws idempotencyConflict() for another fingerprint.
+std::optional<SubmitOutcome> replayIdempotencyKey(Connection& db, const IdempotencyKey& key, int64_t since);
+// Records (or takes over) the key for the outcome of its first submission.
+void recordIdempotencyKey(Connection& db, const IdempotencyKey& key, const SubmitOutcome& outcome, int64_t now);
 // The INSERT … SELECT of every notification of job ?2 (its own callbacks and
 // its subscribers'), due at ?1.
 extern const char* const kInsertDeliveries;

@@ -71,13 +71,33 @@ std::optional<Original> SqliteJobStore::getOriginal(std::string_view id) {
 
 SubmitOutcome SqliteJobStore::submit(const NewOriginal& original, const NewJob& job) {
     return write([&](Connection& db) {
+        const auto& key = job.idempotency;
+        if (key)
+            if (auto replay = replayIdempotencyKey(db, *key, job.createdAt - kIdempotencyKeyLifetimeMs)) return *replay;
         bool createdOriginal = false;
         Original o = upsertOriginal(db, original, createdOriginal);
+        SubmitOutcome out;
         if (auto existing = findEqualJob(db, job.dedupKey)) {
             subscribe(db, *existing, job);
-            return SubmitOutcome{*selectJob(db, *existing, false), false};
+            out = SubmitOutcome{*selectJob(db, *existing, false), false};
+        } else {
+            out = SubmitOutcome{insertJob(db, job, o), true};
         }
-        return SubmitOutcome{insertJob(db, job, o), true};
+        out.status = submitStatus(out.job, out.created);
+        if (key) recordIdempotencyKey(db, *key, out, job.createdAt);
+        return out;
+    });
+}
+
+int SqliteJobStore::purgeIdempotencyKeys(int64_t before, int limit) {
+    return write([&](Connection& db) {
+        db.prepare(
+              "DELETE FROM idempotency_keys WHERE rowid IN "
+              "(SELECT rowid FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)")
+            .bind(1, before)
+            .bind(2, limit)
+            .run();
+        return static_cast<int>(db.changes());
     });
 }
 

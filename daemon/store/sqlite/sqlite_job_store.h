@@ -48,6 +48,7 @@ public:
     std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
     std::optional<Original> getOriginal(std::string_view id) override;
     SubmitOutcome submit(const NewOriginal& original, const NewJob& job) override;
+    int purgeIdempotencyKeys(int64_t before, int limit) override;
     std::optional<Job> getJob(std::string_view id) override;
     JobPage listJobs(const JobFilter& filter) override;
     std::vector<ClaimedJob> claim(int max, int64_t now, int64_t leaseMs) override;

@@ -37,3 +37,23 @@ TEST_CASE("log: a json line is one object that parses, numbers as numbers, whate
     // Well-formed UTF-8 kept, stray bytes replaced, control characters escaped.
     CHECK(j["filename"] == "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd.png\n\"x\"\t\x01");
 }
+
+TEST_CASE("log: lines written for a request carry its id, in both formats, until its scope ends", "[log]") {
+    CHECK(log::currentRequest().empty());
+    {
+        log::RequestScope outer("abc-123");
+        CHECK(log::line(log::Format::Logfmt, "t", log::Level::Info, "job_submitted", {{"job", "6a8a"}}) ==
+              "ts=t level=info event=job_submitted job=6a8a request=abc-123");
+        {
+            log::RequestScope inner("with space");
+            CHECK(log::line(log::Format::Logfmt, "t", log::Level::Info, "e", {}) ==
+                  "ts=t level=info event=e request=\"with space\"");
+            auto j = nlohmann::json::parse(log::line(log::Format::Json, "t", log::Level::Info, "e", {{"n", 1}}));
+            CHECK(j["request"] == "with space");
+            CHECK(j["n"] == 1);
+        }
+        CHECK(log::currentRequest() == "abc-123");
+    }
+    CHECK(log::currentRequest().empty());
+    CHECK(log::line(log::Format::Logfmt, "t", log::Level::Info, "e", {}) == "ts=t level=info event=e");
+}
