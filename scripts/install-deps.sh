@@ -6,6 +6,8 @@
 #   scripts/install-deps.sh          what building and running needs
 #   scripts/install-deps.sh --test   plus what the test suite uses (clang: fuzzing)
 #   scripts/install-deps.sh --bench  plus the tools the benchmarks compare against
+#   scripts/install-deps.sh --package  plus what the package tests use (Debian
+#                                      root, namespaces, compose validation)
 set -euo pipefail
 
 build_packages=(
@@ -21,6 +23,9 @@ test_packages=(
   clang libclang-rt-14-dev
   postgresql
 )
+package_packages=(
+  mmdebstrap util-linux iproute2 curl python3 dpkg-dev docker-compose
+)
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2
   python3 python3-fastapi python3-uvicorn python3-pil python3-multipart
@@ -31,8 +36,9 @@ want=("${build_packages[@]}")
 case "${1:-}" in
   --test) want+=("${test_packages[@]}") ;;
   --bench) want+=("${bench_packages[@]}") ;;
+  --package) want+=("${package_packages[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--test|--bench|--package]" >&2; exit 2 ;;
 esac
 
 # The dashboard's browser tests: tests/browser's node modules (--test), when
