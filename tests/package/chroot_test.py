@@ -4,7 +4,9 @@
     chroot_test.py root        make (or reuse) the Debian 12 minbase root
     chroot_test.py container   the Dockerfile's runtime stage, replayed in the
                                root; then its ENTRYPOINT and CMD, as its USER,
-                               with its ENV and WORKDIR, in a network namespace
+                               with its ENV and WORKDIR, in a network namespace:
+                               twice with the token file made at the first
+                               start, once with PIXELMILL_TOKEN_FILE's own file
     chroot_test.py deb         apt-get install ./pixelmill_*.deb in the root;
                                then the unit's ExecStart, as the unit's User
 
@@ -369,6 +371,25 @@ def container_test():
         code, body = s.curl("-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}/v1/jobs/{job['id']}")
         check(code == 200 and json.loads(body)["state"] == "succeeded", f"after a restart the job answered {code}: {body}")
         run_job(s, image, port, [f"Authorization: Bearer {token}"])
+        check(s.stop() == 0, "the daemon did not exit 0 on SIGTERM:\n" + s.log())
+
+        # A token file of one's own (a mounted secret), named by PIXELMILL_TOKEN_FILE: used as is.
+        own = data_dir + "/own-tokens"
+        r = subprocess.run([os.path.join(BUILD, "bin/pixelmill"), "token", "reader", "--scopes", "read", "--append",
+                            root.path + own], capture_output=True, text=True, check=True)
+        reader = r.stdout.strip()
+        os.chown(root.path + own, root.uid(user), -1)
+        before = open(root.path + own).read()
+        s = Service(root, user, dict(env, PIXELMILL_TOKEN_FILE=own), workdir, entrypoint + cmd,
+                    os.path.join(root.dir, "container-3.log"))
+        services.append(s)
+        s.wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        check("admin_token_created" not in s.log(), "a token was created beside PIXELMILL_TOKEN_FILE:\n" + s.log())
+        check(open(root.path + own).read() == before, "PIXELMILL_TOKEN_FILE's file was changed")
+        code, _ = s.curl("-H", f"Authorization: Bearer {reader}", f"http://127.0.0.1:{port}/v1/jobs/{job['id']}")
+        check(code == 200, f"the own file's token answered {code}")
+        code, _ = s.curl("-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}/v1/jobs/{job['id']}")
+        check(code == 401, f"the first file's admin token answered {code} with another token file")
         check(s.stop() == 0, "the daemon did not exit 0 on SIGTERM:\n" + s.log())
         log(f"container: passed in {time.monotonic() - started:.0f} s")
     finally:
