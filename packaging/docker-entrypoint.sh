@@ -12,7 +12,7 @@
 # Any command other than `serve` (pixelmill token …, --help) runs unchanged.
 set -eu
 
-pixelmill=/opt/pixelmill/bin/pixelmill
+pixelmill=/usr/bin/pixelmill
 
 if [ "${1:-}" = serve ]; then
   wants_tokens=yes

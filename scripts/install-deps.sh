@@ -16,6 +16,7 @@ build_packages=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
   libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
   libkainjow-mustache-dev libpq-dev
+  dpkg-dev file
 )
 test_packages=(
   curl libvips-tools poppler-utils python3 python3-aiosmtpd prometheus
@@ -24,7 +25,7 @@ test_packages=(
   postgresql
 )
 package_packages=(
-  mmdebstrap util-linux iproute2 curl python3 dpkg-dev docker-compose
+  mmdebstrap util-linux iproute2 curl python3 docker-compose
 )
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2

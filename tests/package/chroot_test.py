@@ -13,7 +13,7 @@
 No docker engine is needed: the image's base (debian:12-slim) is close to
 mmdebstrap's minbase, and the runtime stage's RUN lines (apt-get, useradd)
 run in the root as they would in `docker build`; `COPY --from=build
-/opt/pixelmill` is `cmake --install` of this build tree. Building the image
+/build/pixelmill.deb` is `cpack` of this build tree. Building the image
 itself needs Docker Hub (debian:12) and is not done here.
 
 The root is made once by mmdebstrap from the host's Debian sources and kept
@@ -309,10 +309,11 @@ def container_test():
                 flags = [p for p in parts if p.startswith("--")]
                 src, dst = [p for p in parts if not p.startswith("--")]
                 if any(f.startswith("--from=") for f in flags):
-                    # The build stage's `cmake --install /build --prefix /opt/pixelmill --strip`.
-                    check(src == dst == "/opt/pixelmill", f"COPY {args}: only /opt/pixelmill is known to come from the build")
-                    log(f"COPY {args}: cmake --install of the build tree")
-                    run([CMAKE, "--install", BUILD, "--prefix", root.path + dst, "--strip"], stdout=subprocess.DEVNULL)
+                    # The build stage's Debian package: cpack of this build tree.
+                    check(src.endswith(".deb"), f"COPY {args}: only the .deb is known to come from the build")
+                    log(f"COPY {args}: cpack of the build tree")
+                    os.makedirs(os.path.dirname(root.path + dst), exist_ok=True)
+                    shutil.copyfile(make_deb(os.path.join(root.dir, "cpack")), root.path + dst)
                 else:
                     log(f"COPY {args}")
                     target = root.path + dst
@@ -410,6 +411,16 @@ def unit_directives(text):
     return out
 
 
+def make_deb(out):
+    """cpack of this build tree into out; the path of the .deb."""
+    start = time.monotonic()
+    run([CPACK, "--config", os.path.join(BUILD, "CPackConfig.cmake"), "-B", out], stdout=subprocess.DEVNULL)
+    debs = [f for f in os.listdir(out) if re.match(r"pixelmill_.*\.deb$", f)]
+    check(len(debs) == 1, f"cpack made {os.listdir(out)}")
+    log(f"cpack made {debs[0]} in {time.monotonic() - start:.0f} s")
+    return os.path.join(out, debs[0])
+
+
 def deb_test():
     require_tools()
     started = time.monotonic()
@@ -417,10 +428,7 @@ def deb_test():
     root = None
     service = None
     try:
-        run([CPACK, "--config", os.path.join(BUILD, "CPackConfig.cmake"), "-B", out], stdout=subprocess.DEVNULL)
-        debs = [f for f in os.listdir(out) if re.match(r"pixelmill_.*\.deb$", f)]
-        check(len(debs) == 1, f"cpack made {os.listdir(out)}")
-        log(f"cpack made {debs[0]} in {time.monotonic() - started:.0f} s")
+        debs = [os.path.basename(make_deb(out))]
         info = subprocess.run(["dpkg-deb", "--field", os.path.join(out, debs[0]), "Depends"],
                               capture_output=True, text=True).stdout
         log("Depends: " + info.strip())
