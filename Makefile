@@ -8,7 +8,7 @@ ARGS       ?=
 # Seconds each fuzz harness runs for `make fuzz`.
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps deps-test deps-bench configure build run test test-unit test-integration test-sanitize fuzz bench clean
+.PHONY: all deps deps-test deps-bench deps-package configure build run test test-unit test-integration test-package test-sanitize fuzz bench clean
 
 all: build
 
@@ -21,6 +21,9 @@ deps-test:
 deps-bench:
 	@scripts/install-deps.sh --bench
 
+deps-package:
+	@scripts/install-deps.sh --package
+
 $(BUILD)/CMakeCache.txt:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 
@@ -32,9 +35,10 @@ build: deps configure
 run: build
 	$(BUILD)/bin/pixelmill serve --listen 127.0.0.1:8080 --data-dir ./data $(ARGS)
 
+# Everything but the package tests (label package: minutes to make a Debian root).
 test: deps-test configure
 	cmake --build $(BUILD) -j $(JOBS)
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE package
 
 test-unit: deps-test configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -43,6 +47,12 @@ test-unit: deps-test configure
 test-integration: deps-test configure
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L integration
+
+# The image (Dockerfile's runtime stage) and the Debian package, run in a
+# Debian 12 root made by mmdebstrap (as root); the compose file, validated.
+test-package: deps-test deps-package configure
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -L package
 
 # The unit and integration suites under AddressSanitizer + UBSan, then the
 # unit suite (scheduler, store, blob store) under ThreadSanitizer; each in its own build folder.

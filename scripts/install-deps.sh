@@ -6,6 +6,8 @@
 #   scripts/install-deps.sh          what building and running needs
 #   scripts/install-deps.sh --test   plus what the test suite uses (clang: fuzzing)
 #   scripts/install-deps.sh --bench  plus the tools the benchmarks compare against
+#   scripts/install-deps.sh --package  plus what the package tests use (Debian
+#                                      root, namespaces, compose validation)
 set -euo pipefail
 
 build_packages=(
@@ -14,12 +16,16 @@ build_packages=(
   nlohmann-json3-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libssl-dev
   libcurl4-openssl-dev libjpeg62-turbo-dev libpng-dev prometheus-cpp-dev catch2
   libkainjow-mustache-dev libpq-dev
+  dpkg-dev file
 )
 test_packages=(
   curl libvips-tools poppler-utils python3 python3-aiosmtpd prometheus
   chromium nodejs npm
   clang libclang-rt-14-dev
   postgresql
+)
+package_packages=(
+  mmdebstrap util-linux iproute2 curl python3 docker-compose
 )
 bench_packages=(
   curl libvips-tools poppler-utils jp2a iproute2
@@ -31,8 +37,9 @@ want=("${build_packages[@]}")
 case "${1:-}" in
   --test) want+=("${test_packages[@]}") ;;
   --bench) want+=("${bench_packages[@]}") ;;
+  --package) want+=("${package_packages[@]}") ;;
   "") ;;
-  *) echo "usage: $0 [--test|--bench]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--test|--bench|--package]" >&2; exit 2 ;;
 esac
 
 # The test suite's node modules (--test), each folder's when missing or older
