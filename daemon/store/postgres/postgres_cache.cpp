@@ -22,12 +22,13 @@ std::vector<std::string> PostgresJobStore::evictLeastUsed(uint64_t bytes) {
     return pool_.transaction([&](Connection& c) {
         std::vector<std::string> candidates;
         uint64_t freed = 0;
-        for (Row r : c.query("SELECT j.id, (SELECT sum(size_bytes) FROM outputs WHERE job_id = j.id) FROM jobs j "
-                             "WHERE j.state = 'succeeded' AND NOT j.evicted "
+        for (Row r : c.query("SELECT j.id, (SELECT sum(size_bytes) FROM outputs WHERE job_id = j.id) "
+                             "FROM jobs j" + kJoinStates +
+                             " WHERE s.state = 'succeeded' AND NOT s.evicted "
                              "AND EXISTS (SELECT 1 FROM outputs WHERE job_id = j.id) "
                              // Evicted outputs are made again from the original: without it, they would be lost.
                              "AND EXISTS (SELECT 1 FROM originals o WHERE o.id = j.original_id AND o.purged_at IS NULL) "
-                             "ORDER BY j.hits, j.finished_at LIMIT 1000")) {
+                             "ORDER BY s.hits, s.finished_at LIMIT 1000")) {
             if (freed >= bytes) break;
             candidates.push_back(r.text(0));
             freed += static_cast<uint64_t>(r.i64(1));

@@ -47,12 +47,14 @@ void PostgresJobStore::heartbeat(const NodeStatus& self, int64_t leaseUntil) {
                 {nodeId_, self.address, self.version, self.startedAt, self.heartbeatAt, self.busy, self.workers,
                  local});
         // Only leases with less than three quarters of their length left: each
-        // extension writes a new version of the job's row and an entry in every
-        // index on jobs, and a job shorter than a quarter lease is never extended.
+        // extension writes a new version of the job's row, and a job shorter
+        // than a quarter lease is never extended. The running jobs are found
+        // through job_states (jobs has no index on state).
         const std::string until = onDbClock("$2", "$3");
         const int64_t lease = leaseUntil - self.heartbeatAt;
         const int64_t slack = self.heartbeatAt > 0 && lease > 0 ? lease / 4 : 0;
-        c.query("UPDATE jobs SET lease_until = " + until + " WHERE state = 'running' AND lease_owner = $1 "
+        c.query("UPDATE jobs SET lease_until = " + until + " WHERE seq IN (SELECT seq FROM job_states "
+                "WHERE state = 'running') AND state = 'running' AND lease_owner = $1 "
                 "AND lease_until < " + until + " - $4::bigint",
                 {nodeId_, leaseUntil, local, slack});
     });
@@ -76,7 +78,7 @@ void PostgresJobStore::analyzeGrowingTables(Connection& c) {
     bestEffort("analyze_skipped", [&] {
         Result due = c.query(
             "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-            "AND relname IN ('jobs', 'originals', 'job_attempts') "
+            "AND relname IN ('jobs', 'job_states', 'originals', 'job_attempts') "
             "AND n_live_tup < 200000 AND n_mod_since_analyze >= greatest(3000, n_live_tup * 3)");
         for (Row r : due) c.exec("ANALYZE " + std::string(r.text(0)));
     });

@@ -1,5 +1,6 @@
 // PostgresJobStore: the dashboard's queries. Every one is served by an index
-// (migrations/002_dashboard.sql) so that pages stay fast at 100k jobs.
+// (migrations/002_dashboard.sql, 008_job_states.sql) so that pages stay fast
+// at 100k jobs.
 #include "store/postgres/postgres_job_store.h"
 
 #include "store/dashboard_paging.h"
@@ -30,22 +31,28 @@ std::string startsWith(const std::string& search) {
     return pattern + '%';
 }
 
-// The filters every arm of the jobs query shares.
+// The filters every arm of the jobs query shares. With a state, each arm
+// joins job_states s (stateJoin) and filters and orders on its columns, so
+// that its (state, plugin, seq) index serves them: jobs has none on state.
 std::string jobFilters(const JobStore::DashboardJobQuery& q, Bindings& p) {
+    const std::string t = q.state ? "s." : "j.";
     std::string sql;
-    if (q.state) sql += " AND j.state = " + p(toString(*q.state));
-    if (!q.plugin.empty()) sql += " AND j.plugin = " + p(q.plugin);
-    if (q.beforeSeq) sql += " AND j.seq < " + p(*q.beforeSeq);
-    if (q.afterSeq) sql += " AND j.seq > " + p(*q.afterSeq);
+    if (q.state) sql += " AND s.state = " + p(toString(*q.state));
+    if (!q.plugin.empty()) sql += " AND " + t + "plugin = " + p(q.plugin);
+    if (q.beforeSeq) sql += " AND " + t + "seq < " + p(*q.beforeSeq);
+    if (q.afterSeq) sql += " AND " + t + "seq > " + p(*q.afterSeq);
     return sql;
 }
+
+std::string stateJoin(const JobStore::DashboardJobQuery& q) { return q.state ? kJoinStates : std::string(); }
 
 }  // namespace
 
 JobStore::DashboardJobPage PostgresJobStore::dashboardJobs(const DashboardJobQuery& q) {
     const int limit = std::clamp(q.limit, 1, 500);
     const bool newerFirst = !q.afterSeq.has_value();  // paging back walks upwards, then reverses
-    const std::string order = newerFirst ? " ORDER BY j.seq DESC" : " ORDER BY j.seq ASC";
+    const std::string order =
+        std::string(" ORDER BY ") + (q.state ? "s" : "j") + (newerFirst ? ".seq DESC" : ".seq ASC");
     const bool searchId = !q.search.empty() && couldBeJobId(q.search);
 
     std::vector<Job> rows = pool_.run([&](Connection& c) {
@@ -53,7 +60,7 @@ JobStore::DashboardJobPage PostgresJobStore::dashboardJobs(const DashboardJobQue
         Bindings p;
         const std::string filters = jobFilters(q, p);
         if (q.search.empty()) {
-            std::string sql = kSelectJob + " WHERE true" + filters + order + " LIMIT " + p(limit + 1);
+            std::string sql = kSelectJob + stateJoin(q) + " WHERE true" + filters + order + " LIMIT " + p(limit + 1);
             for (Row r : c.query(sql, p.values())) out.push_back(readJob(r));
             return out;
         }
@@ -75,15 +82,16 @@ JobStore::DashboardJobPage PostgresJobStore::dashboardJobs(const DashboardJobQue
         std::string sql;
         if (candidates < kNarrowSearch) {
             // Few matches: collect their seqs from the two indexes, then read the page.
-            std::string seqs = "SELECT j.seq FROM originals o JOIN jobs j ON j.original_id = o.id WHERE " +
-                               fileMatch + filters;
-            if (searchId) seqs += " UNION SELECT j.seq FROM jobs j WHERE " + idMatch + filters;
+            std::string seqs = "SELECT j.seq FROM originals o JOIN jobs j ON j.original_id = o.id" + stateJoin(q) +
+                               " WHERE " + fileMatch + filters;
+            if (searchId) seqs += " UNION SELECT j.seq FROM jobs j" + stateJoin(q) + " WHERE " + idMatch + filters;
             sql = kSelectJob + " WHERE j.seq IN (SELECT seq FROM (" + seqs + ") AS m ORDER BY seq" +
-                  (newerFirst ? " DESC" : "") + " LIMIT " + p(limit + 1) + ")" + order;
+                  (newerFirst ? " DESC" : "") + " LIMIT " + p(limit + 1) + ")" +
+                  (newerFirst ? " ORDER BY j.seq DESC" : " ORDER BY j.seq ASC");
         } else {
             // Many matches: walk jobs in seq order; a page fills after a few rows.
             std::string match = "(" + fileMatch + (searchId ? " OR " + idMatch : std::string()) + ")";
-            sql = kSelectJob + " WHERE " + match + filters + order + " LIMIT " + p(limit + 1);
+            sql = kSelectJob + stateJoin(q) + " WHERE " + match + filters + order + " LIMIT " + p(limit + 1);
         }
         for (Row r : c.queryOnce(sql, p.values())) out.push_back(readJob(r));
         return out;
@@ -95,7 +103,7 @@ JobStore::DashboardJobPage PostgresJobStore::dashboardJobs(const DashboardJobQue
 std::vector<JobStore::FinishedJob> PostgresJobStore::finishedSince(int64_t since) {
     return pool_.run([&](Connection& c) {
         std::vector<FinishedJob> out;
-        for (Row r : c.query("SELECT finished_at, state, duration_seconds FROM jobs WHERE finished_at >= $1 "
+        for (Row r : c.query("SELECT finished_at, state, duration_seconds FROM job_states WHERE finished_at >= $1 "
                              "ORDER BY finished_at",
                              {since})) {
             FinishedJob f;
@@ -111,7 +119,8 @@ std::vector<JobStore::FinishedJob> PostgresJobStore::finishedSince(int64_t since
 std::vector<JobStore::ErrorCount> PostgresJobStore::failuresByCode() {
     return pool_.run([](Connection& c) {
         std::vector<ErrorCount> out;
-        for (Row r : c.query("SELECT plugin, coalesce(error_code, ''), count(*) AS n FROM jobs WHERE state = 'failed' "
+        for (Row r : c.query("SELECT plugin, coalesce(error_code, ''), count(*) AS n FROM job_states "
+                             "WHERE state = 'failed' "
                              "GROUP BY plugin, error_code ORDER BY n DESC, plugin, error_code"))
             out.push_back({r.text(0), r.text(1), static_cast<uint64_t>(r.i64(2))});
         return out;
@@ -121,7 +130,8 @@ std::vector<JobStore::ErrorCount> PostgresJobStore::failuresByCode() {
 std::vector<Job> PostgresJobStore::latestFailures(int limit) {
     return pool_.run([&](Connection& c) {
         std::vector<Job> out;
-        for (Row r : c.query(kSelectJob + " WHERE j.state = 'failed' ORDER BY j.finished_at DESC LIMIT $1",
+        for (Row r : c.query(kSelectJob + kJoinStates +
+                                 " WHERE s.state = 'failed' ORDER BY s.finished_at DESC LIMIT $1",
                              {std::clamp(limit, 1, 100)}))
             out.push_back(readJob(r));
         return out;

@@ -126,15 +126,17 @@ std::optional<Job> PostgresJobStore::getJob(std::string_view id) {
 
 JobPage PostgresJobStore::listJobs(const JobFilter& filter) {
     Bindings p;
-    std::string sql = kSelectJob + " WHERE true";
-    if (filter.state) sql += " AND j.state = " + p(toString(*filter.state));
-    if (!filter.plugin.empty()) sql += " AND j.plugin = " + p(filter.plugin);
+    // By state through job_states' (state, plugin, seq) indexes: jobs has none on state.
+    const char* t = filter.state ? "s" : "j";
+    std::string sql = kSelectJob + (filter.state ? kJoinStates : std::string()) + " WHERE true";
+    if (filter.state) sql += " AND s.state = " + p(toString(*filter.state));
+    if (!filter.plugin.empty()) sql += std::string(" AND ") + t + ".plugin = " + p(filter.plugin);
     if (!filter.originalId.empty()) sql += " AND j.original_id = " + p(filter.originalId);
     if (filter.createdFrom) sql += " AND j.created_at >= " + p(*filter.createdFrom);
     if (filter.createdTo) sql += " AND j.created_at < " + p(*filter.createdTo);
-    if (filter.beforeSeq) sql += " AND j.seq < " + p(*filter.beforeSeq);
+    if (filter.beforeSeq) sql += std::string(" AND ") + t + ".seq < " + p(*filter.beforeSeq);
     int limit = std::clamp(filter.limit, 1, 1000);
-    sql += " ORDER BY j.seq DESC LIMIT " + p(limit + 1);
+    sql += std::string(" ORDER BY ") + t + ".seq DESC LIMIT " + p(limit + 1);
 
     return pool_.run([&](Connection& c) {
         JobPage page;

@@ -28,6 +28,8 @@ const std::string kOriginalColumns = std::string(rows::kOriginalColumnsButSeq) +
 const std::string kSelectJob =
     std::string("SELECT ") + rows::kJobColumns + kOriginalColumns + " FROM jobs j JOIN originals o ON o.id = j.original_id";
 
+const std::string kJoinStates = " JOIN job_states s ON s.seq = j.seq";
+
 const std::string kSelectOriginal = "SELECT " + kOriginalColumns + " FROM originals o";
 
 const std::string kDeliveryColumns = rows::kDeliveryColumns;
@@ -229,7 +231,8 @@ std::string endOrphansStatement(const std::string& with, const std::string& orph
     const std::string n = "(" + now + ")";
     const std::string message = "'" + why + "'";  // a constant of ours, no quotes in it
     return "WITH " + with +
-           "orphans AS (SELECT j.id FROM jobs j WHERE j.state = 'running' AND (" + orphan + ") FOR UPDATE), "
+           "orphans AS (SELECT j.id FROM job_states s JOIN jobs j ON j.seq = s.seq"
+           " WHERE s.state = 'running' AND j.state = 'running' AND (" + orphan + ") FOR UPDATE OF j), "
            "requeued AS ("
            " UPDATE jobs j SET state = 'queued', run_after = " + n + ", lease_until = 0, lease_owner = NULL"
            " FROM orphans o WHERE j.id = o.id AND j.attempts < j.max_attempts RETURNING j.id, j.attempts), "

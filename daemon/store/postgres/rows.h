@@ -18,6 +18,9 @@ namespace pixelmill::pg {
 
 extern const std::string kOriginalColumns;  // o.id … o.seq, as readOriginal reads them
 extern const std::string kSelectJob;        // jobs j joined with their original o
+// Appended to a FROM with jobs j: its job_states row s (state, finish, hits
+// and the indexes on them; migrations/008_job_states.sql).
+extern const std::string kJoinStates;
 extern const std::string kSelectOriginal;   // originals o
 extern const std::string kDeliveryColumns;  // as readDelivery reads them
 

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -214,6 +215,30 @@ TEST_CASE("postgres store: the counts read in < 20 ms over 200,000 jobs", "[stor
     INFO("countByState " << countSeconds * 1000 << " ms, countOriginals " << originalsSeconds * 1000 << " ms");
     CHECK(countSeconds < 0.020);
     CHECK(originalsSeconds < 0.020);
+
+    // What reads by state, finish or error code, through job_states' indexes
+    // (jobs has none on what changes): a page of each in milliseconds too.
+    JobFilter failed;
+    failed.state = JobState::Failed;
+    failed.plugin = "thumbnail";
+    failed.limit = 50;
+    JobStore::DashboardJobQuery canceled;
+    canceled.state = JobState::Canceled;
+    const int64_t hourAgo = nowMs() - 3'600'000;
+    CHECK(store.listJobs(failed).jobs.size() == 50);
+    CHECK(store.dashboardJobs(canceled).jobs.size() == 50);
+    CHECK(store.failuresByCode().size() == 1);
+    const std::map<std::string, std::function<void()>> reads{
+        {"listJobs(state, plugin)", [&] { store.listJobs(failed); }},
+        {"dashboardJobs(state)", [&] { store.dashboardJobs(canceled); }},
+        {"latestFailures", [&] { store.latestFailures(10); }},
+        {"finishedSince(an hour)", [&] { store.finishedSince(hourAgo); }},
+    };
+    for (const auto& [name, read] : reads) {
+        double seconds = medianSeconds(9, [&] { return timeOf(read); });
+        INFO(name << " " << seconds * 1000 << " ms");
+        CHECK(seconds < 0.020);
+    }
 }
 
 }  // namespace pixelmill
