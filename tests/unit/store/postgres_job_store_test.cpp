@@ -63,6 +63,15 @@ int64_t count(const std::string& uri, const std::string& sql) {
     return c.queryOnce(sql).front().i64(0);
 }
 
+// `count` queued thumbnail jobs, each on an original of its own, in one batch.
+void submitBatch(JobStore& store, const std::string& prefix, int count, int64_t t) {
+    Batch batch{newId(), "thumbnail", "{}", t, {}};
+    std::vector<BatchItem> items;
+    for (int i = 0; i < count; ++i)
+        items.push_back({makeOriginal(prefix + std::to_string(i), t), makeJob(prefix + std::to_string(i), t)});
+    store.createBatch(batch, items);
+}
+
 // Expects `call` to throw the store's 503.
 template <class Fn>
 void expectUnavailable(Fn&& call) {
@@ -187,11 +196,7 @@ TEST_CASE("postgres store: the claim finds its candidates in the queue table, wh
     StoreFixture<PostgresStore> f;
     if (!f) return;
     int64_t t = nowMs();
-    Batch batch{newId(), "thumbnail", "{}", t, {}};
-    std::vector<BatchItem> items;
-    for (int i = 0; i < 5000; ++i)
-        items.push_back({makeOriginal("plan-" + std::to_string(i), t), makeJob("plan-" + std::to_string(i), t)});
-    f.store().createBatch(batch, items);
+    submitBatch(f.store(), "plan-", 5000, t);
 
     // A day's history: most jobs have ended, a few wait. The planner knows (ANALYZE).
     pg::Connection c(f.location());
@@ -246,11 +251,7 @@ TEST_CASE("postgres store: a job's claim and end rewrite its jobs row on the sam
     StoreFixture<PostgresStore> f;
     if (!f) return;
     int64_t t = nowMs();
-    Batch batch{newId(), "thumbnail", "{}", t, {}};
-    std::vector<BatchItem> items;
-    for (int i = 0; i < 400; ++i)
-        items.push_back({makeOriginal("hot-" + std::to_string(i), t), makeJob("hot-" + std::to_string(i), t)});
-    f.store().createBatch(batch, items);
+    submitBatch(f.store(), "hot-", 400, t);
 
     pg::Connection c(f.location());
     auto updates = [&] {
