@@ -233,7 +233,7 @@ int runServe(const Config& configIn) {
                                    {"public_metrics", config.publicMetrics ? "true" : "false"}});
 
     // One libvips thread per pipeline: the workers already keep every core busy.
-    initImageLibrary("pixelmill", 1);
+    initImageLibrary("pixelmill", 1, /*jobsAtOnce=*/config.isolation == "none");
 
     fs::path dataDir = fs::absolute(config.dataDir);
     fs::create_directories(dataDir);
