@@ -369,8 +369,10 @@ int runServe(const Config& configIn) {
     });
     TaskPool outbound(4);
     // Every request that may wait (a commit, a probe, an SVG scan, a DNS
-    // lookup) runs here, never on a reactor thread.
-    TaskPool intake(intakeThreads);
+    // lookup) runs here, never on a reactor thread; at a lower priority
+    // than the reactors, so that a core busy with an upload's checks is
+    // still handed at once to a reactor with a request to frame or answer.
+    TaskPool intake(intakeThreads, kBackgroundNice);
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,

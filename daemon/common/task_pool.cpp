@@ -2,14 +2,30 @@
 
 #include "common/log.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cerrno>
+
 namespace pixelmill {
 
 namespace {
 thread_local const TaskPool* tlsPool = nullptr;
 }  // namespace
 
-TaskPool::TaskPool(int threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { loop(); });
+void lowerThreadPriority(int by) {
+    errno = 0;
+    int current = ::getpriority(PRIO_PROCESS, 0);  // 0: this thread
+    if (current == -1 && errno != 0) return;
+    (void)::setpriority(PRIO_PROCESS, 0, std::min(19, current + by));
+}
+
+TaskPool::TaskPool(int threads, int nice) {
+    for (int i = 0; i < threads; ++i)
+        threads_.emplace_back([this, nice] {
+            if (nice > 0) lowerThreadPriority(nice);
+            loop();
+        });
 }
 
 TaskPool::~TaskPool() { shutdown(); }

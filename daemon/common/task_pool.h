@@ -10,11 +10,24 @@
 
 namespace pixelmill {
 
+// The niceness of the daemon's slow work (the intake pool, plugin worker
+// processes) above its reactor, scheduler and store threads: when the cores
+// are busy, a reactor thread with a request to answer runs first, while an
+// otherwise idle machine still gives the slow work all of its cores.
+constexpr int kBackgroundNice = 10;
+
+// Raises the calling thread's niceness by `by` (Linux keeps it per thread;
+// threads started afterwards inherit it). Needs no privilege; a failure
+// leaves the thread as it was.
+void lowerThreadPriority(int by);
+
 // A few threads for slow, blocking work that must not hold an HTTP reactor
 // thread (downloading a source_url, say). Thread-safe.
 class TaskPool {
 public:
-    explicit TaskPool(int threads);
+    // `nice`: added to the threads' niceness (lowerThreadPriority), so that
+    // a busy pool yields the cores to the reactor threads.
+    explicit TaskPool(int threads, int nice = 0);
     ~TaskPool();  // shutdown()
     // Runs what is queued, then joins the threads; posts after it run inline.
     void shutdown();

@@ -5,6 +5,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/parallel.h"
+#include "common/task_pool.h"
 #include "plugins/in_process_executor.h"
 #include "store/blob_batcher.h"
 #include "store/fs/fs_blob_store.h"
@@ -166,6 +167,8 @@ protocol::Probed probeSource(PluginHost& host, const protocol::Probe& probe) {
 
 int runWorker(const WorkerOptions& options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the daemon
+    // Below the daemon's reactors (set before any thread starts: threads inherit it).
+    lowerThreadPriority(kBackgroundNice);
     std::signal(SIGPIPE, SIG_IGN);
     log::init(options.logLevel == "debug" ? log::Level::Debug : log::Level::Warn,
               options.logFormat == "json" ? log::Format::Json : log::Format::Logfmt);
