@@ -4,6 +4,8 @@
 # through GET /v1/status, not by polling each job. Two loads:
 #   tiny: 16-px thumbnail of a 64x64 PNG (real libvips work, tiny)
 #   noop: the fixture plugin that does nothing (the queue's own cost)
+# First, what running a plugin in a worker process costs against running it
+# in the daemon, per job and with a caller per core (pixelmill-process-hop-bench).
 # Prints accepted/s, completed/s and the submit latency p50/p99; then the
 # no-op load on one daemon whose store is PostgreSQL (a throwaway cluster,
 # see start_postgres), as a ratio of the SQLite rate of the same run.
@@ -35,6 +37,15 @@ print(f"  {label:<34} accepted {r['per_second']:7.0f}/s   completed {r['finished
       f"submit p50 {r['p50_ms']:5.1f} ms  p99 {r['p99_ms']:5.1f} ms   errors {r['errors']}")
 PY
 }
+
+# What the worker process hop costs by itself: the same jobs through the
+# daemon's two executors, without HTTP or the store (bench/process_hop).
+echo "plugin call in this process vs in a worker process (no HTTP, no store), durable outputs"
+for plugin in noop thumbnail; do
+  param=""; [[ $plugin == thumbnail ]] && param="--param size=16"
+  "$BUILD_DIR/bin/pixelmill-process-hop-bench" --pixelmill "$PIXELMILL" --plugin-dir "$work/plugins" \
+    --plugin "$plugin" $param --jobs 1000 2>/dev/null | sed 's/^/  /'
+done
 
 echo "queue throughput, $JOBS jobs, $CLIENTS clients, durable (fsync on)"
 run "tiny thumbnail (process isolation)" thumbnail "--param size=16" --

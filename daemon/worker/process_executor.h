@@ -38,7 +38,9 @@ struct ProcessExecutorOptions {
 // then fails with plugin_crashed.
 //
 // Thread-safe: each call borrows a worker for its duration; the idle list
-// has a mutex.
+// has a mutex. A worker is killed when the thread that started it ends (its
+// PR_SET_PDEATHSIG follows the parent thread, not the process), so call this
+// from long-lived threads, as the scheduler's workers and the intake pool are.
 class ProcessExecutor final : public Executor {
 public:
     ProcessExecutor(ProcessExecutorOptions options, BlobStore& blobs);
