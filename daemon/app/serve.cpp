@@ -372,7 +372,7 @@ int runServe(const Config& configIn) {
     // lookup) runs here, never on a reactor thread; at a lower priority
     // than the reactors, so that a core busy with an upload's checks is
     // still handed at once to a reactor with a request to frame or answer.
-    TaskPool intake(intakeThreads, kBackgroundNice);
+    TaskPool intake(intakeThreads, kIntakeNice);
 
     std::atomic<bool> ready{false};
     http::Services services{jobs,

@@ -168,7 +168,7 @@ protocol::Probed probeSource(PluginHost& host, const protocol::Probe& probe) {
 int runWorker(const WorkerOptions& options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the daemon
     // Below the daemon's reactors (set before any thread starts: threads inherit it).
-    lowerThreadPriority(kBackgroundNice);
+    lowerThreadPriority(kWorkerNice);
     std::signal(SIGPIPE, SIG_IGN);
     log::init(options.logLevel == "debug" ? log::Level::Debug : log::Level::Warn,
               options.logFormat == "json" ? log::Format::Json : log::Format::Logfmt);
