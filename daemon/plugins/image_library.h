@@ -10,9 +10,9 @@ namespace pixelmill {
 // (--isolation none). libvips' run-time compiled vector code is then turned
 // off: Debian 12's liborc (0.4.33) frees compiled code without taking the
 // lock its allocation takes (later releases take it), and two resizes ending
-// at once corrupt its code allocator and then the heap (bench/process_hop, 2 threads of 1,000 tiny
-// thumbnails, crashed one run in three). A worker process runs one job at a
-// time and keeps the faster vector code.
+// at once corrupt its code allocator and then the heap (bench/process_hop,
+// 2 threads of 1,000 tiny thumbnails, crashed one run in three). A worker
+// process runs one job at a time and keeps the faster vector code.
 void initImageLibrary(const char* argv0, int threads, bool jobsAtOnce = false);
 
 // What `jobsAtOnce` does, for a process whose libvips someone else started.
