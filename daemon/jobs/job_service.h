@@ -1,6 +1,6 @@
 #pragma once
 
-#include "jobs/job.h"
+#include "jobs/model/job.h"
 #include "jobs/job_events.h"
 #include "jobs/plugin_catalog.h"
 #include "jobs/storage_keeper.h"

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "jobs/job.h"
+#include "jobs/model/job.h"
 
 #include <cstdint>
 #include <string>

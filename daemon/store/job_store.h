@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/error.h"
-#include "jobs/job.h"
+#include "jobs/model/job.h"
 
 #include <cstdint>
 #include <exception>

@@ -1,4 +1,4 @@
-#include "jobs/job.h"
+#include "jobs/model/job.h"
 
 namespace pixelmill {
 
