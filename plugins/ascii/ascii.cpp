@@ -5,7 +5,7 @@
 // Semantics in README.md.
 #include "jpeg_dc.hpp"
 
-#include "../common/vips_support.hpp"
+#include "vips_support.hpp"
 
 #include <pixelmill/plugin.hpp>
 

@@ -2,7 +2,7 @@
 // (inside, cover, fill, contain), built on libvips' thumbnail so that a large
 // JPEG is shrunk while it loads and never decoded whole. The semantics,
 // including what enlarge=false does for each fit, are in README.md.
-#include "../common/vips_support.hpp"
+#include "vips_support.hpp"
 
 #include <pixelmill/plugin.hpp>
 

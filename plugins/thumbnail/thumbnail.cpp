@@ -1,7 +1,7 @@
 // thumbnail: a small image that fits (or, with crop, fills) a square box,
 // made with libvips' shrink-on-load so that a large JPEG is never decoded whole.
-#include "../common/jpeg_scaled.hpp"
-#include "../common/vips_support.hpp"
+#include "jpeg_scaled.hpp"
+#include "vips_support.hpp"
 
 #include <pixelmill/plugin.hpp>
 

@@ -5,7 +5,7 @@
 #include "support/http_server.h"
 #include "support/images.h"
 
-#include "../../plugins/pdf2png/tests/pdf_writer.hpp"
+#include "support/pdf_writer.h"
 
 #include <catch2/catch.hpp>
 

@@ -2,7 +2,7 @@
 // hostile SVGs (read whole), large PDFs (probed page by page in a worker) and
 // source_url jobs whose origin answers slowly, a client asking about its own
 // job is answered as fast as on an idle daemon, give or take 50 ms.
-#include "../../plugins/pdf2png/tests/pdf_writer.hpp"
+#include "support/pdf_writer.h"
 #include "support/daemon.h"
 #include "support/http_server.h"
 #include "support/images.h"

@@ -1,7 +1,7 @@
 // pdf2png through the real daemon on loopback and through `pixelmill run`:
 // what a client sees.
-#include "pdf_writer.hpp"
-#include "png_check.hpp"
+#include "support/pdf_writer.h"
+#include "support/png_check.h"
 #include "support/daemon.h"
 
 #include <catch2/catch.hpp>

@@ -1,5 +1,5 @@
 // The `pages` parser and selection, on their own (no poppler, no daemon).
-#include "../page_ranges.hpp"
+#include "page_ranges.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,9 +1,9 @@
 // pdf2png.so through its C ABI with a recording fake host (plugin_harness.hpp):
 // outputs, order, sizes, progress, parallel tasks, stop checks and limits.
-#include "../page_ranges.hpp"
-#include "pdf_writer.hpp"
+#include "page_ranges.hpp"
+#include "support/pdf_writer.h"
 #include "plugin_harness.hpp"
-#include "png_check.hpp"
+#include "support/png_check.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>

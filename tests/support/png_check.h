@@ -1,7 +1,7 @@
 // Reading rendered pages back: size, bands and the colour at a point.
 #pragma once
 
-#include "pdf_writer.hpp"
+#include "support/pdf_writer.h"
 #include "support/images.h"
 
 #include <vips/vips8>
