@@ -2,7 +2,7 @@
 #include "app/commands.h"
 #include "common/log.h"
 #include "config/config.h"
-#include "http/access.h"
+#include "http/server/access.h"
 #include "worker/worker_main.h"
 
 #include <CLI/CLI.hpp>

@@ -1,6 +1,6 @@
 #include "app/commands.h"
 
-#include "http/access.h"
+#include "http/server/access.h"
 
 #include <sys/stat.h>
 

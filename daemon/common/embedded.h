@@ -16,7 +16,7 @@ const std::vector<EmbeddedFile>& sqliteMigrations();
 // The same for PostgreSQL: store/postgres/migrations/NNN_*.sql.
 const std::vector<EmbeddedFile>& postgresMigrations();
 
-// The API documentation, http/openapi/: openapi.json and the /docs page's docs.css.
+// The API documentation, http/docs/openapi/: openapi.json and the /docs page's docs.css.
 const std::vector<EmbeddedFile>& apiDocsFiles();
 
 // The dashboard's templates, stylesheet and script: web/dashboard/*.

@@ -34,7 +34,7 @@ struct Config {
     std::string publicUrl;               // base of links in emails; default http://<listen>
     std::vector<std::string> allowHosts; // hosts reachable even on private addresses
     double originalRetentionSeconds = 0; // 0: originals are kept until deleted
-    std::string tokenFile;               // API tokens (http/access.h); none: auth off, loopback only
+    std::string tokenFile;               // API tokens (http/server/access.h); none: auth off, loopback only
     bool insecure = false;               // serve a non-loopback address without tokens
     bool publicMetrics = false;          // /metrics open even when auth is on
     double rateLimit = 0;                // requests/s per token or IP; 0: no limit

@@ -1,7 +1,7 @@
 // The multipart/form-data parser on arbitrary bodies, fed in arbitrary
 // chunk sizes: it must either deliver parts or throw ApiError, nothing else.
 #include "common/error.h"
-#include "http/multipart.h"
+#include "http/server/multipart.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -3,7 +3,7 @@
 // canonical check must be routed by Pistache exactly as the table matched it
 // (so the scope checked is the scope of the handler that runs), and the
 // scope is always the one registered for that method and template.
-#include "http/route_rules.h"
+#include "http/server/route_rules.h"
 
 #include <cctype>
 #include <cstddef>

@@ -2,10 +2,11 @@
 // checks the CSRF token first, calls JobService, then answers 303 to a page
 // (post/redirect/get) with a notice of what happened.
 #include "common/ids.h"
-#include "http/body.h"
+#include "http/api/route_helpers.h"
 #include "http/dashboard/csrf.h"
 #include "http/dashboard/form.h"
 #include "http/dashboard/pages.h"
+#include "http/server/body.h"
 
 #include <charconv>
 

@@ -1,7 +1,7 @@
 #include "http/dashboard/csrf.h"
 
 #include "common/error.h"
-#include "http/respond.h"
+#include "http/server/respond.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>

@@ -1,9 +1,9 @@
 // The dashboard: HTML pages under /dashboard, rendered from web/dashboard/
 // templates, and its static files (one stylesheet, one small script).
 #include "common/log.h"
-#include "http/api.h"
 #include "http/dashboard/pages.h"
-#include "http/respond.h"
+#include "http/server/respond.h"
+#include "http/services.h"
 
 #include <functional>
 

@@ -1,7 +1,7 @@
 #include "http/dashboard/form.h"
 
 #include "common/error.h"
-#include "http/body.h"
+#include "http/server/body.h"
 
 namespace pixelmill::http::dashboard {
 

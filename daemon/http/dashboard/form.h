@@ -12,7 +12,7 @@ namespace pixelmill::http::dashboard {
 // file parts stay in currentBody()).
 class Form {
 public:
-    // From the body of the request being answered (http/body.h).
+    // From the body of the request being answered (http/server/body.h).
     static Form fromBody();
     static Form fromUrlEncoded(std::string_view text);
 

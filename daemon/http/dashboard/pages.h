@@ -1,8 +1,8 @@
 #pragma once
 
 // The dashboard's route families (one file each) and what they share.
-#include "http/api.h"
 #include "http/dashboard/view.h"
+#include "http/services.h"
 
 #include <functional>
 #include <string>

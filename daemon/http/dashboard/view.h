@@ -6,8 +6,8 @@
 // mustaches, so user-controlled text (filenames, params, errors, URLs) can
 // only ever show as text.
 #include "common/embedded.h"
-#include "http/api.h"
-#include "http/respond.h"
+#include "http/server/respond.h"
+#include "http/services.h"
 
 #include <kainjow/mustache.hpp>
 
