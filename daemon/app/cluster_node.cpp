@@ -7,10 +7,17 @@
 
 namespace pixelmill {
 
+namespace {
+BackgroundLoop::Duration heartbeatPeriod(const ClusterNodeOptions& options) {
+    return std::chrono::milliseconds(static_cast<int64_t>(options.heartbeatSeconds * 1000));
+}
+}  // namespace
+
 ClusterNode::ClusterNode(JobStore& store, NodeStatus self, Workers workers, Rescued rescued,
                          ClusterNodeOptions options)
     : store_(store), self_(std::move(self)), workers_(std::move(workers)), rescued_(std::move(rescued)),
-      options_(options) {}
+      options_(options),
+      loop_("cluster-beat", BackgroundLoop::every(heartbeatPeriod(options), [this] { beatOnLoop(); })) {}
 
 ClusterNode::~ClusterNode() { stop(); }
 
@@ -19,17 +26,10 @@ void ClusterNode::start() {
     // Whatever was left running by daemons that died while none was up.
     healthySince_ = nowMs() - static_cast<int64_t>(options_.nodeTimeoutSeconds * 1000);
     beat();
-    thread_ = std::thread([this] { loop(); });
+    loop_.start(heartbeatPeriod(options_));
 }
 
-void ClusterNode::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+void ClusterNode::stop() { loop_.stop(); }
 
 void ClusterNode::beat() {
     int64_t now = nowMs();
@@ -51,23 +51,15 @@ void ClusterNode::beat() {
     }
 }
 
-void ClusterNode::loop() {
-    auto interval = std::chrono::milliseconds(static_cast<int64_t>(options_.heartbeatSeconds * 1000));
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        wake_.wait_for(lock, interval, [&] { return stopping_; });
-        if (stopping_) break;
-        lock.unlock();
-        try {
-            beat();
-            if (failing_) log::info("store_reachable", {{"node", self_.id}});
-            failing_ = false;
-        } catch (const std::exception& e) {
-            healthySince_ = 0;
-            if (!failing_) log::error("heartbeat_failed", {{"node", self_.id}, {"error", e.what()}});
-            failing_ = true;
-        }
-        lock.lock();
+void ClusterNode::beatOnLoop() {
+    try {
+        beat();
+        if (failing_) log::info("store_reachable", {{"node", self_.id}});
+        failing_ = false;
+    } catch (const std::exception& e) {
+        healthySince_ = 0;
+        if (!failing_) log::error("heartbeat_failed", {{"node", self_.id}, {"error", e.what()}});
+        failing_ = true;
     }
 }
 

@@ -1,12 +1,10 @@
 #pragma once
 
+#include "common/background_loop.h"
 #include "store/job_store.h"
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 namespace pixelmill {
 
@@ -40,7 +38,7 @@ public:
 
 private:
     void beat();
-    void loop();
+    void beatOnLoop();
 
     JobStore& store_;
     NodeStatus self_;
@@ -48,12 +46,9 @@ private:
     Rescued rescued_;
     ClusterNodeOptions options_;
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
     bool failing_ = false;     // the last beat failed: log the recovery once
     int64_t healthySince_ = 0; // unix ms of the first beat since start or an outage
-    std::thread thread_;
+    BackgroundLoop loop_;      // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill

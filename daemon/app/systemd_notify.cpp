@@ -40,7 +40,7 @@ int64_t msLeft(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
-SystemdNotifier::SystemdNotifier() {
+SystemdNotifier::SystemdNotifier() : watchdogLoop_("sd-watchdog", [this] { return ping(); }) {
     socket_ = takeEnv("NOTIFY_SOCKET");
     std::string usec = takeEnv("WATCHDOG_USEC");
     std::string pid = takeEnv("WATCHDOG_PID");
@@ -74,37 +74,27 @@ bool SystemdNotifier::send(const std::string& message) const {
 
 void SystemdNotifier::startWatchdog(std::function<bool(std::chrono::milliseconds)> alive) {
     std::lock_guard lock(mutex_);
-    if (watchdog_.count() == 0 || thread_.joinable() || stopping_) return;
+    if (watchdog_.count() == 0 || alive_) return;
     alive_ = std::move(alive);
-    thread_ = std::thread([this] { watch(); });
+    watchdogLoop_.start();
 }
 
-void SystemdNotifier::stopWatchdog() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+void SystemdNotifier::stopWatchdog() { watchdogLoop_.stop(); }
 
-void SystemdNotifier::watch() {
+BackgroundLoop::Duration SystemdNotifier::ping() {
     using namespace std::chrono;
     const auto period = duration_cast<milliseconds>(watchdog_ / 2);
     const auto budget = std::max(milliseconds(1), duration_cast<milliseconds>(watchdog_ / 4));
-    bool withheld = false;
-    for (;;) {
-        auto next = steady_clock::now() + period;
-        bool ok = alive_(budget);
-        if (ok) ok = send("WATCHDOG=1");
-        if (ok && withheld) log::info("watchdog_resumed", {});
-        if (!ok && !withheld)
-            log::warn("watchdog_withheld", {{"reason", "the daemon did not answer its own health check"},
-                                            {"budget_ms", static_cast<int64_t>(budget.count())}});
-        withheld = !ok;
-        std::unique_lock lock(mutex_);
-        if (wake_.wait_until(lock, next, [this] { return stopping_; })) return;
-    }
+    // The period runs from the start of this round: a slow health check must not stretch it.
+    auto next = steady_clock::now() + period;
+    bool ok = alive_(budget);
+    if (ok) ok = send("WATCHDOG=1");
+    if (ok && withheld_) log::info("watchdog_resumed", {});
+    if (!ok && !withheld_)
+        log::warn("watchdog_withheld", {{"reason", "the daemon did not answer its own health check"},
+                                        {"budget_ms", static_cast<int64_t>(budget.count())}});
+    withheld_ = !ok;
+    return std::max(milliseconds::zero(), ceil<milliseconds>(next - steady_clock::now()));
 }
 
 bool frontResponds(const std::string& host, uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "common/background_loop.h"
+
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <string>
-#include <thread>
 
 namespace pixelmill {
 
@@ -43,15 +43,14 @@ public:
     void stopWatchdog();
 
 private:
-    void watch();
+    BackgroundLoop::Duration ping();
 
     std::string socket_;
     std::chrono::microseconds watchdog_{0};
+    std::mutex mutex_;  // guards alive_ until the watchdog starts; it never changes after
     std::function<bool(std::chrono::milliseconds)> alive_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    bool withheld_ = false;  // the watchdog's thread only: the last ping was withheld
+    BackgroundLoop watchdogLoop_;  // last: its thread ends before what it uses goes away
 };
 
 // Whether the HTTP front on host:port responds to GET `path` within

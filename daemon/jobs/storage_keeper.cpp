@@ -4,34 +4,32 @@
 #include "common/error.h"
 #include "common/log.h"
 
+#include <chrono>
 
 namespace pixelmill {
 
+namespace {
+constexpr auto kRoundPeriod = std::chrono::seconds(5);  // the quota is checked this often unless nudged
+constexpr double kKeyPurgeSeconds = 60;
+}  // namespace
+
 StorageKeeper::StorageKeeper(JobStore& store, BlobStore& blobs, StorageOptions options)
-    : store_(store), blobs_(blobs), options_(options) {}
+    : store_(store), blobs_(blobs), options_(options),
+      loop_("storage-keeper", BackgroundLoop::every(kRoundPeriod, [this] { periodicRound(); })) {}
 
 StorageKeeper::~StorageKeeper() { stop(); }
 
 void StorageKeeper::start() {
-    thread_ = std::thread([this] { loop(); });
+    nextSweep_ = monotonicSeconds() + options_.sweepIntervalSeconds;
+    nextKeyPurge_ = monotonicSeconds() + kKeyPurgeSeconds;
+    loop_.start(kRoundPeriod);
 }
 
-void StorageKeeper::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
-}
+void StorageKeeper::stop() { loop_.stop(); }
 
 void StorageKeeper::nudge() {
     if (options_.quotaBytes == 0) return;
-    {
-        std::lock_guard lock(mutex_);
-        nudged_ = true;
-    }
-    wake_.notify_all();
+    loop_.nudge();
 }
 
 uint64_t StorageKeeper::evictions() const {
@@ -117,33 +115,27 @@ int StorageKeeper::purgeIdempotencyKeys() {
     return removed;
 }
 
-void StorageKeeper::loop() {
-    double nextSweep = monotonicSeconds() + options_.sweepIntervalSeconds;
-    double nextKeyPurge = monotonicSeconds() + 60;
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        wake_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_ || nudged_; });
-        if (stopping_) break;
-        nudged_ = false;
-        lock.unlock();
-        try {
-            runOnce();
-            if (monotonicSeconds() >= nextSweep) {
-                nextSweep = monotonicSeconds() + options_.sweepIntervalSeconds;
-                int64_t olderThan = nowMs() - static_cast<int64_t>(options_.graceSeconds * 1000);
-                int removed = 0;
-                for (const std::string& sha : blobs_.listOlderThan(olderThan))
-                    if (removeIfUnreferenced(sha)) ++removed;
-                if (removed > 0) log::info("blobs_swept", {{"removed", removed}});
-            }
-            if (monotonicSeconds() >= nextKeyPurge) {
-                nextKeyPurge = monotonicSeconds() + 60;
-                purgeIdempotencyKeys();
-            }
-        } catch (const std::exception& e) {
-            log::warn("storage_keeper_failed", {{"error", e.what()}});
+void StorageKeeper::sweepUnreferenced() {
+    int64_t olderThan = nowMs() - static_cast<int64_t>(options_.graceSeconds * 1000);
+    int removed = 0;
+    for (const std::string& sha : blobs_.listOlderThan(olderThan))
+        if (removeIfUnreferenced(sha)) ++removed;
+    if (removed > 0) log::info("blobs_swept", {{"removed", removed}});
+}
+
+void StorageKeeper::periodicRound() {
+    try {
+        runOnce();
+        if (monotonicSeconds() >= nextSweep_) {
+            nextSweep_ = monotonicSeconds() + options_.sweepIntervalSeconds;
+            sweepUnreferenced();
         }
-        lock.lock();
+        if (monotonicSeconds() >= nextKeyPurge_) {
+            nextKeyPurge_ = monotonicSeconds() + kKeyPurgeSeconds;
+            purgeIdempotencyKeys();
+        }
+    } catch (const std::exception& e) {
+        log::warn("storage_keeper_failed", {{"error", e.what()}});
     }
 }
 

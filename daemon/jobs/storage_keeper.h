@@ -1,12 +1,11 @@
 #pragma once
 
+#include "common/background_loop.h"
 #include "store/blob_store.h"
 #include "store/job_store.h"
 
-#include <condition_variable>
 #include <cstdint>
 #include <mutex>
-#include <thread>
 
 namespace pixelmill {
 
@@ -55,20 +54,20 @@ public:
     static constexpr int kKeysPerPurge = 10'000;
 
 private:
-    void loop();
+    void periodicRound();
+    void sweepUnreferenced();
     int evictUntil(uint64_t target);
     bool removeIfUnreferenced(const std::string& sha256);
 
     JobStore& store_;
     BlobStore& blobs_;
     StorageOptions options_;
-    mutable std::mutex mutex_;
-    std::mutex evictMutex_;  // one eviction at a time
-    std::condition_variable wake_;
-    bool nudged_ = false;
-    bool stopping_ = false;
+    mutable std::mutex mutex_;  // guards evictions_
+    std::mutex evictMutex_;     // one eviction at a time
     uint64_t evictions_ = 0;
-    std::thread thread_;
+    double nextSweep_ = 0;      // the loop's thread only (set by start())
+    double nextKeyPurge_ = 0;
+    BackgroundLoop loop_;  // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill

@@ -92,49 +92,41 @@ Notifier::Tally Notifier::tally(std::string_view channel) const {
 
 void Notifier::start() {
     std::lock_guard lock(mutex_);
-    if (!threads_.empty() || stopping()) return;
+    if (!senders_.empty() || stopping()) return;
     int senders = std::max(1, options_.senders);
-    for (int i = 0; i < senders; ++i) threads_.emplace_back([this] { run(); });
+    for (int i = 0; i < senders; ++i) {
+        senders_.push_back(std::make_unique<BackgroundLoop>("notify-send-" + std::to_string(i),
+                                                            [this] { return sendDue(); }));
+        senders_.back()->start();
+    }
     log::info("notifier_started", {{"senders", senders}, {"signed", !options_.webhookSecret.empty()},
                                    {"smtp", !options_.smtpUrl.empty()}});
 }
 
 void Notifier::wake() {
-    {
-        std::lock_guard lock(mutex_);
-        ++wakeups_;
-    }
-    wakeup_.notify_all();
+    std::lock_guard lock(mutex_);
+    for (auto& sender : senders_) sender->nudge();
 }
 
 void Notifier::stop() {
-    std::vector<std::thread> threads;
+    std::vector<std::unique_ptr<BackgroundLoop>> senders;
     {
         std::lock_guard lock(mutex_);
-        stopping_ = true;
-        threads.swap(threads_);
+        stopping_ = true;  // first: every send under way is cut short at once, not one sender after another
+        senders.swap(senders_);
     }
-    wakeup_.notify_all();
-    for (auto& t : threads) t.join();
+    for (auto& sender : senders) sender->stop();
 }
 
-void Notifier::run() {
-    while (!stopping()) {
-        uint64_t seen;
-        {
-            std::lock_guard lock(mutex_);
-            seen = wakeups_;
-        }
-        int handled = 0;
-        try {
-            handled = deliverDue(1);
-        } catch (const std::exception& e) {
-            log::error("notify_claim_failed", {{"error", e.what()}});
-        }
-        if (handled > 0) continue;
-        std::unique_lock lock(mutex_);
-        wakeup_.wait_for(lock, options_.pollInterval, [&] { return stopping() || wakeups_ != seen; });
+BackgroundLoop::Duration Notifier::sendDue() {
+    int handled = 0;
+    try {
+        handled = deliverDue(1);
+    } catch (const std::exception& e) {
+        log::error("notify_claim_failed", {{"error", e.what()}});
     }
+    // One was due: more may be, so the next claim comes at once.
+    return handled > 0 ? BackgroundLoop::Duration::zero() : options_.pollInterval;
 }
 
 int Notifier::deliverDue(int max) {

@@ -1,18 +1,18 @@
 #pragma once
 
+#include "common/background_loop.h"
 #include "jobs/model/job.h"
 #include "notify/address_policy.h"
 #include "store/job_store.h"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 namespace pixelmill::notify {
@@ -105,7 +105,8 @@ private:
         std::string error;
     };
 
-    void run();
+    // A sender's round: one due delivery claimed and sent.
+    BackgroundLoop::Duration sendDue();
     void deliver(const Delivery& delivery);
     Outcome send(const Delivery& delivery, const Job& job);
     Outcome sendWebhook(const Delivery& delivery, const Job& job);
@@ -118,10 +119,8 @@ private:
     NotifierOptions options_;
     std::string mailFrom_;
 
-    std::mutex mutex_;  // guards wakeups_ and threads_
-    std::condition_variable wakeup_;
-    uint64_t wakeups_ = 0;
-    std::vector<std::thread> threads_;
+    std::mutex mutex_;  // guards senders_
+    std::vector<std::unique_ptr<BackgroundLoop>> senders_;
     std::atomic<bool> stopping_{false};
     std::atomic<int> inFlight_{0};
     std::atomic<bool> warnedUnsigned_{false};

@@ -1,8 +1,9 @@
 #pragma once
 
+#include "common/background_loop.h"
+
 #include <filesystem>
 #include <functional>
-#include <thread>
 
 namespace pixelmill {
 
@@ -19,13 +20,15 @@ public:
     PluginWatcher& operator=(const PluginWatcher&) = delete;
 
 private:
-    void run();
+    // One poll(2): events read, or a rescan once quiet.
+    BackgroundLoop::Duration watchOnce();
 
     std::filesystem::path folder_;
     std::function<bool()> rescan_;
     int inotify_ = -1;
-    int stop_[2] = {-1, -1};
-    std::thread thread_;
+    int stop_[2] = {-1, -1};  // written by stop(), to end the poll
+    bool dirty_ = false;      // the loop's thread only: a change seen, rescan once quiet
+    BackgroundLoop loop_;     // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill

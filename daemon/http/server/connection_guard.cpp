@@ -5,18 +5,20 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
+
 namespace pixelmill::http {
 
-ConnectionGuard::ConnectionGuard(GuardLimits limits) : limits_(limits), sweeper_([this] { loop(); }) {}
+namespace {
+constexpr auto kSweepPeriod = std::chrono::seconds(1);
+}  // namespace
 
-ConnectionGuard::~ConnectionGuard() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    sweeper_.join();
+ConnectionGuard::ConnectionGuard(GuardLimits limits)
+    : limits_(limits), sweeper_("conn-sweeper", BackgroundLoop::every(kSweepPeriod, [this] { sweep(); })) {
+    sweeper_.start(kSweepPeriod);
 }
+
+ConnectionGuard::~ConnectionGuard() { sweeper_.stop(); }
 
 std::shared_ptr<ConnectionGuard::Entry> ConnectionGuard::admit(const std::shared_ptr<Pistache::Tcp::Peer>& peer) {
     auto entry = std::make_shared<Entry>();
@@ -60,56 +62,54 @@ size_t ConnectionGuard::open() const {
     return entries_.size();
 }
 
-void ConnectionGuard::loop() {
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        wake_.wait_for(lock, std::chrono::seconds(1));
-        if (stopping_) break;
-        double now = monotonicSeconds();
-        for (auto it = entries_.begin(); it != entries_.end();) {
-            Entry& e = *it->second;
-            double age = now - e.since.load();
-            const char* why = nullptr;
-            switch (static_cast<Phase>(e.phase.load())) {
-                case Phase::Idle:
-                    if (age > limits_.keepaliveTimeout) why = "idle";
-                    break;
-                case Phase::Head:
-                    if (age > limits_.headerTimeout) why = "slow_head";
-                    break;
-                case Phase::Body: {
-                    // Bytes over the last bodyGrace seconds, from the sweeps' samples.
-                    double since = e.since.load();
-                    if (e.sampledSince != since) {
-                        e.sampledSince = since;
-                        e.samples.clear();
-                        e.samples.emplace_back(since, 0);
-                    }
-                    e.samples.emplace_back(now, e.bodyBytes.load());
-                    while (e.samples.size() > 2 && e.samples[1].first <= now - limits_.bodyGrace) e.samples.pop_front();
-                    auto [from, bytesThen] = e.samples.front();
-                    double window = now - from;
-                    if (age > limits_.bodyGrace && window > 0 &&
-                        static_cast<double>(e.samples.back().second - bytesThen) / window < limits_.minBodyRate)
-                        why = "slow_body";
-                    break;
-                }
-                case Phase::Busy: break;  // the server owes the answer (a long-poll, a download)
+const char* ConnectionGuard::closeReason(Entry& e, double now, double age) {
+    switch (static_cast<Phase>(e.phase.load())) {
+        case Phase::Idle:
+            return age > limits_.keepaliveTimeout ? "idle" : nullptr;
+        case Phase::Head:
+            return age > limits_.headerTimeout ? "slow_head" : nullptr;
+        case Phase::Body: {
+            // Bytes over the last bodyGrace seconds, from the sweeps' samples.
+            double since = e.since.load();
+            if (e.sampledSince != since) {
+                e.sampledSince = since;
+                e.samples.clear();
+                e.samples.emplace_back(since, 0);
             }
-            if (!why) {
-                ++it;
-                continue;
-            }
-            // Still ours (leave() has not run): shutting the socket down makes the
-            // reactor drop the connection, which calls leave().
-            ::shutdown(e.fd, SHUT_RDWR);
-            if (std::string_view(why) != "idle") {
-                ++closed_;
-                log::info("connection_closed", {{"reason", why}, {"seconds", age}});
-            }
-            drop(it->first);
-            it = entries_.erase(it);
+            e.samples.emplace_back(now, e.bodyBytes.load());
+            while (e.samples.size() > 2 && e.samples[1].first <= now - limits_.bodyGrace) e.samples.pop_front();
+            auto [from, bytesThen] = e.samples.front();
+            double window = now - from;
+            if (age > limits_.bodyGrace && window > 0 &&
+                static_cast<double>(e.samples.back().second - bytesThen) / window < limits_.minBodyRate)
+                return "slow_body";
+            return nullptr;
         }
+        case Phase::Busy: return nullptr;  // the server owes the answer (a long-poll, a download)
+    }
+    return nullptr;
+}
+
+void ConnectionGuard::sweep() {
+    std::lock_guard lock(mutex_);
+    double now = monotonicSeconds();
+    for (auto it = entries_.begin(); it != entries_.end();) {
+        Entry& e = *it->second;
+        double age = now - e.since.load();
+        const char* why = closeReason(e, now, age);
+        if (!why) {
+            ++it;
+            continue;
+        }
+        // Still ours (leave() has not run): shutting the socket down makes the
+        // reactor drop the connection, which calls leave().
+        ::shutdown(e.fd, SHUT_RDWR);
+        if (std::string_view(why) != "idle") {
+            ++closed_;
+            log::info("connection_closed", {{"reason", why}, {"seconds", age}});
+        }
+        drop(it->first);
+        it = entries_.erase(it);
     }
 }
 

@@ -1,15 +1,15 @@
 #pragma once
 
+#include "common/background_loop.h"
+
 #include <pistache/peer.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -75,20 +75,21 @@ public:
     uint64_t refusedOverClient() const { return refusedClient_.load(); }
 
 private:
-    void loop();
+    // Once a second: shuts down the connections past their limits.
+    void sweep();
+    // Why `e` should be closed now, or nullptr (mutex held; updates its samples).
+    const char* closeReason(Entry& e, double now, double age);
     // Forgets an entry (mutex held).
     void drop(const Entry* entry);
 
     GuardLimits limits_;
     mutable std::mutex mutex_;
-    std::condition_variable wake_;
     std::unordered_map<const Entry*, std::shared_ptr<Entry>> entries_;
     std::map<std::string, size_t, std::less<>> perClient_;
-    bool stopping_ = false;
     std::atomic<uint64_t> closed_{0};
     std::atomic<uint64_t> refusedTotal_{0};
     std::atomic<uint64_t> refusedClient_{0};
-    std::thread sweeper_;
+    BackgroundLoop sweeper_;  // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill::http

@@ -1,8 +1,9 @@
 #pragma once
 
+#include "common/background_loop.h"
+
 #include <functional>
 #include <string>
-#include <thread>
 
 namespace pixelmill::pg {
 
@@ -21,17 +22,20 @@ public:
     WorkWatcher& operator=(const WorkWatcher&) = delete;
 
 private:
-    void loop();
+    // One connection: LISTENs and waits for notifications until it is lost
+    // (then the next round reconnects at once) or stop() writes stopFd_.
+    // Returns the backoff when it could not connect.
+    BackgroundLoop::Duration listenOnce();
     void wakeSafely();
-    // Waits up to `ms` for the stop signal; true if it came.
-    bool stopRequested(int ms);
 
     std::string conninfo_;
     std::string channel_;
     std::string selfId_;
     std::function<void()> wake_;
     int stopFd_ = -1;
-    std::thread thread_;
+    int backoffMs_ = 100;      // the loop's thread only
+    bool missedSome_ = false;  // the loop's thread only: a connection was lost, notifications may have gone by
+    BackgroundLoop loop_;      // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill::pg

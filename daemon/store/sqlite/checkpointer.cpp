@@ -26,7 +26,9 @@ int onCommit(void* frames, sqlite3*, const char*, int walFrames) {
 }  // namespace
 
 Checkpointer::Checkpointer(const std::string& path, Connection& writer, Options options)
-    : path_(path), options_(options) {
+    : path_(path), options_(options),
+      loop_("checkpointer", BackgroundLoop::every(BackgroundLoop::Duration(options.intervalMs),
+                                                  [this] { copyFrames(); })) {
     {
         Statement& s = writer.prepare("PRAGMA page_size");
         Reset r(s);
@@ -36,16 +38,12 @@ Checkpointer::Checkpointer(const std::string& path, Connection& writer, Options 
     // PASSIVE checkpoint inside every commit that finds the WAL long.
     sqlite3_wal_hook(writer.raw(), onCommit, &walFrames_);
     writer.exec("PRAGMA journal_size_limit = " + std::to_string(options_.restartBytes));
-    thread_ = std::thread([this] { loop(); });
+    loop_.start(BackgroundLoop::Duration(options_.intervalMs));
 }
 
 Checkpointer::~Checkpointer() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
+    loop_.stop();
+    if (db_) sqlite3_wal_checkpoint_v2(db_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 void Checkpointer::betweenCommits(Connection& writer) {
@@ -92,34 +90,24 @@ int64_t Checkpointer::walBytes() const {
     return static_cast<int64_t>(st.st_size);
 }
 
-void Checkpointer::loop() {
-    std::unique_ptr<Connection> db;
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-        wake_.wait_for(lock, std::chrono::milliseconds(options_.intervalMs));
-        if (stopping_) break;
-        // The writer is about to restart the WAL: holding the checkpoint lock now would make it wait.
-        if (walFrames_.load(std::memory_order_relaxed) * pageSize_ >= options_.restartBytes) continue;
-        lock.unlock();
-        try {
-            if (!db) {
-                db = std::make_unique<Connection>(path_, false);
-                // SQLite 3.40 opens a connection's WAL at its first read; before that a checkpoint
-                // does nothing and still returns SQLITE_OK (with -1 frames): read once.
-                db->exec("SELECT 1 FROM sqlite_master LIMIT 1");
-            }
-            int logFrames = 0, copied = 0;
-            int rc = sqlite3_wal_checkpoint_v2(db->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied);
-            // SQLITE_BUSY here only means the writer is running its own restart.
-            if (rc == SQLITE_OK || rc == SQLITE_BUSY) record(rc, logFrames, copied);
-            else log::warn("checkpoint_failed", {{"error", sqlite3_errstr(rc)}});
-        } catch (const std::exception& e) {
-            log::warn("checkpoint_failed", {{"error", e.what()}});
+void Checkpointer::copyFrames() {
+    // The writer is about to restart the WAL: holding the checkpoint lock now would make it wait.
+    if (walFrames_.load(std::memory_order_relaxed) * pageSize_ >= options_.restartBytes) return;
+    try {
+        if (!db_) {
+            db_ = std::make_unique<Connection>(path_, false);
+            // SQLite 3.40 opens a connection's WAL at its first read; before that a checkpoint
+            // does nothing and still returns SQLITE_OK (with -1 frames): read once.
+            db_->exec("SELECT 1 FROM sqlite_master LIMIT 1");
         }
-        lock.lock();
+        int logFrames = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db_->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied);
+        // SQLITE_BUSY here only means the writer is running its own restart.
+        if (rc == SQLITE_OK || rc == SQLITE_BUSY) record(rc, logFrames, copied);
+        else log::warn("checkpoint_failed", {{"error", sqlite3_errstr(rc)}});
+    } catch (const std::exception& e) {
+        log::warn("checkpoint_failed", {{"error", e.what()}});
     }
-    lock.unlock();
-    if (db) sqlite3_wal_checkpoint_v2(db->raw(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
 }
 
 }  // namespace pixelmill::sqlite

@@ -1,14 +1,12 @@
 #pragma once
 
+#include "common/background_loop.h"
 #include "store/sqlite/db.h"
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 namespace pixelmill::sqlite {
 
@@ -58,7 +56,7 @@ public:
     Stats stats() const;
 
 private:
-    void loop();
+    void copyFrames();
     void record(int rc, int logFrames, int copied);
     int64_t walBytes() const;
 
@@ -74,10 +72,8 @@ private:
     std::atomic<uint64_t> restarts_{0};
     int64_t nextRestartTry_ = 0;  // writer's thread only
 
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::thread thread_;
+    std::unique_ptr<Connection> db_;  // the loop's own connection (opened by its first round)
+    BackgroundLoop loop_;             // last: its thread ends before what it uses goes away
 };
 
 }  // namespace pixelmill::sqlite
