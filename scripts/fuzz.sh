@@ -14,7 +14,7 @@ cmake --build "$BUILD" -j"$(nproc)"
 
 declare -A seeds=(
   [multipart_fuzz]=multipart [params_fuzz]=params [page_ranges_fuzz]=page_ranges [sniff_fuzz]=sniff
-  [route_scope_fuzz]=route_scope [image_header_fuzz]=image_header
+  [route_scope_fuzz]=route_scope [framing_fuzz]=framing [image_header_fuzz]=image_header
   [plugin_thumbnail_fuzz]=plugin_image [plugin_resize_fuzz]=plugin_image [plugin_ascii_fuzz]=plugin_image
   [plugin_pdf2png_fuzz]=plugin_pdf
 )
@@ -23,7 +23,7 @@ export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1"  # libvips keep
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 failed=0
 printf '%-24s %12s %10s %s\n' harness executions exec/s result
-for h in multipart_fuzz params_fuzz page_ranges_fuzz sniff_fuzz route_scope_fuzz image_header_fuzz plugin_thumbnail_fuzz plugin_resize_fuzz plugin_ascii_fuzz plugin_pdf2png_fuzz; do
+for h in multipart_fuzz params_fuzz page_ranges_fuzz sniff_fuzz route_scope_fuzz framing_fuzz image_header_fuzz plugin_thumbnail_fuzz plugin_resize_fuzz plugin_ascii_fuzz plugin_pdf2png_fuzz; do
   corpus="$BUILD/corpus/$h"
   mkdir -p "$corpus"
   cp -n tests/fuzz/corpus/"${seeds[$h]}"/* "$corpus"/ 2>/dev/null || true

@@ -13,9 +13,9 @@ BackgroundLoop::Duration heartbeatPeriod(const ClusterNodeOptions& options) {
 }
 }  // namespace
 
-ClusterNode::ClusterNode(JobStore& store, NodeStatus self, Workers workers, Rescued rescued,
+ClusterNode::ClusterNode(ClusterMembership& cluster, NodeStatus self, Workers workers, Rescued rescued,
                          ClusterNodeOptions options)
-    : store_(store), self_(std::move(self)), workers_(std::move(workers)), rescued_(std::move(rescued)),
+    : cluster_(cluster), self_(std::move(self)), workers_(std::move(workers)), rescued_(std::move(rescued)),
       options_(options),
       loop_("cluster-beat", BackgroundLoop::every(heartbeatPeriod(options), [this] { beatOnLoop(); })) {}
 
@@ -38,12 +38,12 @@ void ClusterNode::beat() {
     status.heartbeatAt = now;
     status.busy = busy;
     status.workers = total;
-    store_.heartbeat(status, now + options_.leaseMs);
+    cluster_.heartbeat(status, now + options_.leaseMs);
     if (healthySince_ == 0) healthySince_ = now;
     // Just back from an outage (or just started), the others may not have had
     // the chance to beat yet: judge them only after a whole timeout of ours.
     if (now - healthySince_ < static_cast<int64_t>(options_.nodeTimeoutSeconds * 1000)) return;
-    int rescued = store_.rescueDeadNodes(now - static_cast<int64_t>(options_.nodeTimeoutSeconds * 1000), now);
+    int rescued = cluster_.rescueDeadNodes(now - static_cast<int64_t>(options_.nodeTimeoutSeconds * 1000), now);
     if (rescued > 0) {
         log::warn("jobs_rescued", {{"jobs", rescued}, {"node", self_.id},
                                    {"reason", "their daemon stopped sending heartbeats"}});

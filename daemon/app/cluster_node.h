@@ -1,7 +1,7 @@
 #pragma once
 
 #include "common/background_loop.h"
-#include "store/job_store.h"
+#include "store/cluster.h"
 
 #include <functional>
 #include <string>
@@ -14,7 +14,7 @@ struct ClusterNodeOptions {
     int64_t leaseMs = 90'000;       // each heartbeat extends this daemon's leases to now + leaseMs
 };
 
-// This daemon's part in a store shared with others (JobStore::shared()): a
+// This daemon's part in a store shared with others (ClusterMembership::shared()): a
 // thread that records a heartbeat with the busy workers, extends the leases
 // of the jobs it runs, and puts back in the queue the jobs of daemons that
 // stopped sending theirs (killed, frozen, cut off). Every daemon rescues; the
@@ -25,7 +25,8 @@ public:
     using Workers = std::function<std::pair<int, int>()>;  // busy, total
     using Rescued = std::function<void(int jobs)>;         // wake the workers
 
-    ClusterNode(JobStore& store, NodeStatus self, Workers workers, Rescued rescued, ClusterNodeOptions options);
+    ClusterNode(ClusterMembership& cluster, NodeStatus self, Workers workers, Rescued rescued,
+                ClusterNodeOptions options);
     ~ClusterNode();
     ClusterNode(const ClusterNode&) = delete;
     ClusterNode& operator=(const ClusterNode&) = delete;
@@ -40,7 +41,7 @@ private:
     void beat();
     void beatOnLoop();
 
-    JobStore& store_;
+    ClusterMembership& cluster_;
     NodeStatus self_;
     Workers workers_;
     Rescued rescued_;

@@ -5,6 +5,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/priorities.h"
 #include "common/sha256.h"
 #include "http/api/job_json.h"
 #include "http/server/server.h"
@@ -339,11 +340,12 @@ int runServe(const Config& configIn) {
     schedulerOptions.workers = config.workers;
     schedulerOptions.jobTimeoutSeconds = config.jobTimeoutSeconds;
     schedulerOptions.retryBaseSeconds = config.retryBaseSeconds;
-    Scheduler scheduler(store, blobs, executor, events, schedulerOptions);
+    Scheduler scheduler(store, store, blobs, executor, events, schedulerOptions);
     scheduler.setMetrics(&metrics);
 
     JobLimits limits{config.maxPixels, config.maxPages, config.maxAttempts, config.queueLimit, config.maxSvgBytes};
-    JobService jobs(store, blobs, plugins, scheduler, events, limits);
+    JobService jobs({.queue = store, .reads = store, .originals = store, .cache = store, .references = store}, blobs,
+                    plugins, scheduler, events, limits);
     jobs.setMetrics(&metrics);
 
     // Every outbound request (source_url, callback_url, email) goes through one address policy.
@@ -362,7 +364,8 @@ int runServe(const Config& configIn) {
     StorageOptions storageOptions;
     storageOptions.quotaBytes = config.maxStorageBytes;
     storageOptions.originalRetentionSeconds = config.originalRetentionSeconds;
-    StorageKeeper storage(store, blobs, storageOptions);
+    StorageKeeper storage({.originals = store, .cache = store, .references = store, .queue = store}, blobs,
+                          storageOptions);
     jobs.setStorage(&storage);
     events.subscribe([&storage](const std::string&, JobState state) {
         if (state == JobState::Succeeded) storage.nudge();  // new outputs count against the quota
@@ -375,25 +378,29 @@ int runServe(const Config& configIn) {
     TaskPool intake(intakeThreads, kIntakeNice);
 
     std::atomic<bool> ready{false};
-    http::Services services{jobs,
-                            store,
-                            blobs,
-                            plugins,
-                            config,
-                            [&scheduler] { return std::make_pair(scheduler.busy(), scheduler.total()); },
-                            ready,
-                            waiters,
-                            storage,
-                            metrics,
-                            outbound,
-                            [&](const std::string& url) {
-                                return notify::fetchSource(url, policy, blobs,
-                                                           notify::FetchLimits{config.maxUploadBytes});
-                            },
-                            PIXELMILL_VERSION,
-                            startedAt};
-    services.reloadPlugins = [&] { return rescanPlugins("reload_route"); };
-    services.intake = &intake;
+    http::Services services{
+        .jobs = jobs,
+        .reads = store,
+        .cluster = store,
+        .dashboard = store,
+        .blobs = blobs,
+        .plugins = plugins,
+        .config = config,
+        .workers = [&scheduler] { return std::make_pair(scheduler.busy(), scheduler.total()); },
+        .ready = ready,
+        .waiters = waiters,
+        .storage = storage,
+        .metrics = metrics,
+        .outbound = outbound,
+        .fetchSource =
+            [&](const std::string& url) {
+                return notify::fetchSource(url, policy, blobs, notify::FetchLimits{config.maxUploadBytes});
+            },
+        .version = PIXELMILL_VERSION,
+        .startedAtMonotonic = startedAt,
+        .intake = &intake,
+        .reloadPlugins = [&] { return rescanPlugins("reload_route"); },
+    };
     services.access = std::make_shared<http::AccessControl>(std::move(access));
     http::GuardLimits guard;
     guard.headerTimeout = config.headerTimeoutSeconds;
@@ -414,7 +421,7 @@ int runServe(const Config& configIn) {
         });
     if (notifierOptions.publicUrl.empty())
         notifierOptions.publicUrl = "http://" + host + ":" + std::to_string(server.port());
-    notifier.emplace(store, policy, [](const Job& job) { return http::jobJson(job).dump(); }, notifierOptions);
+    notifier.emplace(store, store, policy, [](const Job& job) { return http::jobJson(job).dump(); }, notifierOptions);
     events.subscribe([&notifier](const std::string&, JobState) { notifier->wake(); });
     metrics.onScrape([&](Metrics& m) {
         for (const auto& [state, n] : store.countByState())

@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "common/text.h"
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -24,11 +25,6 @@ struct ConfigOptions::Option {
 };
 
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-    return s;
-}
 
 std::string envName(const std::string& flag) {
     std::string out = "PIXELMILL_";
@@ -82,7 +78,7 @@ std::string tomlValueToString(const toml::node& node, bool allowArray = false) {
 }  // namespace
 
 uint64_t parseBytes(const std::string& text) {
-    std::string t = lower(text);
+    std::string t = lowerAscii(text);
     size_t i = 0;
     while (i < t.size() && (std::isdigit(static_cast<unsigned char>(t[i])) || t[i] == '.')) ++i;
     if (i == 0) throw std::invalid_argument("'" + text + "' is not a size");
@@ -104,7 +100,7 @@ uint64_t parseBytes(const std::string& text) {
 }
 
 double parseSeconds(const std::string& text) {
-    std::string t = lower(text);
+    std::string t = lowerAscii(text);
     size_t used = 0;
     double v = 0;
     try {
@@ -122,7 +118,7 @@ double parseSeconds(const std::string& text) {
 }
 
 bool parseBool(const std::string& text) {
-    std::string t = lower(text);
+    std::string t = lowerAscii(text);
     if (t == "1" || t == "true" || t == "yes" || t == "on") return true;
     if (t == "0" || t == "false" || t == "no" || t == "off" || t.empty()) return false;
     throw std::invalid_argument("'" + text + "' is not a boolean");
@@ -190,7 +186,7 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
                 std::string host = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
                 host.erase(0, host.find_first_not_of(' '));
                 host.erase(host.find_last_not_of(' ') + 1);
-                if (!host.empty()) c.allowHosts.push_back(lower(host));
+                if (!host.empty()) c.allowHosts.push_back(lowerAscii(host));
                 if (comma == std::string::npos) break;
                 start = comma + 1;
             }
@@ -258,14 +254,14 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
         [](Config& c, const std::string& v) { c.workerCpuSeconds = parseSeconds(v); });
     add("log-level", "debug, info, warn or error", [](Config& c, const std::string& v) {
         static const std::vector<std::string> ok{"debug", "info", "warn", "error"};
-        if (std::find(ok.begin(), ok.end(), lower(v)) == ok.end())
+        if (std::find(ok.begin(), ok.end(), lowerAscii(v)) == ok.end())
             throw std::invalid_argument("'" + v + "' is not one of debug, info, warn, error");
-        c.logLevel = lower(v);
+        c.logLevel = lowerAscii(v);
     });
     add("log-format", "logfmt (key=value) or json, one event a line", [](Config& c, const std::string& v) {
-        if (lower(v) != "logfmt" && lower(v) != "json")
+        if (lowerAscii(v) != "logfmt" && lowerAscii(v) != "json")
             throw std::invalid_argument("'" + v + "' is not one of logfmt, json");
-        c.logFormat = lower(v);
+        c.logFormat = lowerAscii(v);
     });
 
     app.add_option("--config", configFile_, "TOML config file")->envname("PIXELMILL_CONFIG");

@@ -9,7 +9,9 @@
 #include "jobs/plugin_catalog.h"
 #include "metrics/metrics.h"
 #include "store/blob_store.h"
-#include "store/job_store.h"
+#include "store/cluster.h"
+#include "store/dashboard_reads.h"
+#include "store/job_reads.h"
 
 #include <atomic>
 #include <functional>
@@ -23,7 +25,11 @@ namespace pixelmill::http {
 // What the HTTP layer may call. Everything here outlives the server.
 struct Services {
     JobService& jobs;
-    JobStore& store;
+    // What the routes read of the store besides jobs and originals, which
+    // they reach through `jobs`; routes only read through these.
+    JobReads& reads;             // counts and the queue's age, for /v1/status and /metrics
+    ClusterMembership& cluster;  // the daemons sharing the store
+    DashboardReads& dashboard;   // the dashboard's read model
     BlobStore& blobs;
     const PluginCatalog& plugins;
     const Config& config;

@@ -79,7 +79,7 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
     return out;
 }
 
-JobService::JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work,
+JobService::JobService(Store store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work,
                        JobEvents& events, JobLimits limits)
     : store_(store), blobs_(blobs), plugins_(plugins), work_(work), events_(events), limits_(limits) {}
 
@@ -144,7 +144,7 @@ void JobService::checkQueue() const {
     const int64_t now = nowMs();
     uint64_t queued = queuedSeen_.load(std::memory_order_relaxed) + checkedSince_.fetch_add(1);
     if (queued >= limits_.queueLimit / 2 || now - queuedSeenAt_.load(std::memory_order_relaxed) >= 100) {
-        queued = store_.countQueued();
+        queued = store_.reads.countQueued();
         queuedSeen_.store(queued, std::memory_order_relaxed);
         checkedSince_.store(0);
         queuedSeenAt_.store(now, std::memory_order_relaxed);
@@ -175,8 +175,8 @@ NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const
     return job;
 }
 
-Submitted JobService::enqueue(const NewOriginal& original, const NewJob& job, const std::string& mediaType) {
-    SubmitOutcome outcome = store_.submit(original, job);
+Submitted JobService::enqueue(const Original& original, const NewJob& job, const std::string& mediaType) {
+    SubmitOutcome outcome = store_.queue.submit(original, job);
     if (metrics_) {
         if (outcome.created) metrics_->jobSubmitted(job.plugin);
         else if (!outcome.replayed) metrics_->dedupHit();
@@ -221,11 +221,11 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     const SourceInfo& info = source.info;
     if (storage_) storage_->makeRoom(upload.writer->size());
     // The same content may be stored already, unreferenced: no daemon removes it until the job refers to it.
-    auto pin = store_.pinBlob(finished.sha256);
+    auto pin = store_.references.pinBlob(finished.sha256);
     BlobRef blob = upload.writer->commit();
 
     int64_t now = nowMs();
-    NewOriginal original;
+    Original original;
     original.id = newId();
     original.sha256 = blob.sha256;
     original.filename = upload.filename;
@@ -238,36 +238,18 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     return enqueue(original, newJob(request, p, blob.sha256, now), mediaType);
 }
 
-namespace {
-
-NewOriginal asNew(const Original& o) {
-    NewOriginal n;
-    n.id = o.id;
-    n.sha256 = o.sha256;
-    n.filename = o.filename;
-    n.mediaType = o.mediaType;
-    n.sizeBytes = o.sizeBytes;
-    n.width = o.width;
-    n.height = o.height;
-    n.pages = o.pages;
-    n.createdAt = o.createdAt;
-    return n;
-}
-
-}  // namespace
-
 Submitted JobService::submitOriginal(const SubmitRequest& request, std::string_view originalId) {
     Prepared p = prepare(request);
     Original original = getOriginal(originalId);
     // Pinned, the content cannot go between the check and the job's row (deleted originals, eviction, sweep).
-    auto pin = store_.pinBlob(original.sha256);
-    if (auto fresh = store_.getOriginal(original.id)) original = *fresh;
+    auto pin = store_.references.pinBlob(original.sha256);
+    if (auto fresh = store_.originals.getOriginal(original.id)) original = *fresh;
     if (original.purgedAt || !blobs_.exists(original.sha256))
         throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
     checkAccepts(*p.plugin, original.mediaType);
     checkPixels(SourceInfo{original.width, original.height, original.pages});
     checkQueue();
-    return enqueue(asNew(original), newJob(request, p, original.sha256, nowMs()), original.mediaType);
+    return enqueue(original, newJob(request, p, original.sha256, nowMs()), original.mediaType);
 }
 
 StoredOriginal JobService::storeOriginal(Upload upload) {
@@ -297,10 +279,10 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
     const std::string& mediaType = source.mediaType;
     const SourceInfo& info = source.info;
     if (storage_) storage_->makeRoom(upload.writer->size());
-    auto pin = store_.pinBlob(finished.sha256);  // see submit()
+    auto pin = store_.references.pinBlob(finished.sha256);  // see submit()
     BlobRef blob = upload.writer->commit();
 
-    NewOriginal original;
+    Original original;
     original.id = newId();
     original.sha256 = blob.sha256;
     original.filename = upload.filename;
@@ -310,21 +292,21 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
     original.height = info.height;
     original.pages = info.pages;
     original.createdAt = nowMs();
-    auto [stored, created] = store_.putOriginal(original);
+    auto [stored, created] = store_.originals.putOriginal(original);
     log::info("original_stored", {{"original", stored.id}, {"media_type", mediaType}, {"size_bytes", blob.size},
                                   {"created", created}});
     return StoredOriginal{std::move(stored), created};
 }
 
 void JobService::regenerate(const Job& job) {
-    if (store_.requeueEvicted(job.id, nowMs())) {
+    if (store_.cache.requeueEvicted(job.id, nowMs())) {
         work_.jobsQueued(1);
         log::info("job_regenerating", {{"job", job.id}, {"plugin", job.plugin}});
     }
 }
 
 Original JobService::getOriginal(std::string_view id) const {
-    auto o = isValidId(id) ? store_.getOriginal(id) : std::nullopt;
+    auto o = isValidId(id) ? store_.originals.getOriginal(id) : std::nullopt;
     if (!o) throw ApiError::notFound("no original with id '" + std::string(id) + "'");
     return *o;
 }
@@ -338,11 +320,11 @@ std::pair<Batch, std::vector<Job>> JobService::createBatch(const BatchRequest& r
     int64_t now = nowMs();
     std::vector<BatchItem> items;
     for (const std::string& id : request.originalIds) {
-        auto o = isValidId(id) ? store_.getOriginal(id) : std::nullopt;
+        auto o = isValidId(id) ? store_.originals.getOriginal(id) : std::nullopt;
         if (!o || o->purgedAt) throw ApiError(404, "not_found", "no original with id '" + id + "'", "original_ids");
         checkAccepts(*p.plugin, o->mediaType);
         checkPixels(SourceInfo{o->width, o->height, o->pages});
-        items.push_back(BatchItem{asNew(*o), newJob(request.job, p, o->sha256, now)});
+        items.push_back(BatchItem{*o, newJob(request.job, p, o->sha256, now)});
     }
     checkQueue();
     Batch batch;
@@ -350,33 +332,41 @@ std::pair<Batch, std::vector<Job>> JobService::createBatch(const BatchRequest& r
     batch.plugin = p.plugin->name;
     batch.params = p.params;
     batch.createdAt = now;
-    batch = store_.createBatch(batch, items);
+    batch = store_.queue.createBatch(batch, items);
     work_.jobsQueued(static_cast<int>(items.size()));
     log::info("batch_created", {{"batch", batch.id}, {"plugin", batch.plugin}, {"jobs", static_cast<int>(items.size())}});
     return getBatch(batch.id);
 }
 
 std::pair<Batch, std::vector<Job>> JobService::getBatch(std::string_view id) const {
-    auto batch = isValidId(id) ? store_.getBatch(id) : std::nullopt;
+    auto batch = isValidId(id) ? store_.reads.getBatch(id) : std::nullopt;
     if (!batch) throw ApiError::notFound("no batch with id '" + std::string(id) + "'");
     std::vector<Job> jobs;
     for (const std::string& jobId : batch->jobIds)
-        if (auto j = store_.getJob(jobId)) jobs.push_back(std::move(*j));
+        if (auto j = store_.reads.getJob(jobId)) jobs.push_back(std::move(*j));
     return {std::move(*batch), std::move(jobs)};
 }
 
 Job JobService::get(std::string_view id) const {
     checkId(id, "job");
-    auto job = store_.getJob(id);
+    auto job = store_.reads.getJob(id);
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     return *job;
 }
 
-JobPage JobService::list(const JobFilter& filter) const { return store_.listJobs(filter); }
+std::optional<Job> JobService::find(std::string_view id) const { return store_.reads.getJob(id); }
+
+JobPage JobService::list(const JobFilter& filter) const { return store_.reads.listJobs(filter); }
+
+OriginalPage JobService::listOriginals(const OriginalFilter& filter) const {
+    return store_.originals.listOriginals(filter);
+}
+
+void JobService::recordDownload(const Job& job) { store_.cache.recordHit(job.id); }
 
 Job JobService::cancel(std::string_view id) {
     checkId(id, "job");
-    auto job = store_.cancel(id, nowMs());
+    auto job = store_.queue.cancel(id, nowMs());
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     work_.cancelRunning(job->id);
     events_.ended(job->id, JobState::Canceled);
@@ -388,7 +378,7 @@ Job JobService::cancel(std::string_view id) {
 Job JobService::retry(std::string_view id) {
     checkId(id, "job");
     if (!accepting_) throw ApiError::unavailable("shutting_down", "pixelmill is shutting down", 5);
-    auto job = store_.retry(id, nowMs(), limits_.maxAttempts);
+    auto job = store_.queue.retry(id, nowMs(), limits_.maxAttempts);
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     work_.jobsQueued(1);
     log::info("job_retried", {{"job", job->id}, {"plugin", job->plugin}});
@@ -397,17 +387,17 @@ Job JobService::retry(std::string_view id) {
 
 void JobService::remove(std::string_view id) {
     checkId(id, "job");
-    auto job = store_.getJob(id);
+    auto job = store_.reads.getJob(id);
     if (!job) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     if (!isFinal(job->state)) {
         try {
-            store_.cancel(id, nowMs());
+            store_.queue.cancel(id, nowMs());
         } catch (const ApiError&) {
             // It ended meanwhile: nothing to cancel.
         }
         work_.cancelRunning(job->id);
     }
-    if (!store_.remove(id)) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
+    if (!store_.queue.remove(id)) throw ApiError::notFound("no job with id '" + std::string(id) + "'");
     events_.ended(job->id, JobState::Canceled);
     log::info("job_deleted", {{"job", job->id}});
 }

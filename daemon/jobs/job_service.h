@@ -1,12 +1,16 @@
 #pragma once
 
-#include "jobs/model/job.h"
 #include "jobs/job_events.h"
+#include "jobs/model/job.h"
 #include "jobs/plugin_catalog.h"
 #include "jobs/storage_keeper.h"
 #include "metrics/metrics.h"
+#include "store/blob_references.h"
 #include "store/blob_store.h"
-#include "store/job_store.h"
+#include "store/job_queue.h"
+#include "store/job_reads.h"
+#include "store/original_store.h"
+#include "store/output_cache.h"
 
 #include <nlohmann/json.hpp>
 
@@ -43,7 +47,7 @@ struct SubmitRequest {
     std::string callbackEmail;
     // Idempotency-Key (1-255 printable ASCII characters) and the client it
     // belongs to: the same client and key answer with the first job (see
-    // JobStore::submit); the same key for another request is 422.
+    // JobQueue::submit); the same key for another request is 422.
     std::optional<std::string> idempotencyKey;
     std::string client;
     std::string requestId;  // the X-Request-Id the job remembers; "" for none
@@ -102,7 +106,15 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
 // queue length it read.
 class JobService {
 public:
-    JobService(JobStore& store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobEvents& events,
+    // The parts of the store it acts on.
+    struct Store {
+        JobQueue& queue;             // submit, cancel, retry, delete
+        JobReads& reads;             // jobs and batches, the queue's length
+        OriginalStore& originals;    // uploads kept for later
+        OutputCache& cache;          // evicted outputs made again
+        BlobReferences& references;  // blobs pinned while a submission refers to them
+    };
+    JobService(Store store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobEvents& events,
                JobLimits limits);
 
     Submitted submit(const SubmitRequest& request, Upload upload);
@@ -130,7 +142,11 @@ public:
     void setCallbackCheck(std::function<void(const std::string& url)> check) { callbackCheck_ = std::move(check); }
 
     Job get(std::string_view id) const;  // 404 if unknown
+    std::optional<Job> find(std::string_view id) const;  // nullopt if unknown
     JobPage list(const JobFilter& filter) const;
+    OriginalPage listOriginals(const OriginalFilter& filter) const;
+    // An output of `job` was downloaded: the cache counts a hit (fire and forget).
+    void recordDownload(const Job& job);
     Job cancel(std::string_view id);
     Job retry(std::string_view id);
     void remove(std::string_view id);
@@ -157,10 +173,10 @@ private:
     void checkPixels(const SourceInfo& info) const;
     void checkQueue() const;
     NewJob newJob(const SubmitRequest& request, const Prepared& p, const std::string& sourceSha256, int64_t now) const;
-    Submitted enqueue(const NewOriginal& original, const NewJob& job, const std::string& mediaType);
+    Submitted enqueue(const Original& original, const NewJob& job, const std::string& mediaType);
     std::shared_ptr<const PluginDescriptor> plugin(const std::string& name) const;
 
-    JobStore& store_;
+    Store store_;
     BlobStore& blobs_;
     const PluginCatalog& plugins_;
     WorkSignal& work_;

@@ -13,7 +13,7 @@ constexpr auto kRoundPeriod = std::chrono::seconds(5);  // the quota is checked 
 constexpr double kKeyPurgeSeconds = 60;
 }  // namespace
 
-StorageKeeper::StorageKeeper(JobStore& store, BlobStore& blobs, StorageOptions options)
+StorageKeeper::StorageKeeper(Store store, BlobStore& blobs, StorageOptions options)
     : store_(store), blobs_(blobs), options_(options),
       loop_("storage-keeper", BackgroundLoop::every(kRoundPeriod, [this] { periodicRound(); })) {}
 
@@ -39,14 +39,14 @@ uint64_t StorageKeeper::evictions() const {
 
 bool StorageKeeper::removeIfUnreferenced(const std::string& sha256) {
     // Through the store: with several daemons, none may refer to the blob meanwhile.
-    return store_.removeBlobIfUnreferenced(sha256, [&] { blobs_.remove(sha256); });
+    return store_.references.removeBlobIfUnreferenced(sha256, [&] { blobs_.remove(sha256); });
 }
 
 int StorageKeeper::evictUntil(uint64_t target) {
     std::lock_guard evicting(evictMutex_);
     int evicted = 0;
     while (blobs_.totalBytes() > target) {
-        std::vector<std::string> freed = store_.evictLeastUsed(blobs_.totalBytes() - target);
+        std::vector<std::string> freed = store_.cache.evictLeastUsed(blobs_.totalBytes() - target);
         if (freed.empty()) break;  // nothing left to evict: originals alone fill the quota
         // An evicted output's blob may still serve another job or original.
         for (const std::string& sha : freed) removeIfUnreferenced(sha);
@@ -77,7 +77,7 @@ void StorageKeeper::makeRoom(uint64_t bytes) {
 }
 
 bool StorageKeeper::deleteOriginal(std::string_view id) {
-    auto sha = store_.purgeOriginal(id, nowMs());  // 409 while a job needs it
+    auto sha = store_.originals.purgeOriginal(id, nowMs());  // 409 while a job needs it
     if (!sha) return false;
     removeIfUnreferenced(*sha);
     log::info("original_deleted", {{"original", std::string(id)}});
@@ -88,10 +88,10 @@ void StorageKeeper::runOnce() {
     if (options_.quotaBytes > 0 && blobs_.totalBytes() > options_.quotaBytes) evictUntil(options_.quotaBytes);
     if (options_.originalRetentionSeconds > 0) {
         int64_t cutoff = nowMs() - static_cast<int64_t>(options_.originalRetentionSeconds * 1000);
-        for (const std::string& id : store_.originalsToExpire(cutoff, 500)) {
+        for (const std::string& id : store_.originals.originalsToExpire(cutoff, 500)) {
             try {
                 // The purge checks again, in its transaction: a job may have come to need it meanwhile.
-                auto sha = store_.purgeOriginal(id, nowMs());
+                auto sha = store_.originals.purgeOriginal(id, nowMs());
                 if (!sha) continue;
                 removeIfUnreferenced(*sha);
                 log::info("original_expired", {{"original", id}});
@@ -107,7 +107,7 @@ int StorageKeeper::purgeIdempotencyKeys() {
     const int64_t before = nowMs() - kIdempotencyKeyLifetimeMs;
     int removed = 0;
     while (removed < kKeysPerPurge) {
-        int n = store_.purgeIdempotencyKeys(before, kStep);
+        int n = store_.queue.purgeIdempotencyKeys(before, kStep);
         removed += n;
         if (n < kStep) break;
     }

@@ -1,8 +1,11 @@
 #pragma once
 
 #include "common/background_loop.h"
+#include "store/blob_references.h"
 #include "store/blob_store.h"
-#include "store/job_store.h"
+#include "store/job_queue.h"
+#include "store/original_store.h"
+#include "store/output_cache.h"
 
 #include <cstdint>
 #include <mutex>
@@ -27,7 +30,14 @@ struct StorageOptions {
 // does the periodic work.
 class StorageKeeper {
 public:
-    StorageKeeper(JobStore& store, BlobStore& blobs, StorageOptions options);
+    // The parts of the store it keeps in bounds.
+    struct Store {
+        OriginalStore& originals;  // expired and purged
+        OutputCache& cache;        // evicted when space runs short
+        BlobReferences& references;  // a blob goes only when nothing refers to it
+        JobQueue& queue;           // old Idempotency-Keys purged
+    };
+    StorageKeeper(Store store, BlobStore& blobs, StorageOptions options);
     ~StorageKeeper();
     StorageKeeper(const StorageKeeper&) = delete;
     StorageKeeper& operator=(const StorageKeeper&) = delete;
@@ -59,7 +69,7 @@ private:
     int evictUntil(uint64_t target);
     bool removeIfUnreferenced(const std::string& sha256);
 
-    JobStore& store_;
+    Store store_;
     BlobStore& blobs_;
     StorageOptions options_;
     mutable std::mutex mutex_;  // guards evictions_

@@ -1,6 +1,7 @@
 #include "notify/address_policy.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "notify/curl_support.h"
 
 #include <arpa/inet.h>
@@ -21,21 +22,15 @@ constexpr size_t kMaxUrlLength = 8192;
 constexpr const char* kHowToAllow =
     "; private, loopback and reserved addresses are refused (see --allow-private-network and --allow-hosts)";
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
 bool startsWithNoCase(std::string_view s, std::string_view prefix) {
-    return s.size() >= prefix.size() && lower(s.substr(0, prefix.size())) == prefix;
+    return s.size() >= prefix.size() && lowerAscii(s.substr(0, prefix.size())) == prefix;
 }
 
 // "::1" -> "::1", "[::1]" -> "::1", "127.0.0.1" -> "127.0.0.1"; names unchanged.
 std::string canonicalHost(std::string host) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
     while (!host.empty() && host.back() == '.') host.pop_back();
-    host = lower(host);
+    host = lowerAscii(host);
     unsigned char buf[16];
     char text[INET6_ADDRSTRLEN];
     if (inet_pton(AF_INET6, host.c_str(), buf) == 1 && inet_ntop(AF_INET6, buf, text, sizeof text)) return text;
@@ -193,7 +188,7 @@ Target AddressPolicy::check(const std::string& url, const std::string& field) co
         refuse(field, "not a valid URL (" + std::string(curl_url_strerror(rc)) + ")");
 
     Target t;
-    t.scheme = lower(part(parsed.get(), CURLUPART_SCHEME));
+    t.scheme = lowerAscii(part(parsed.get(), CURLUPART_SCHEME));
     if (t.scheme != "http" && t.scheme != "https") refuse(field, "only http and https URLs are accepted");
     if (!part(parsed.get(), CURLUPART_USER).empty() || !part(parsed.get(), CURLUPART_PASSWORD).empty() ||
         url.substr(0, url.find_first_of("/?#", t.scheme.size() + 3)).find('@') != std::string::npos)

@@ -1,6 +1,7 @@
 #include "notify/email_message.h"
 
 #include "common/clock.h"
+#include "common/text.h"
 #include "notify/fetcher.h"
 
 #include <unistd.h>

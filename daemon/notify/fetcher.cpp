@@ -1,6 +1,7 @@
 #include "notify/fetcher.h"
 
 #include "common/error.h"
+#include "common/text.h"
 #include "notify/curl_support.h"
 
 #include <algorithm>
@@ -128,21 +129,6 @@ std::string withoutFieldPrefix(const std::string& message) {
 
 }  // namespace
 
-std::string humanBytes(uint64_t bytes) {
-    if (bytes < 1024) return std::to_string(bytes) + (bytes == 1 ? " byte" : " bytes");
-    static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes) / 1024.0;
-    size_t unit = 0;
-    while (value >= 1024.0 && unit + 1 < std::size(kUnits)) {
-        value /= 1024.0;
-        ++unit;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.1f", value);
-    std::string number = buf;
-    if (number.ends_with(".0")) number.resize(number.size() - 2);
-    return number + " " + kUnits[unit];
-}
 
 std::string filenameFromUrl(const std::string& url) {
     detail::ensureCurl();

@@ -39,7 +39,4 @@ Upload fetchSource(const std::string& url, const AddressPolicy& policy, BlobStor
 // slashes, control characters, "." or ".."; "" when there is none.
 std::string filenameFromUrl(const std::string& url);
 
-// 1536 -> "1.5 KiB", 268435456 -> "256 MiB".
-std::string humanBytes(uint64_t bytes);
-
 }  // namespace pixelmill::notify

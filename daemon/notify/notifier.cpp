@@ -69,8 +69,9 @@ std::string millis(std::chrono::milliseconds ms) {
 
 }  // namespace
 
-Notifier::Notifier(JobStore& store, const AddressPolicy& policy, Render render, NotifierOptions options)
-    : store_(store), policy_(policy), render_(std::move(render)), options_(std::move(options)) {
+Notifier::Notifier(DeliveryQueue& deliveries, JobReads& jobs, const AddressPolicy& policy, Render render,
+                   NotifierOptions options)
+    : deliveries_(deliveries), jobs_(jobs), policy_(policy), render_(std::move(render)), options_(std::move(options)) {
     mailFrom_ = options_.mailFrom.empty() ? "pixelmill@" + localHostName() : options_.mailFrom;
     while (!options_.publicUrl.empty() && options_.publicUrl.back() == '/') options_.publicUrl.pop_back();
     if (options_.leaseTime <= options_.requestTimeout + options_.connectTimeout)
@@ -131,7 +132,7 @@ BackgroundLoop::Duration Notifier::sendDue() {
 
 int Notifier::deliverDue(int max) {
     if (stopping()) return 0;
-    auto due = store_.claimDeliveries(max, nowMs(), options_.leaseTime.count());
+    auto due = deliveries_.claimDeliveries(max, nowMs(), options_.leaseTime.count());
     for (const auto& d : due) deliver(d);
     return static_cast<int>(due.size());
 }
@@ -145,7 +146,7 @@ void Notifier::deliver(const Delivery& d) {
 
     Outcome out;
     try {
-        std::optional<Job> job = store_.getJob(d.jobId);
+        std::optional<Job> job = jobs_.getJob(d.jobId);
         if (!job) {
             out = {false, true, std::nullopt, "job " + d.jobId + " no longer exists"};
         } else if (!isFinal(job->state)) {
@@ -164,7 +165,7 @@ void Notifier::deliver(const Delivery& d) {
     const int attempt = std::max(1, d.attempts);
     try {
         if (out.delivered) {
-            store_.recordDelivery(d.id, true, out.status, "", 0, now);
+            deliveries_.recordDelivery(d.id, true, out.status, "", 0, now);
             ++counters(d.kind).delivered;
             log::info("notification_delivered", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},
                                                  {"attempt", attempt}, {"status", out.status.value_or(0)}});
@@ -172,7 +173,7 @@ void Notifier::deliver(const Delivery& d) {
         }
         if (stopping() && !out.permanent) {
             // Cut short by stop(): due again at once, for the next start.
-            store_.recordDelivery(d.id, false, out.status, "interrupted: the daemon was stopping", now, now);
+            deliveries_.recordDelivery(d.id, false, out.status, "interrupted: the daemon was stopping", now, now);
             ++counters(d.kind).interrupted;
             log::info("notification_interrupted", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind}});
             return;
@@ -180,7 +181,7 @@ void Notifier::deliver(const Delivery& d) {
         const auto& schedule = options_.retrySchedule;
         bool last = out.permanent || static_cast<size_t>(attempt) > schedule.size();
         int64_t retryAt = last ? 0 : now + schedule[static_cast<size_t>(attempt) - 1].count();
-        store_.recordDelivery(d.id, false, out.status, out.error, retryAt, now);
+        deliveries_.recordDelivery(d.id, false, out.status, out.error, retryAt, now);
         ++(last ? counters(d.kind).givenUp : counters(d.kind).retried);
         if (last) {
             log::warn("notification_given_up", {{"job", d.jobId}, {"delivery", d.id}, {"kind", d.kind},

@@ -3,7 +3,8 @@
 #include "common/background_loop.h"
 #include "jobs/model/job.h"
 #include "notify/address_policy.h"
-#include "store/job_store.h"
+#include "store/delivery_queue.h"
+#include "store/job_reads.h"
 
 #include <atomic>
 #include <chrono>
@@ -41,8 +42,8 @@ struct NotifierOptions {
 
 // Sends the notifications the store creates when a job with callback_url or
 // callback_email ends: each sender thread claims a due delivery
-// (JobStore::claimDeliveries), sends it and records the attempt
-// (JobStore::recordDelivery), retrying on the schedule, so deliveries survive
+// (DeliveryQueue::claimDeliveries), sends it and records the attempt
+// (DeliveryQueue::recordDelivery), retrying on the schedule, so deliveries survive
 // restarts because they live in the store.
 //
 // Webhook: one POST of render(job) to the URL (checked with the AddressPolicy
@@ -63,7 +64,9 @@ class Notifier {
 public:
     using Render = std::function<std::string(const Job&)>;
 
-    Notifier(JobStore& store, const AddressPolicy& policy, Render render, NotifierOptions options);
+    // `jobs`: where a delivery reads the job it tells of.
+    Notifier(DeliveryQueue& deliveries, JobReads& jobs, const AddressPolicy& policy, Render render,
+             NotifierOptions options);
     ~Notifier();  // stop()
     Notifier(const Notifier&) = delete;
     Notifier& operator=(const Notifier&) = delete;
@@ -113,7 +116,8 @@ private:
     Outcome sendEmail(const Delivery& delivery, const Job& job);
     bool stopping() const { return stopping_.load(); }
 
-    JobStore& store_;
+    DeliveryQueue& deliveries_;
+    JobReads& jobs_;
     const AddressPolicy& policy_;
     Render render_;
     NotifierOptions options_;

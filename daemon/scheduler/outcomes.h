@@ -1,7 +1,7 @@
 #pragma once
 
+#include "jobs/model/submission.h"
 #include "scheduler/executor.h"
-#include "store/job_store.h"
 
 #include <cstdint>
 #include <string>
@@ -47,7 +47,7 @@ struct AttemptReport {
 // "Retry (backoff) or Failed": a retry at now + backoffMs while attempts are
 // left (attempt < maxAttempts), else Failed with "(after N attempts)".
 // A job claimed but never started is not an attempt: it is given back to the
-// queue without one (JobStore::releaseClaims), and does not come here.
+// queue without one (JobQueue::releaseClaims), and does not come here.
 AttemptResult decideOutcome(const AttemptReport& report, int64_t now, int64_t backoffMs);
 
 // The job's state once `outcome` is recorded (Retry: queued again).

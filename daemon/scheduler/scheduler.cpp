@@ -102,7 +102,7 @@ public:
     void progress(uint32_t done, uint32_t total) override {
         // Progress is advisory: posted, never waited for.
         std::string id = job_.id;
-        s_.store_.setProgressAsync(job_.id, job_.attempt, done, total, [id](bool, std::exception_ptr error) {
+        s_.queue_.setProgressAsync(job_.id, job_.attempt, done, total, [id](bool, std::exception_ptr error) {
             if (error) log::warn("progress_not_stored", {{"job", id}, {"error", describe(error)}});
         });
     }
@@ -121,7 +121,7 @@ public:
 
     // The output row is posted, not waited for: the attempt's end, posted
     // after it, is committed with it or later, and is refused as a success if
-    // the row could not be written (JobStore::finishAttemptAsync).
+    // the row could not be written (JobQueue::finishAttemptAsync).
     bool record(uint32_t index, const std::string& name, const std::string& mediaType, const BlobRef& blob,
                 int32_t width, int32_t height) {
         Output out;
@@ -134,10 +134,10 @@ public:
         if (height > 0) out.height = height;
         // Identical bytes may have been stored before and be unreferenced now: pinned until the output row
         // is committed, no daemon removes them meanwhile; gone already, the attempt is tried again.
-        std::shared_ptr<BlobPin> pin = s_.store_.pinBlob(blob.sha256);
+        std::shared_ptr<BlobPin> pin = s_.references_.pinBlob(blob.sha256);
         if (pin && !s_.blobs_.exists(blob.sha256))
             throw std::runtime_error("output " + name + " was removed while it was being recorded");
-        s_.store_.putOutputAsync(job_.id, job_.attempt, out,
+        s_.queue_.putOutputAsync(job_.id, job_.attempt, out,
                                  [self = shared_from_this(), pin, name](bool owned, std::exception_ptr error) {
                                      if (error) self->lost(name, describe(error));
                                      else if (!owned) self->cancel();  // someone else owns the job now
@@ -148,7 +148,7 @@ public:
 
     void beginDurably() {
         std::promise<void> done;
-        s_.store_.beginAttemptAsync(job_.id, job_.attempt, [&](bool, std::exception_ptr) { done.set_value(); });
+        s_.queue_.beginAttemptAsync(job_.id, job_.attempt, [&](bool, std::exception_ptr) { done.set_value(); });
         done.get_future().wait();
     }
 
@@ -181,9 +181,9 @@ private:
     BlobBatcher batcher_{s_.blobs_};  // last: its thread calls record() until it is gone
 };
 
-Scheduler::Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, JobEvents& events,
-                     SchedulerOptions options)
-    : store_(store), blobs_(blobs), executor_(executor), events_(events), options_(options) {
+Scheduler::Scheduler(JobQueue& queue, BlobReferences& references, BlobStore& blobs, Executor& executor,
+                     JobEvents& events, SchedulerOptions options)
+    : queue_(queue), references_(references), blobs_(blobs), executor_(executor), events_(events), options_(options) {
     options_.workers = std::max(1, options_.workers);
 }
 
@@ -329,7 +329,7 @@ void Scheduler::workerLoop() {
             int64_t waitMs = options_.idlePollMs;
             lock.unlock();
             std::optional<int64_t> due;
-            try { due = store_.nextRunAfter(); } catch (const std::exception&) {}
+            try { due = queue_.nextRunAfter(); } catch (const std::exception&) {}
             lock.lock();
             if (due) waitMs = std::clamp<int64_t>(*due - nowMs(), 0, waitMs);
             auto nothingToDo = [&] {
@@ -355,7 +355,7 @@ void Scheduler::claimInto(std::unique_lock<std::mutex>& lock, int max) {
     const int64_t now = nowMs();
     bool failed = false;
     try {
-        claimed = store_.claim(max, now, leaseMs());
+        claimed = queue_.claim(max, now, leaseMs());
     } catch (const std::exception& e) {
         failed = true;
         // Every idle worker polls: during a store outage, one line per 10 s is enough.
@@ -385,7 +385,7 @@ void Scheduler::claimInto(std::unique_lock<std::mutex>& lock, int max) {
 void Scheduler::giveBack(std::vector<ClaimedJob> jobs) {
     if (jobs.empty()) return;
     try {
-        int released = store_.releaseClaims(jobs);
+        int released = queue_.releaseClaims(jobs);
         log::debug("claims_released", {{"jobs", released}});
     } catch (const std::exception& e) {
         // They stay running until their lease ends (or the next start): then the attempt counts.
@@ -453,7 +453,7 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
     }
     // Posted after the attempt's outputs, so committed with them or later. What follows
     // runs on the reporter thread, not the store's.
-    store_.finishAttemptAsync(job.id, job.attempt, ended,
+    queue_.finishAttemptAsync(job.id, job.attempt, ended,
                               [this, attempt, report, ended](bool owned, std::exception_ptr error) {
                                   reporter_.post([this, attempt, report, ended, owned, error] {
                                       reportEnd(*attempt, report, ended, owned, error);
@@ -512,7 +512,7 @@ bool Scheduler::recordEnd(const ClaimedJob& job, const AttemptResult& ended) {
     double giveUpAt = monotonicSeconds() + options_.jobTimeoutSeconds + options_.leaseMarginMs / 1000.0;
     for (int tries = 0;; ++tries) {
         try {
-            return store_.finishAttempt(job.id, job.attempt, ended);
+            return queue_.finishAttempt(job.id, job.attempt, ended);
         } catch (const ApiError& e) {
             if (e.status() != 503 || monotonicSeconds() >= giveUpAt) {
                 log::error("finish_failed", {{"job", job.id}, {"error", e.what()}});

@@ -6,8 +6,9 @@
 #include "metrics/metrics.h"
 #include "scheduler/executor.h"
 #include "scheduler/outcomes.h"
+#include "store/blob_references.h"
 #include "store/blob_store.h"
-#include "store/job_store.h"
+#include "store/job_queue.h"
 
 #include <atomic>
 #include <chrono>
@@ -50,7 +51,7 @@ struct SchedulerOptions {
 // recent average attempt duration (none for slow jobs), at most 64. A job that
 // waited there past half the lease margin, that drain() or stop() finds there,
 // or that a claim brought back after drain() began, goes back to the queue
-// without using an attempt (JobStore::releaseClaims); one canceled there is
+// without using an attempt (JobQueue::releaseClaims); one canceled there is
 // dropped (the store has it canceled already).
 //
 // Thread-safe. mutex_ guards the wake-up state, the help queue, the ready
@@ -60,7 +61,8 @@ struct SchedulerOptions {
 class Scheduler final : public WorkSignal {
 public:
     // `events` hears of every attempt that reached a final state.
-    Scheduler(JobStore& store, BlobStore& blobs, Executor& executor, JobEvents& events, SchedulerOptions options);
+    Scheduler(JobQueue& queue, BlobReferences& references, BlobStore& blobs, Executor& executor, JobEvents& events,
+              SchedulerOptions options);
     ~Scheduler() override;
 
     void start();
@@ -112,7 +114,8 @@ private:
     int64_t backoffMs(int attempt) const;
     int64_t leaseMs() const;
 
-    JobStore& store_;
+    JobQueue& queue_;
+    BlobReferences& references_;
     BlobStore& blobs_;
     Executor& executor_;
     JobEvents& events_;

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "store/job_store.h"
+#include "store/blob_references.h"
 
 #include <condition_variable>
 #include <functional>

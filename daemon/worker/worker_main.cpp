@@ -1,11 +1,12 @@
 #include "worker/worker_main.h"
 
-#include "plugins/image_library.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/parallel.h"
+#include "common/priorities.h"
 #include "common/task_pool.h"
+#include "plugins/image_library.h"
 #include "plugins/in_process_executor.h"
 #include "store/blob_batcher.h"
 #include "store/fs/fs_blob_store.h"

@@ -210,7 +210,7 @@ void output(Services& s, const Rest::Request& request, Http::ResponseWriter& res
     }
     if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
     // A download keeps the output ahead in the eviction order; a HEAD is no download.
-    if (request.method() != Http::Method::Head) s.store.recordHit(job.id);
+    if (request.method() != Http::Method::Head) s.jobs.recordDownload(job);
     sendFile(response, s.blobs.path(found->sha256), found->mediaType,
              storedContentHeaders(Stored::Output, s.behindTokens(), found->mediaType, found->name, found->sha256));
 }

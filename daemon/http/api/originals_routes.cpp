@@ -80,7 +80,7 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         filter.pendingOnly = pending && *pending == "true";
         filter.limit = parseLimit(rq);
         filter.beforeSeq = parseCursor(rq);
-        OriginalPage page = s.store.listOriginals(filter);
+        OriginalPage page = s.jobs.listOriginals(filter);
         json list = json::array();
         for (const Original& o : page.originals) list.push_back(originalJson(o));
         sendJson(rs, 200,

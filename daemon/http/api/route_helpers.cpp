@@ -41,7 +41,7 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, const Job& job
     bool waiting = s.waiters.wait(id, deadline, [&s, writer, timing, id, answer = std::move(answer)] {
         TimingScope scope(timing.get());
         try {
-            auto now = s.store.getJob(id);
+            auto now = s.jobs.find(id);
             if (!now) throw ApiError::notFound("job " + id + " was deleted");
             answer(*writer, *now);
         } catch (const ApiError& e) {
@@ -61,7 +61,7 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, const Job& job
     }
     // It may have ended between the read above and the registration.
     try {
-        auto again = s.store.getJob(id);
+        auto again = s.jobs.find(id);
         if (!again || isFinal(again->state)) s.waiters.notify(id);
     } catch (const std::exception&) {
         s.waiters.notify(id);

@@ -25,7 +25,7 @@ json nodesJson(Services& s, const std::vector<NodeStatus>& seen) {
                          {"heartbeat_at", formatTime(n.heartbeatAt)},
                          {"alive", now - n.heartbeatAt <= timeoutMs},
                          {"workers", {{"busy", n.busy}, {"total", n.workers}}}});
-    return {{"node", s.store.nodeId()}, {"nodes", std::move(nodes)}};
+    return {{"node", s.cluster.nodeId()}, {"nodes", std::move(nodes)}};
 }
 
 }  // namespace
@@ -51,7 +51,7 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
 
     routes.get("/v1/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
         // Daemons seen in the last hour (a shared store's; none for SQLite).
-        JobStore::StatusSnapshot snapshot = s.store.statusSnapshot(nowMs() - 3'600'000);
+        ClusterMembership::StatusSnapshot snapshot = s.cluster.statusSnapshot(nowMs() - 3'600'000);
         const StoreCounts& counts = snapshot.counts;
         json jobs = json::object();
         for (const auto& [state, n] : counts.jobs) jobs[std::string(toString(state))] = n;
@@ -63,7 +63,7 @@ void addSystemRoutes(RouteTable& routes, Services& s) {
                      {"jobs", std::move(jobs)},
                      {"workers", {{"busy", busy}, {"total", total}}},
                      {"accepting", s.jobs.accepting()}};
-        if (s.store.shared()) body.update(nodesJson(s, snapshot.nodes));
+        if (s.cluster.shared()) body.update(nodesJson(s, snapshot.nodes));
         sendJson(rs, 200, body);
     });
 

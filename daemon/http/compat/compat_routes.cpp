@@ -55,7 +55,7 @@ json orNull(const std::optional<T>& v) {
 
 // A job of `plugin` by id; 404 in the seed's words for anything else.
 Job jobOf(Services& s, const std::string& id, std::string_view plugin, const std::string& noun) {
-    std::optional<Job> job = isValidId(id) ? s.store.getJob(id) : std::nullopt;
+    std::optional<Job> job = isValidId(id) ? s.jobs.find(id) : std::nullopt;
     if (!job || job->plugin != plugin) throw ApiError::notFound("no " + noun + " with id '" + id + "'");
     return *job;
 }
@@ -151,7 +151,7 @@ std::string withCharset(const std::string& mediaType) {
 // from other threads to the connection's reactor.
 void sendOutput(Services& s, Http::ResponseWriter& rs, const Job& job, const Output& o) {
     if (!s.blobs.exists(o.sha256)) throw ApiError::notFound("the bytes of " + o.name + " of job " + job.id + " are gone");
-    s.store.recordHit(job.id);
+    s.jobs.recordDownload(job);
     sendFile(rs, s.blobs.path(o.sha256), withCharset(o.mediaType),
              storedContentHeaders(Stored::Output, s.behindTokens(), o.mediaType, o.name, o.sha256));
 }
@@ -258,7 +258,7 @@ void addAsciiRoutes(RouteTable& routes, Services& s) {
         sendJson(rs, 200, list);
     });
     routes.get("/status", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
-        StoreCounts counts = s.store.counts();
+        StoreCounts counts = s.reads.counts();
         sendJson(rs, 200, {{"errors", counts.jobs[JobState::Failed]}, {"uploaded_count", counts.originals}});
     });
 }
@@ -336,7 +336,7 @@ void addPhotoRoutes(RouteTable& routes, Services& s) {
         filter.pendingOnly = true;
         filter.limit = rq.query().has("limit") ? parseLimit(rq) : 1000;
         json list = json::array();
-        for (const Original& o : s.store.listOriginals(filter).originals) list.push_back(originalJson(o));
+        for (const Original& o : s.jobs.listOriginals(filter).originals) list.push_back(originalJson(o));
         sendJson(rs, 200, list);
     });
     routes.put("/photos/process", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {

@@ -51,7 +51,7 @@ std::string secondsLabel(double s) {
     return text(s * 1000, "ms");
 }
 
-Data throughputChart(const std::vector<JobStore::FinishedJob>& finished, int64_t now) {
+Data throughputChart(const std::vector<DashboardReads::FinishedJob>& finished, int64_t now) {
     constexpr int kMinutes = 60;
     int64_t lastMinute = now / 60000 * 60000;
     int64_t start = lastMinute - (kMinutes - 1) * 60000LL;
@@ -112,7 +112,7 @@ Data throughputChart(const std::vector<JobStore::FinishedJob>& finished, int64_t
     return d;
 }
 
-Data percentileChart(const std::vector<JobStore::FinishedJob>& finished, int64_t now) {
+Data percentileChart(const std::vector<DashboardReads::FinishedJob>& finished, int64_t now) {
     constexpr int kWindows = 12;
     constexpr int64_t kWindowMs = 5 * 60000;
     int64_t end = now;

@@ -4,7 +4,7 @@
 // names only), so that the templates draw them without any script.
 #include "http/dashboard/view.h"
 #include "metrics/metrics.h"
-#include "store/job_store.h"
+#include "store/dashboard_reads.h"
 
 #include <string>
 #include <vector>
@@ -12,10 +12,10 @@
 namespace pixelmill::http::dashboard {
 
 // Jobs finished per minute over the last hour, stacked by outcome.
-Data throughputChart(const std::vector<JobStore::FinishedJob>& finished, int64_t nowMs);
+Data throughputChart(const std::vector<DashboardReads::FinishedJob>& finished, int64_t nowMs);
 // p50 / p95 / p99 of the processing time of the jobs that succeeded, per
 // five minutes over the last hour, on a logarithmic axis.
-Data percentileChart(const std::vector<JobStore::FinishedJob>& finished, int64_t nowMs);
+Data percentileChart(const std::vector<DashboardReads::FinishedJob>& finished, int64_t nowMs);
 // One plugin's duration histogram (buckets of Metrics::durationBuckets())
 // with its p50 / p95 / p99 marked.
 Data histogramChart(const std::string& plugin, const HistogramSnapshot& histogram);

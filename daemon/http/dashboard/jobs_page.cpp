@@ -36,7 +36,7 @@ int limitParam(const Rest::Request& rq) {
 
 void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     int64_t now = nowMs();
-    JobStore::DashboardJobQuery q;
+    DashboardReads::DashboardJobQuery q;
     std::string state = queryParam(rq, "state");
     if (!state.empty()) {
         q.state = parseJobState(state);
@@ -51,7 +51,7 @@ void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     q.limit = limitParam(rq);
     std::string limit = q.limit == kPageSize ? std::string() : std::to_string(q.limit);
 
-    JobStore::DashboardJobPage result = s.store.dashboardJobs(q);
+    DashboardReads::DashboardJobPage result = s.dashboard.dashboardJobs(q);
 
     Page page(s, rq, rs, "jobs", "Jobs", "jobs");
     page.offerLive();
@@ -96,7 +96,7 @@ void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     // they are neither shown nor counted.
     bool showCounts = q.plugin.empty() && q.search.empty();
     Data tabs = list();
-    StateCounts counts = showCounts ? s.store.countByState()
+    StateCounts counts = showCounts ? s.reads.countByState()
                                     : StateCounts{{JobState::Queued, 0}, {JobState::Running, 0},
                                                   {JobState::Succeeded, 0}, {JobState::Failed, 0},
                                                   {JobState::Canceled, 0}};

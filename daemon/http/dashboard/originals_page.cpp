@@ -28,10 +28,10 @@ void originalsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& r
             throw ApiError::invalidParam("before", "before must be a position this page gave out");
         filter.beforeSeq = v;
     }
-    OriginalPage result = s.store.listOriginals(filter);
+    OriginalPage result = s.jobs.listOriginals(filter);
     std::vector<std::string> ids;
     for (const Original& o : result.originals) ids.push_back(o.id);
-    auto usage = s.store.originalUsage(ids, kJobsShown);
+    auto usage = s.dashboard.originalUsage(ids, kJobsShown);
 
     Page page(s, rq, rs, "originals", "Originals", "originals");
     page.offerLive();
@@ -73,7 +73,7 @@ void originalsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& r
     d.set("rows", rows);
     d.set("empty", result.originals.empty());
     d.set("pending", filter.pendingOnly);
-    d.set("total", num(s.store.countOriginals()));
+    d.set("total", num(s.reads.countOriginals()));
     d.set("has_older", result.nextCursor.has_value());
     if (result.nextCursor)
         d.set("older_href", "/dashboard/originals" + queryString({{"pending", filter.pendingOnly ? "true" : ""},

@@ -39,7 +39,7 @@ Data errorTable(Services& s) {
         double attempts = 0;
     };
     std::map<std::pair<std::string, std::string>, Row> rows;
-    for (const auto& e : s.store.failuresByCode()) rows[{e.plugin, e.code}].jobs = e.jobs;
+    for (const auto& e : s.dashboard.failuresByCode()) rows[{e.plugin, e.code}].jobs = e.jobs;
     for (const auto& [key, value] : s.metrics.counters("pixelmill_job_errors_total", {"plugin", "code"})) {
         auto slash = key.find('/');
         rows[{key.substr(0, slash), slash == std::string::npos ? "" : key.substr(slash + 1)}].attempts = value;
@@ -86,7 +86,7 @@ Data queue(Services& s, const StateCounts& counts, int64_t now) {
     Data d;
     auto queued = counts.count(JobState::Queued) ? counts.at(JobState::Queued) : 0;
     d.set("queued", num(queued));
-    auto since = s.store.oldestReadySince(now);
+    auto since = s.reads.oldestReadySince(now);
     d.set("has_oldest", since.has_value());
     if (since) d.set("oldest", durationText(static_cast<double>(now - *since) / 1000.0));
     HistogramSnapshot all;
@@ -112,10 +112,10 @@ Data queue(Services& s, const StateCounts& counts, int64_t now) {
 Data nodes(Services& s, int64_t now) {
     Data rows = list();
     auto timeoutMs = static_cast<int64_t>(s.config.nodeTimeoutSeconds * 1000);
-    for (const NodeStatus& n : s.store.nodes(now - 3'600'000)) {
+    for (const NodeStatus& n : s.cluster.nodes(now - 3'600'000)) {
         Data row;
         row.set("id", n.id);
-        row.set("self", n.id == s.store.nodeId());
+        row.set("self", n.id == s.cluster.nodeId());
         row.set("address", n.address);
         row.set("version", n.version);
         row.set("alive", now - n.heartbeatAt <= timeoutMs);
@@ -134,24 +134,24 @@ void overview(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     Page page(s, rq, rs, "overview", "Overview", "overview");
     page.offerLive();
     Data& d = page.data();
-    StoreCounts totals = s.store.counts();
+    StoreCounts totals = s.reads.counts();
     const StateCounts& counts = totals.jobs;
     d.set("counts", stateCounts(counts));
 
-    auto finished = s.store.finishedSince(now / 60000 * 60000 - 60 * 60000LL);
+    auto finished = s.dashboard.finishedSince(now / 60000 * 60000 - 60 * 60000LL);
     d.set("throughput", throughputChart(finished, now));
     d.set("percentiles", percentileChart(finished, now));
     d.set("histograms", histograms(s));
     d.set("errors", errorTable(s));
 
-    JobStore::DashboardJobQuery recentQuery;
+    DashboardReads::DashboardJobQuery recentQuery;
     recentQuery.limit = kRecentJobs;
     Data recent = list();
-    for (const Job& j : s.store.dashboardJobs(recentQuery).jobs) recent.push_back(jobRow(j, now));
+    for (const Job& j : s.dashboard.dashboardJobs(recentQuery).jobs) recent.push_back(jobRow(j, now));
     d.set("recent", recent);
 
     Data failures = list();
-    auto latest = s.store.latestFailures(kLatestFailures);
+    auto latest = s.dashboard.latestFailures(kLatestFailures);
     for (const Job& j : latest) failures.push_back(jobRow(j, now));
     d.set("failures", failures);
     d.set("no_failures", latest.empty());
@@ -160,8 +160,8 @@ void overview(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     d.set("workers_busy", num(static_cast<int64_t>(busy)));
     d.set("workers_total", num(static_cast<int64_t>(total)));
     d.set("queue", queue(s, counts, now));
-    d.set("shared", s.store.shared());
-    if (s.store.shared()) d.set("nodes", nodes(s, now));
+    d.set("shared", s.cluster.shared());
+    if (s.cluster.shared()) d.set("nodes", nodes(s, now));
 
     uint64_t used = s.storage.usedBytes();
     uint64_t quota = s.storage.quotaBytes();

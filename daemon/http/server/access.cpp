@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "common/sha256.h"
+#include "common/text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -16,11 +17,8 @@
 namespace pixelmill::http {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    return s;
-}
+// Tokens files and headers may carry any ASCII white space around a value.
+std::string_view trimSpace(std::string_view s) { return trim(s, " \t\n\v\f\r"); }
 
 bool isHex64(std::string_view s) {
     return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
@@ -47,7 +45,7 @@ unsigned parseScopes(std::string_view text) {
     unsigned bits = 0;
     while (!text.empty()) {
         size_t comma = text.find(',');
-        std::string_view one = trim(text.substr(0, comma));
+        std::string_view one = trimSpace(text.substr(0, comma));
         if (one == "read") bits |= kRead;
         else if (one == "submit") bits |= kSubmit;
         else if (one == "admin") bits |= kAdmin;
@@ -73,7 +71,7 @@ std::vector<TokenEntry> loadTokenFile(const std::filesystem::path& path) {
     std::vector<TokenEntry> tokens;
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
-        std::string_view text = trim(line);
+        std::string_view text = trimSpace(line);
         if (text.empty() || text.front() == '#') continue;
         std::istringstream words{std::string(text)};
         std::string name, scopes, hash, extra;
@@ -112,9 +110,9 @@ std::string tokenLine(const std::string& name, unsigned scopes, const std::strin
 std::string_view cookieValue(std::string_view header, std::string_view name) {
     while (!header.empty()) {
         size_t semi = header.find(';');
-        std::string_view pair = trim(header.substr(0, semi));
+        std::string_view pair = trimSpace(header.substr(0, semi));
         size_t eq = pair.find('=');
-        if (eq != std::string_view::npos && trim(pair.substr(0, eq)) == name) return trim(pair.substr(eq + 1));
+        if (eq != std::string_view::npos && trimSpace(pair.substr(0, eq)) == name) return trimSpace(pair.substr(eq + 1));
         if (semi == std::string_view::npos) break;
         header.remove_prefix(semi + 1);
     }
@@ -179,11 +177,11 @@ std::optional<Principal> AccessControl::session(std::string_view id) {
 
 std::optional<Principal> AccessControl::identify(const Caller& caller, bool& presented) {
     presented = false;
-    std::string_view auth = trim(caller.authorization);
+    std::string_view auth = trimSpace(caller.authorization);
     if (!auth.empty()) {
         presented = true;
         if (auth.size() > 7 && (startsWith(auth, "Bearer ") || startsWith(auth, "bearer ")))
-            return authenticate(trim(auth.substr(7)));
+            return authenticate(trimSpace(auth.substr(7)));
         return std::nullopt;
     }
     std::string_view id = cookieValue(caller.cookie, kSessionCookie);

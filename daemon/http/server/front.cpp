@@ -4,7 +4,9 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "http/server/body.h"
+#include "http/server/framing.h"
 #include "http/server/multipart.h"
 #include "http/server/respond.h"
 
@@ -34,25 +36,6 @@ constexpr size_t kMaxHeldBytes = 256 * 1024;
 constexpr size_t kMaxFieldBytes = 64 * 1024;
 constexpr uint64_t kEnvelopeBytes = 64 * 1024;  // multipart boundaries and fields around a file
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-std::string humanBytes(uint64_t n) {
-    if (n >= (1ull << 30) && n % (1ull << 30) == 0) return std::to_string(n >> 30) + " GiB";
-    if (n >= (1ull << 20) && n % (1ull << 20) == 0) return std::to_string(n >> 20) + " MiB";
-    if (n >= (1ull << 10) && n % (1ull << 10) == 0) return std::to_string(n >> 10) + " KiB";
-    return std::to_string(n) + " bytes";
-}
-
 // A client's file name as the last segment of whatever path it came with
 // (browsers on Windows send backslashes), without control characters: kept
 // as text for people, never a path.
@@ -75,7 +58,6 @@ ApiError pipelineTooLong() {
 
 struct StreamingHandler::Connection {
     enum class Phase { Head, Body, Discard };
-    enum class Chunk { Size, Data, DataEnd, Trailer };
 
     // HTTP/1.1 answers go out in the order the requests came. An answer made
     // on another thread (the intake pool, a long-poll) can come after the
@@ -100,27 +82,17 @@ struct StreamingHandler::Connection {
     }
     // What an answer to the current request (the front end's own, or the router's) is timed and named by.
     RequestOrigin origin() {
-        if (requestId.empty()) requestId = newId();
-        return RequestOrigin{startedAt > 0 ? startedAt : monotonicSeconds(), requestId, client};
+        if (request.requestId.empty()) request.requestId = newId();
+        return RequestOrigin{startedAt > 0 ? startedAt : monotonicSeconds(), request.requestId, client};
     }
     std::string head;
-    std::string filteredHead;  // what Pistache's parser sees: no framing headers
-    bool keepAlive = true;
-    bool expectContinue = false;
-    std::string contentType;
-    std::string authorization;
-    std::string cookie;
-    std::string host;
-    std::string requestId;  // sane X-Request-Id, or made when first needed (origin)
-    std::string client;     // as the access layer knows the sender (admit)
+    RequestHead request;  // its requestId made when first needed if none was sent (origin)
+    std::string client;   // as the access layer knows the sender (admit)
     RouteRule rule;  // of the matched route, decided from the head
     uint64_t fieldBytes = 0;
-    std::optional<uint64_t> contentLength;
-    bool chunked = false;
 
-    uint64_t remaining = 0;  // Content-Length left, or the current chunk's bytes left
-    Chunk chunk = Chunk::Size;
-    std::string chunkLine;
+    uint64_t remaining = 0;  // Content-Length left
+    ChunkedDecoder chunks;
     uint64_t received = 0;
 
     std::unique_ptr<RequestBody> body;
@@ -133,22 +105,12 @@ struct StreamingHandler::Connection {
         phase = Phase::Head;
         counted = false;
         head.clear();
-        filteredHead.clear();
-        keepAlive = true;
-        expectContinue = false;
-        contentType.clear();
-        authorization.clear();
-        cookie.clear();
-        host.clear();
-        requestId.clear();
+        request = RequestHead{};
         client.clear();
         rule = RouteRule{};
         fieldBytes = 0;
-        contentLength.reset();
-        chunked = false;
         remaining = 0;
-        chunk = Chunk::Size;
-        chunkLine.clear();
+        chunks.reset();
         received = 0;
         body.reset();
         multipart.reset();
@@ -250,98 +212,21 @@ void StreamingHandler::reject(Connection& c, const std::shared_ptr<Tcp::Peer>& p
     c.phase = Connection::Phase::Discard;
 }
 
-namespace {
-
-// Parses the request line and headers enough to frame the body; Pistache's
-// parser reads the filtered head again for routing.
-void parseHead(std::string_view head, std::string& filtered, std::optional<uint64_t>& contentLength, bool& chunked,
-               bool& expectContinue, bool& keepAlive, std::string& contentType, std::string& authorization,
-               std::string& cookie, std::string& host, std::string& requestId) {
-    size_t eol = head.find("\r\n");
-    std::string_view requestLine = head.substr(0, eol);
-    size_t sp1 = requestLine.find(' ');
-    size_t sp2 = requestLine.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1)
-        throw ApiError::badRequest("bad_request", "malformed request line");
-    std::string_view version = requestLine.substr(sp2 + 1);
-    if (version != "HTTP/1.1" && version != "HTTP/1.0")
-        throw ApiError(505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are served");
-    keepAlive = version == "HTTP/1.1";
-    filtered.assign(requestLine);
-    filtered.append("\r\n");
-
-    std::string_view rest = head.substr(eol + 2);
-    while (!rest.empty()) {
-        size_t e = rest.find("\r\n");
-        std::string_view line = rest.substr(0, e);
-        rest = e == std::string_view::npos ? std::string_view() : rest.substr(e + 2);
-        if (line.empty()) break;
-        if (line.front() == ' ' || line.front() == '\t')
-            throw ApiError::badRequest("bad_request", "folded header lines are not accepted");
-        size_t colon = line.find(':');
-        if (colon == std::string_view::npos || colon == 0)
-            throw ApiError::badRequest("bad_request", "malformed header line");
-        std::string_view name = line.substr(0, colon);
-        std::string_view value = trim(line.substr(colon + 1));
-        if (iequals(name, "content-length")) {
-            uint64_t n = 0;
-            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-            if (ec != std::errc() || p != value.data() + value.size() || value.empty())
-                throw ApiError::badRequest("bad_request", "Content-Length is not a number");
-            if (contentLength && *contentLength != n)
-                throw ApiError::badRequest("bad_request", "conflicting Content-Length headers");
-            contentLength = n;
-            continue;
-        }
-        if (iequals(name, "transfer-encoding")) {
-            std::string_view last = trim(value.substr(value.rfind(',') == std::string_view::npos ? 0 : value.rfind(',') + 1));
-            if (!iequals(last, "chunked"))
-                throw ApiError(501, "not_implemented", "only chunked transfer coding is understood");
-            chunked = true;
-            continue;
-        }
-        if (iequals(name, "expect")) {
-            if (!iequals(value, "100-continue"))
-                throw ApiError(417, "expectation_failed", "only Expect: 100-continue is understood");
-            expectContinue = true;
-            continue;
-        }
-        if (iequals(name, "connection")) {
-            if (iequals(value, "close")) keepAlive = false;
-            else if (iequals(value, "keep-alive")) keepAlive = true;
-        }
-        if (iequals(name, "content-type")) contentType.assign(value);
-        if (iequals(name, "authorization")) authorization.assign(value);
-        if (iequals(name, "cookie")) cookie.assign(value);
-        if (iequals(name, "x-request-id")) requestId = requestIdFrom(value);
-        if (iequals(name, "host")) {
-            if (!host.empty()) throw ApiError::badRequest("bad_request", "more than one Host header");
-            host.assign(value.empty() ? " " : value);
-        }
-        filtered.append(line);
-        filtered.append("\r\n");
-    }
-    if (chunked && contentLength)
-        throw ApiError::badRequest("bad_request", "both Content-Length and Transfer-Encoding were sent");
-    filtered.append("\r\n");
-}
-
-}  // namespace
-
 void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {
     uint64_t limit = limits_.maxUploadBytes + kEnvelopeBytes;
-    if (c.rule.maxBody != RouteRule::kUpload && c.contentLength && *c.contentLength > c.rule.maxBody)
-        throw ApiError::tooLarge("the body is " + std::to_string(*c.contentLength) + " bytes; this route takes at most " +
+    const std::optional<uint64_t>& length = c.request.contentLength;
+    if (c.rule.maxBody != RouteRule::kUpload && length && *length > c.rule.maxBody)
+        throw ApiError::tooLarge("the body is " + std::to_string(*length) + " bytes; this route takes at most " +
                                  humanBytes(c.rule.maxBody));
-    if (c.contentLength && *c.contentLength > limit)
-        throw ApiError::tooLarge("the upload is " + std::to_string(*c.contentLength) + " bytes; the limit is " +
+    if (length && *length > limit)
+        throw ApiError::tooLarge("the upload is " + std::to_string(*length) + " bytes; the limit is " +
                                  humanBytes(limits_.maxUploadBytes));
     c.body = std::make_unique<RequestBody>();
     c.body->present = true;
-    c.body->contentType = c.contentType;
-    std::string_view type = c.contentType;
+    c.body->contentType = c.request.contentType;
+    std::string_view type = c.request.contentType;
     if (iequals(trim(type.substr(0, type.find(';'))), "multipart/form-data")) {
-        auto boundary = MultipartParser::boundaryOf(c.contentType);
+        auto boundary = MultipartParser::boundaryOf(c.request.contentType);
         if (!boundary) throw ApiError::badRequest("bad_multipart", "multipart/form-data without a boundary");
         c.body->multipart = true;
         Connection* conn = &c;
@@ -386,11 +271,11 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
         };
         c.multipart = std::make_unique<MultipartParser>(*boundary, std::move(cb));
     }
-    if (c.expectContinue) {
+    if (c.request.expectContinue) {
         static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         peer->send(RawBuffer(kContinue, sizeof kContinue - 1));
     }
-    c.remaining = c.contentLength.value_or(0);
+    c.remaining = c.request.contentLength.value_or(0);
     c.phase = Connection::Phase::Body;
     c.mark(ConnectionGuard::Phase::Body);
 }
@@ -439,17 +324,17 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         c.rule = m->rule;
         if (!m->methodAllowed && method != "OPTIONS") allow = m->allow;
     }
-    if (access_ && !access_->hostAllowed(c.host) && !(route && (*route == "/healthz" || *route == "/readyz"))) {
+    if (access_ && !access_->hostAllowed(c.request.host) && !(route && (*route == "/healthz" || *route == "/readyz"))) {
         reject(c, peer, ApiError(421, "misdirected_request",
-                                 "this server does not answer to the Host '" + hostOfHeader(c.host) +
+                                 "this server does not answer to the Host '" + hostOfHeader(c.request.host) +
                                      "' without tokens (localhost, 127.0.0.1, [::1] or --public-url's host)"));
         return false;
     }
     c.client = "ip:" + peer->address().host();
     if (access_) {
         try {
-            c.client =
-                access_->admit(Caller{method, path, c.rule.scope, c.authorization, c.cookie, peer->address().host()});
+            c.client = access_->admit(
+                Caller{method, path, c.rule.scope, c.request.authorization, c.request.cookie, peer->address().host()});
         } catch (const ApiError& e) {
             // A person opening a dashboard page without a session is sent to the login form.
             bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
@@ -475,11 +360,11 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
             return false;
         }
     }
-    bool hasBody = c.chunked || c.contentLength.value_or(0) > 0;
+    bool hasBody = c.request.chunked || c.request.contentLength.value_or(0) > 0;
     if (!allow.empty()) {
         // Answered before any body is read; a body sent along closes the connection.
         Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
-        if (hasBody || !c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+        if (hasBody || !c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
         RequestTiming timing = timingOf(c.origin(), metrics_, *route, std::string(method));
         TimingScope scope(&timing);
         addHeader(response, "Allow", allow);
@@ -498,7 +383,7 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
     if (!route) {
         // Answered here, not by the router: it would fold the path first.
         Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
-        if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+        if (!c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
         RequestTiming timing = timingOf(c.origin(), metrics_, "unmatched", std::string(method));
         TimingScope scope(&timing);
         sendError(response, ApiError::notFound("no route for " + std::string(method) + " " + std::string(path)));
@@ -516,12 +401,12 @@ void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>&
     }
     auto parser = getParser(peer);
     parser->reset();
-    if (!parser->feed(c.filteredHead.data(), c.filteredHead.size()) || parser->parse() != Http::Private::State::Done)
+    if (!parser->feed(c.request.filtered.data(), c.request.filtered.size()) || parser->parse() != Http::Private::State::Done)
         throw ApiError::badRequest("bad_request", "the request head could not be parsed");
 
     Http::Request& request = parser->request;
     Http::ResponseWriter response(request.version(), transport(), this, peer);
-    if (!c.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    if (!c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
     c.mark(ConnectionGuard::Phase::Busy);
     {
         BodyScope scope(c.body.get());
@@ -583,114 +468,10 @@ void StreamingHandler::consume(Connection& c, const char* data, size_t size, con
             }
             switch (c.phase) {
                 case Connection::Phase::Discard: return;
-                case Connection::Phase::Head: {
-                    if (c.head.empty()) {
-                        while (size > 0 && (*data == '\r' || *data == '\n')) ++data, --size;  // stray CRLFs
-                        if (size == 0) return;
-                        c.startedAt = monotonicSeconds();
-                        c.mark(ConnectionGuard::Phase::Head);
-                    }
-                    size_t from = c.head.size() >= 3 ? c.head.size() - 3 : 0;
-                    c.head.append(data, size);
-                    size_t end = c.head.find("\r\n\r\n", from);
-                    if (end == std::string::npos) {
-                        if (c.head.size() > limits_.maxHeaderBytes) {
-                            reject(c, peer, ApiError(431, "headers_too_large",
-                                                     "the request head is larger than " + humanBytes(limits_.maxHeaderBytes)));
-                        }
-                        return;
-                    }
-                    leftover = c.head.substr(end + 4);
-                    c.head.resize(end + 4);
-                    if (c.head.size() > limits_.maxHeaderBytes) {
-                        reject(c, peer, ApiError(431, "headers_too_large",
-                                                 "the request head is larger than " + humanBytes(limits_.maxHeaderBytes)));
-                        return;
-                    }
-                    data = leftover.data();
-                    size = leftover.size();
-                    countRequest(c);
-                    parseHead(c.head, c.filteredHead, c.contentLength, c.chunked, c.expectContinue, c.keepAlive,
-                              c.contentType, c.authorization, c.cookie, c.host, c.requestId);
-                    if (!admit(c, peer)) {
-                        if (c.phase == Connection::Phase::Discard) return;
-                        break;  // answered, and the connection stays open: no body was sent
-                    }
-                    if (!c.chunked && c.contentLength.value_or(0) == 0) dispatch(c, peer);
-                    else startBody(c, peer);
+                case Connection::Phase::Head:
+                    if (!takeHead(c, data, size, leftover, peer)) return;
                     break;
-                }
-                case Connection::Phase::Body: {
-                    if (!c.chunked) {
-                        size_t take = static_cast<size_t>(std::min<uint64_t>(c.remaining, size));
-                        bodyBytes(c, data, take);
-                        data += take;
-                        size -= take;
-                        c.remaining -= take;
-                        if (c.remaining == 0) dispatch(c, peer);
-                        break;
-                    }
-                    // Chunked: size line, data, CRLF, … a zero-size chunk, trailers, blank line.
-                    switch (c.chunk) {
-                        case Connection::Chunk::Size:
-                        case Connection::Chunk::Trailer: {
-                            const char* nl = static_cast<const char*>(std::memchr(data, '\n', size));
-                            size_t take = nl ? static_cast<size_t>(nl - data) + 1 : size;
-                            c.chunkLine.append(data, take);
-                            data += take;
-                            size -= take;
-                            if (c.chunkLine.size() > 4096)
-                                throw ApiError::badRequest("bad_request", "a chunk header is too long");
-                            if (!nl) break;
-                            std::string line = c.chunkLine;
-                            c.chunkLine.clear();
-                            while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-                            if (c.chunk == Connection::Chunk::Trailer) {
-                                if (line.empty()) dispatch(c, peer);
-                                break;
-                            }
-                            std::string_view hex = std::string_view(line).substr(0, line.find(';'));
-                            hex = trim(hex);
-                            uint64_t n = 0;
-                            auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), n, 16);
-                            if (ec != std::errc() || p != hex.data() + hex.size() || hex.empty())
-                                throw ApiError::badRequest("bad_request", "malformed chunk size");
-                            if (n == 0) c.chunk = Connection::Chunk::Trailer;
-                            else {
-                                c.remaining = n;
-                                c.chunk = Connection::Chunk::Data;
-                            }
-                            break;
-                        }
-                        case Connection::Chunk::Data: {
-                            size_t take = static_cast<size_t>(std::min<uint64_t>(c.remaining, size));
-                            bodyBytes(c, data, take);
-                            data += take;
-                            size -= take;
-                            c.remaining -= take;
-                            if (c.remaining == 0) {
-                                c.chunk = Connection::Chunk::DataEnd;
-                                c.chunkLine.clear();
-                            }
-                            break;
-                        }
-                        case Connection::Chunk::DataEnd: {
-                            // The CRLF after a chunk's data.
-                            while (size > 0 && c.chunkLine.size() < 2) {
-                                c.chunkLine.push_back(*data);
-                                ++data;
-                                --size;
-                            }
-                            if (c.chunkLine.size() == 2) {
-                                if (c.chunkLine != "\r\n") throw ApiError::badRequest("bad_request", "malformed chunk");
-                                c.chunkLine.clear();
-                                c.chunk = Connection::Chunk::Size;
-                            }
-                            break;
-                        }
-                    }
-                    break;
-                }
+                case Connection::Phase::Body: takeBody(c, data, size, peer); break;
             }
         }
     } catch (const ApiError& e) {
@@ -699,6 +480,55 @@ void StreamingHandler::consume(Connection& c, const char* data, size_t size, con
         log::error("http_front_error", {{"error", e.what()}});
         reject(c, peer, ApiError::internal("internal error"));
     }
+}
+
+bool StreamingHandler::takeHead(Connection& c, const char*& data, size_t& size, std::string& leftover,
+                                const std::shared_ptr<Tcp::Peer>& peer) {
+    if (c.head.empty()) {
+        while (size > 0 && (*data == '\r' || *data == '\n')) ++data, --size;  // stray CRLFs
+        if (size == 0) return false;
+        c.startedAt = monotonicSeconds();
+        c.mark(ConnectionGuard::Phase::Head);
+    }
+    size_t from = c.head.size() >= 3 ? c.head.size() - 3 : 0;
+    c.head.append(data, size);
+    size_t end = c.head.find("\r\n\r\n", from);
+    if (end != std::string::npos) {
+        leftover = c.head.substr(end + 4);
+        c.head.resize(end + 4);
+    }
+    if (c.head.size() > limits_.maxHeaderBytes) {
+        reject(c, peer,
+               ApiError(431, "headers_too_large", "the request head is larger than " + humanBytes(limits_.maxHeaderBytes)));
+        return false;
+    }
+    if (end == std::string::npos) return false;
+    data = leftover.data();
+    size = leftover.size();
+    countRequest(c);
+    c.request = parseRequestHead(c.head);
+    // Answered from the head alone: the connection stays open unless it is to be discarded.
+    if (!admit(c, peer)) return c.phase != Connection::Phase::Discard;
+    if (!c.request.chunked && c.request.contentLength.value_or(0) == 0) dispatch(c, peer);
+    else startBody(c, peer);
+    return true;
+}
+
+void StreamingHandler::takeBody(Connection& c, const char*& data, size_t& size,
+                                const std::shared_ptr<Tcp::Peer>& peer) {
+    if (c.request.chunked) {
+        size_t used = c.chunks.feed({data, size}, [&](const char* bytes, size_t n) { bodyBytes(c, bytes, n); });
+        data += used;
+        size -= used;
+        if (c.chunks.done()) dispatch(c, peer);
+        return;
+    }
+    size_t take = static_cast<size_t>(std::min<uint64_t>(c.remaining, size));
+    bodyBytes(c, data, take);
+    data += take;
+    size -= take;
+    c.remaining -= take;
+    if (c.remaining == 0) dispatch(c, peer);
 }
 
 }  // namespace pixelmill::http

@@ -63,6 +63,13 @@ private:
     void onInput(const char* buffer, size_t len, const std::shared_ptr<Pistache::Tcp::Peer>& peer) override;
     // Parses and dispatches input; stops at a pipelined request while an answer is owed.
     void consume(Connection& c, const char* data, size_t size, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    // A request's head bytes: once the head is whole, it is decided on (admit)
+    // and its body begins, or it is dispatched; `data` and `size` then point
+    // past it (into `leftover`). False when this input holds no more to read now.
+    bool takeHead(Connection& c, const char*& data, size_t& size, std::string& leftover,
+                  const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    // A request's body bytes, up to its end; dispatched there.
+    void takeBody(Connection& c, const char*& data, size_t& size, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void holdInput(Connection& c, const char* data, size_t size);
     void consumeHeld(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void countRequest(Connection& c);

@@ -1,6 +1,7 @@
 #include "http/server/multipart.h"
 
 #include "common/error.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,17 +11,6 @@ namespace {
 
 [[noreturn]] void bad(const std::string& message) { throw ApiError::badRequest("bad_multipart", message); }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
 
 }  // namespace
 
@@ -30,7 +20,7 @@ std::optional<std::string> headerParam(std::string_view header, std::string_view
         ++i;
         size_t eq = header.find('=', i);
         if (eq == std::string_view::npos) return std::nullopt;
-        std::string name = lower(trim(header.substr(i, eq - i)));
+        std::string name = lowerAscii(trim(header.substr(i, eq - i)));
         size_t v = eq + 1;
         while (v < header.size() && header[v] == ' ') ++v;
         std::string value;
@@ -53,7 +43,7 @@ std::optional<std::string> headerParam(std::string_view header, std::string_view
 }
 
 std::optional<std::string> MultipartParser::boundaryOf(std::string_view contentType) {
-    std::string type = lower(trim(contentType.substr(0, contentType.find(';'))));
+    std::string type = lowerAscii(trim(contentType.substr(0, contentType.find(';'))));
     if (type != "multipart/form-data") return std::nullopt;
     auto b = headerParam(contentType, "boundary");
     if (!b || b->empty() || b->size() > 200) return std::nullopt;
@@ -75,10 +65,10 @@ void MultipartParser::parseHeaders(std::string_view block) {
         block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 2);
         size_t colon = line.find(':');
         if (colon == std::string_view::npos) bad("a part header has no colon");
-        std::string name = lower(trim(line.substr(0, colon)));
+        std::string name = lowerAscii(trim(line.substr(0, colon)));
         std::string_view value = trim(line.substr(colon + 1));
         if (name == "content-disposition") {
-            if (lower(trim(value.substr(0, value.find(';')))) != "form-data")
+            if (lowerAscii(trim(value.substr(0, value.find(';')))) != "form-data")
                 bad("a part's Content-Disposition is not form-data");
             disposition = true;
             part.name = headerParam(value, "name").value_or("");

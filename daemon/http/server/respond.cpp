@@ -130,12 +130,6 @@ RequestTiming timingOf(const RequestOrigin& origin, Metrics* metrics, std::strin
                          origin.client};
 }
 
-std::string requestIdFrom(std::string_view header) {
-    bool sane = !header.empty() && header.size() <= 128 &&
-                std::all_of(header.begin(), header.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-    return sane ? std::string(header) : newId();
-}
-
 void sendEmpty(Http::ResponseWriter& response, int status, const Headers& headers) {
     for (const auto& [k, v] : headers) addHeader(response, k, v);
     record(response, status);

@@ -61,10 +61,6 @@ const RequestOrigin& requestOrigin();
 // The timing of the request `origin` tells of, answered by `route`.
 RequestTiming timingOf(const RequestOrigin& origin, Metrics* metrics, std::string route, std::string method);
 
-// The client's X-Request-Id when it is sane (1 to 128 printable ASCII
-// characters), else a new id.
-std::string requestIdFrom(std::string_view header);
-
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // The one place an ApiError becomes the JSON error body of API.md.

@@ -16,7 +16,8 @@ inline bool isFinal(JobState s) {
     return s == JobState::Succeeded || s == JobState::Failed || s == JobState::Canceled;
 }
 
-// A source as uploaded, stored once per distinct content (sha256).
+// A source as uploaded, stored once per distinct content (sha256). To store
+// one, fill all but purgedAt and seq; its id is used only if the content is new.
 struct Original {
     std::string id;
     std::string sha256;

@@ -3,8 +3,8 @@
 
 #include "store/postgres/idempotency_keys.h"
 #include "store/postgres/rows.h"
-#include "store/queued_job.h"
 #include "store/postgres/work_watcher.h"
+#include "store/queued_job.h"
 
 #include "common/clock.h"
 #include "common/ids.h"
@@ -44,7 +44,7 @@ int PostgresJobStore::schemaVersion() {
     return static_cast<int>(scalar("SELECT max(version) FROM schema_migrations").value_or(0));
 }
 
-std::pair<Original, bool> PostgresJobStore::putOriginal(const NewOriginal& original) {
+std::pair<Original, bool> PostgresJobStore::putOriginal(const Original& original) {
     return pool_.run([&](Connection& c) {
         Original o = upsertOriginals(c, {&original}).front();
         bool created = o.id == original.id;
@@ -56,7 +56,7 @@ std::optional<Original> PostgresJobStore::getOriginal(std::string_view id) {
     return pool_.run([&](Connection& c) { return selectOriginal(c, id); });
 }
 
-SubmitOutcome PostgresJobStore::submit(const NewOriginal& original, const NewJob& job) {
+SubmitOutcome PostgresJobStore::submit(const Original& original, const NewJob& job) {
     return submits_.run(BatchItem{original, job});
 }
 

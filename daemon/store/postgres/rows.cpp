@@ -79,11 +79,11 @@ std::optional<Original> selectOriginal(Connection& c, std::string_view id) {
     return readOriginal(r.front(), 0);
 }
 
-std::vector<Original> upsertOriginals(Connection& c, const std::vector<const NewOriginal*>& originals) {
+std::vector<Original> upsertOriginals(Connection& c, const std::vector<const Original*>& originals) {
     // One row per content: ON CONFLICT cannot touch a row twice in a statement.
     std::unordered_map<std::string, size_t> firstBySha;
     std::vector<Value> id, sha, filename, mediaType, size, width, height, pages, createdAt;
-    for (const NewOriginal* n : originals) {
+    for (const Original* n : originals) {
         if (!firstBySha.emplace(n->sha256, firstBySha.size()).second) continue;
         id.emplace_back(n->id);
         sha.emplace_back(n->sha256);
@@ -114,7 +114,7 @@ std::vector<Original> upsertOriginals(Connection& c, const std::vector<const New
     }
     std::vector<Original> out;
     out.reserve(originals.size());
-    for (const NewOriginal* n : originals) out.push_back(stored[firstBySha.at(n->sha256)]);
+    for (const Original* n : originals) out.push_back(stored[firstBySha.at(n->sha256)]);
     return out;
 }
 
@@ -143,7 +143,7 @@ void subscribe(Connection& c, const std::string& jobId, const NewJob& submission
 }  // namespace
 
 std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>& items, const std::string& nodeId) {
-    std::vector<const NewOriginal*> newOriginals;
+    std::vector<const Original*> newOriginals;
     std::vector<std::string> keys;
     for (const BatchItem* item : items) {
         newOriginals.push_back(&item->original);

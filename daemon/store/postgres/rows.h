@@ -52,7 +52,7 @@ std::optional<Original> selectOriginal(Connection& c, std::string_view id);
 // Stores the originals whose content is new, fills in metadata a first, less
 // informed store could not read, and revives purged content; returns each
 // (by position). Created ones carry the id that was proposed.
-std::vector<Original> upsertOriginals(Connection& c, const std::vector<const NewOriginal*>& originals);
+std::vector<Original> upsertOriginals(Connection& c, const std::vector<const Original*>& originals);
 
 // What enqueue did with one item.
 struct Enqueued {

@@ -76,7 +76,7 @@ std::optional<Original> selectOriginalBy(Connection& db, std::string_view column
     return readOriginal(s, 0);
 }
 
-Original upsertOriginal(Connection& db, const NewOriginal& n, bool& created) {
+Original upsertOriginal(Connection& db, const Original& n, bool& created) {
     if (auto existing = selectOriginalBy(db, "sha256", n.sha256)) {
         created = false;
         if ((!existing->width && n.width) || (!existing->pages && n.pages) || existing->purgedAt) {

@@ -26,7 +26,7 @@ std::optional<Original> selectOriginalBy(Connection& db, std::string_view column
 
 // Stores the original unless its content is known; fills in metadata a
 // first, less informed store could not read, and revives purged content.
-Original upsertOriginal(Connection& db, const NewOriginal& n, bool& created);
+Original upsertOriginal(Connection& db, const Original& n, bool& created);
 
 // The job equal to `dedupKey` that is queued, running or succeeded (not evicted).
 std::optional<std::string> findEqualJob(Connection& db, const std::string& dedupKey);

@@ -56,7 +56,7 @@ int SqliteJobStore::schemaVersion() {
     return s.step() ? s.i32(0) : 0;
 }
 
-std::pair<Original, bool> SqliteJobStore::putOriginal(const NewOriginal& original) {
+std::pair<Original, bool> SqliteJobStore::putOriginal(const Original& original) {
     return write([&](Connection& db) {
         bool created = false;
         Original o = upsertOriginal(db, original, created);
@@ -69,7 +69,7 @@ std::optional<Original> SqliteJobStore::getOriginal(std::string_view id) {
     return selectOriginalBy(*db, "id", id);
 }
 
-SubmitOutcome SqliteJobStore::submit(const NewOriginal& original, const NewJob& job) {
+SubmitOutcome SqliteJobStore::submit(const Original& original, const NewJob& job) {
     return write([&](Connection& db) {
         const auto& key = job.idempotency;
         if (key)

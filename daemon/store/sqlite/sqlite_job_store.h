@@ -45,9 +45,9 @@ public:
     // Transactions committed and writes they held, for /metrics (writes per commit).
     WriteStats writeStats() const { return {writer_->commits(), writer_->tasks()}; }
 
-    std::pair<Original, bool> putOriginal(const NewOriginal& original) override;
+    std::pair<Original, bool> putOriginal(const Original& original) override;
     std::optional<Original> getOriginal(std::string_view id) override;
-    SubmitOutcome submit(const NewOriginal& original, const NewJob& job) override;
+    SubmitOutcome submit(const Original& original, const NewJob& job) override;
     int purgeIdempotencyKeys(int64_t before, int limit) override;
     std::optional<Job> getJob(std::string_view id) override;
     JobPage listJobs(const JobFilter& filter) override;

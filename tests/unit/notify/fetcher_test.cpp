@@ -306,10 +306,6 @@ TEST_CASE("fetcher: file names come from the last path segment, decoded and with
     CHECK(filenameFromUrl("http://h") == "");
     CHECK(filenameFromUrl("http://h/a%0Ab%00c.txt") == "abc.txt");
     CHECK(filenameFromUrl("http://h/%E2%82%AC.txt") == "\xE2\x82\xAC.txt");
-    CHECK(humanBytes(0) == "0 bytes");
-    CHECK(humanBytes(1536) == "1.5 KiB");
-    CHECK(humanBytes(1 << 20) == "1 MiB");
-    CHECK(humanBytes(256ull << 20) == "256 MiB");
 }
 
 }  // namespace pixelmill::notify

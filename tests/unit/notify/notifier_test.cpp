@@ -77,7 +77,7 @@ public:
                             Outcome outcome = Outcome::Succeeded, int outputs = 0) {
         int64_t now = nowMs();
         std::string content = newId();
-        NewOriginal o;
+        Original o;
         o.id = newId();
         o.sha256 = Sha256::hex(content);
         o.filename = "photo.png";
@@ -155,7 +155,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: a finished job's webhook arrives once
     Delivery pending = delivery(id);
     CHECK(pending.state == "pending");
 
-    Notifier notifier(store(), policy, renderJob, fast());
+    Notifier notifier(store(), store(), policy, renderJob, fast());
     notifier.start();
     notifier.wake();
     REQUIRE(server.waitForRequests(1, 5s));
@@ -187,7 +187,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: a failed job says job.failed; without
     std::string id = finishedJob(server.url("/hook"), "", Outcome::Failed);
     NotifierOptions options = fast();
     options.webhookSecret.clear();
-    Notifier notifier(store(), policy, renderJob, options);
+    Notifier notifier(store(), store(), policy, renderJob, options);
     CHECK(notifier.deliverDue(10) == 1);  // on this thread
     REQUIRE(server.requestCount() == 1);
     RecordedRequest r = server.requests().at(0);
@@ -207,7 +207,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: a 500 is retried on the schedule unti
               }));
     std::string id = finishedJob(server.url("/hook"));
     auto started = Clock::now();
-    Notifier notifier(store(), policy, renderJob, fast());
+    Notifier notifier(store(), store(), policy, renderJob, fast());
     notifier.start();
 
     SECTION("failed attempts are recorded while it retries") {
@@ -245,7 +245,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: after the last scheduled attempt the 
     std::string id = finishedJob(server.url("/hook"));
     NotifierOptions options = fast();
     options.retrySchedule = {50ms, 50ms};
-    Notifier notifier(store(), policy, renderJob, options);
+    Notifier notifier(store(), store(), policy, renderJob, options);
     notifier.start();
 
     REQUIRE(eventually([&] { return deliveryState(id, "failed"); }));
@@ -267,7 +267,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: a callback on a refused address is ne
     AddressPolicy strict(false, {});  // loopback refused
     NotifierOptions options = fast();
     options.retrySchedule = {};
-    Notifier notifier(store(), strict, renderJob, options);
+    Notifier notifier(store(), store(), strict, renderJob, options);
     CHECK(notifier.deliverDue(1) == 1);
     Delivery d = delivery(id);
     CHECK(d.state == "failed");
@@ -288,13 +288,13 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: deliveries live in the store across r
     {
         NotifierOptions options = fast();
         options.retrySchedule = {50ms};
-        Notifier first(store(), policy, renderJob, options);
+        Notifier first(store(), store(), policy, renderJob, options);
         CHECK(first.deliverDue(1) == 1);  // 500: pending again in 50 ms
     }
     CHECK(deliveryState(id, "pending"));
     reopen();
     status = 200;
-    Notifier second(store(), policy, renderJob, fast());
+    Notifier second(store(), store(), policy, renderJob, fast());
     second.start();
     REQUIRE(eventually([&] { return deliveryState(id, "delivered"); }));
     CHECK(delivery(id).attempts == 2);
@@ -306,7 +306,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: stop() cuts a slow send short and lea
     slow.delay = 5s;
     server.on("/hook", slow);
     std::string id = finishedJob(server.url("/hook"));
-    Notifier notifier(store(), policy, renderJob, fast());
+    Notifier notifier(store(), store(), policy, renderJob, fast());
     notifier.start();
     REQUIRE(server.waitForRequests(1, 5s));
     REQUIRE(eventually([&] { return notifier.inFlight() == 1; }));
@@ -327,7 +327,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: the email names the job, its state, e
     NotifierOptions options = fast();
     options.publicUrl = "https://pm.example.com/";
     options.mailFrom = "robot@pm.example.com";
-    Notifier notifier(store(), policy, renderJob, options);
+    Notifier notifier(store(), store(), policy, renderJob, options);
     auto job = store().getJob(id);
     REQUIRE(job);
     std::string m = notifier.emailMessage(*job, delivery(id, "email"), 0);
@@ -350,7 +350,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: the email names the job, its state, e
 TEST_CASE_METHOD(NotifyFixture, "notifier: an email without an SMTP server is given up at once",
                  "[notify][notifier][email]") {
     std::string id = finishedJob("", "someone@example.com");
-    Notifier notifier(store(), policy, renderJob, fast());
+    Notifier notifier(store(), store(), policy, renderJob, fast());
     CHECK(notifier.deliverDue(1) == 1);
     Delivery d = delivery(id, "email");
     CHECK(d.state == "failed");
@@ -373,7 +373,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: an email reaches the SMTP server with
     options.smtpUrl = "smtp://127.0.0.1:" + std::to_string(sink.port());
     options.publicUrl = "https://pm.example.com";
     options.mailFrom = "robot@pm.example.com";
-    Notifier notifier(store(), policy, renderJob, options);
+    Notifier notifier(store(), store(), policy, renderJob, options);
     notifier.start();
 
     REQUIRE(eventually([&] { return deliveryState(id, "delivered", "email"); }, 10s));
@@ -417,7 +417,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: with starttls=required a server witho
     std::string id = finishedJob("", "someone@example.com");
     NotifierOptions options = fast();
     options.smtpUrl = "smtp://127.0.0.1:" + std::to_string(sink.port()) + "?starttls=required";
-    Notifier notifier(store(), policy, renderJob, options);
+    Notifier notifier(store(), store(), policy, renderJob, options);
     CHECK(notifier.deliverDue(1) == 1);
     Delivery d = delivery(id, "email");
     CHECK(d.state != "delivered");

@@ -148,7 +148,7 @@ public:
     std::string submit(const std::string& name, int priority = 0, int maxAttempts = 3) {
         std::string content = "source of " + name;
         BlobRef blob = blobs_.put({reinterpret_cast<const unsigned char*>(content.data()), content.size()});
-        NewOriginal o;
+        Original o;
         o.id = newId();
         o.sha256 = blob.sha256;
         o.filename = name + ".txt";
@@ -172,7 +172,7 @@ public:
     }
 
     void start() {
-        scheduler_ = std::make_unique<Scheduler>(store_, blobs_, executor_, events_, options_);
+        scheduler_ = std::make_unique<Scheduler>(store_, store_, blobs_, executor_, events_, options_);
         scheduler_->start();
     }
     void stop() {
@@ -422,7 +422,8 @@ TEST_CASE("scheduler: canceling a running job stops it and it ends canceled", "[
 
     // What DELETE/cancel does: store.cancel, then scheduler.cancelRunning,
     // then the "ended" event from the one that canceled.
-    JobService service(rig.store(), rig.blobs(), catalog, rig.scheduler(), rig.events(), JobLimits{});
+    JobService service({rig.store(), rig.store(), rig.store(), rig.store(), rig.store()}, rig.blobs(), catalog,
+                       rig.scheduler(), rig.events(), JobLimits{});
     double canceledAt = monotonicSeconds();
     Job after = service.cancel(id);
     CHECK(after.state == JobState::Canceled);
@@ -629,7 +630,8 @@ TEST_CASE("scheduler: fast jobs are claimed ahead; one canceled while waiting ne
         CHECK(rig.job(id).state == JobState::Running);
         CHECK(rig.executor().callsFor(id).empty());
     }
-    JobService service(rig.store(), rig.blobs(), catalog, rig.scheduler(), rig.events(), JobLimits{});
+    JobService service({rig.store(), rig.store(), rig.store(), rig.store(), rig.store()}, rig.blobs(), catalog,
+                       rig.scheduler(), rig.events(), JobLimits{});
     CHECK(service.cancel(waiting[2]).state == JobState::Canceled);
     gate.release();
 

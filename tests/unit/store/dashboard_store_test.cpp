@@ -30,7 +30,7 @@ public:
         for (int i = 0; i < n; ++i) {
             BatchItem item;
             std::string content = name(i) + "#" + std::to_string(counter_++);
-            item.original = NewOriginal{newId(), Sha256::hex(content), name(i), "image/jpeg", 10, 4, 3, {}, 1000 + i};
+            item.original = Original{newId(), Sha256::hex(content), name(i), "image/jpeg", 10, 4, 3, {}, 1000 + i};
             item.job.id = newId();
             item.job.plugin = plugin;
             item.job.pluginVersion = "1.0.0";

@@ -27,7 +27,7 @@ TEMPLATE_TEST_CASE("job store: submit and getJob round-trip every field and the 
     StoreFixture<TestType> f;
     if (!f) return;
     int64_t t = nowMs();
-    NewOriginal original = makeOriginal("round-trip", t - 5);
+    Original original = makeOriginal("round-trip", t - 5);
     original.pages = 3;
     NewJob nj = makeJob("key-rt", t, 7);
     nj.maxAttempts = 5;
@@ -92,8 +92,8 @@ TEMPLATE_TEST_CASE("job store: the same content is one original, whatever id a l
     StoreFixture<TestType> f;
     if (!f) return;
     int64_t t = nowMs();
-    NewOriginal first = makeOriginal("same-bytes", t);
-    NewOriginal second = makeOriginal("same-bytes", t + 10);
+    Original first = makeOriginal("same-bytes", t);
+    Original second = makeOriginal("same-bytes", t + 10);
     REQUIRE(first.id != second.id);
 
     auto a = f.store().submit(first, makeJob("k1", t));
@@ -651,7 +651,7 @@ TEMPLATE_TEST_CASE("job store: an original that jobs need is not purged, and out
     if (!f) return;
     JobStore& s = f.store();
     int64_t t = nowMs();
-    NewOriginal original = makeOriginal("needed", t - 10);
+    Original original = makeOriginal("needed", t - 10);
     std::string queued = s.submit(original, makeJob("dedup-needed-1", t)).job.id;
     std::string running = s.submit(original, makeJob("dedup-needed-2", t + 1, 5)).job.id;
     REQUIRE(claimOne(s, t + 2).id == running);
@@ -705,7 +705,7 @@ TEMPLATE_TEST_CASE("job store: each submitter answered with an equal job gets it
     if (!f) return;
     JobStore& s = f.store();
     int64_t t = nowMs();
-    NewOriginal original = makeOriginal("shared", t);
+    Original original = makeOriginal("shared", t);
     auto submission = [&](const std::string& url, const std::string& email, int64_t at) {
         NewJob j = makeJob("dedup-shared", at);
         j.callbackUrl = url;

@@ -3,9 +3,9 @@
 // daemon presumed dead, heartbeats, wake-ups, blob pins, and an outage of the
 // server. What every store does is in job_store_test.cpp.
 #include "common/embedded.h"
+#include "store/migrations.h"
 #include "store/postgres/pg.h"
 #include "store/postgres/rows.h"
-#include "store/migrations.h"
 #include "store_fixture.h"
 
 #include "common/clock.h"
@@ -339,7 +339,7 @@ TEST_CASE("postgres store: identical submissions through two daemons at once cre
             std::string name = "same-" + std::to_string(round);
             StartLine line(2);
             auto submitVia = [&](JobStore& store) {
-                NewOriginal o = makeOriginal(name, t);
+                Original o = makeOriginal(name, t);
                 NewJob j = makeJob("dedup-" + name, t);
                 line.arrive();
                 return store.submit(o, j);

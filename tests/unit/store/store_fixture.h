@@ -83,8 +83,8 @@ using Outcome = AttemptResult::Outcome;
 
 constexpr int64_t kLeaseMs = 60'000;
 
-inline NewOriginal makeOriginal(const std::string& content, int64_t createdAt) {
-    NewOriginal o;
+inline Original makeOriginal(const std::string& content, int64_t createdAt) {
+    Original o;
     o.id = newId();
     o.sha256 = Sha256::hex(content);
     o.filename = "photo-" + content + ".png";
