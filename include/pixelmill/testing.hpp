@@ -16,11 +16,13 @@
 #include <pixelmill/plugin.h>
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <cstddef>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -43,6 +45,35 @@ inline const pm_plugin& loadPlugin(const std::string& path) {
         throw std::runtime_error(path + " was built for another plugin ABI version");
     return *table;
 }
+
+// The source as the host hands it over: a readable file, removed afterwards.
+class SourceFile {
+public:
+    explicit SourceFile(const std::string& bytes) {
+        const char* dir = std::getenv("TMPDIR");
+        path_ = std::string(dir && *dir ? dir : "/tmp") + "/pixelmill-testing-XXXXXX";
+        int fd = ::mkstemp(path_.data());
+        if (fd < 0) throw std::runtime_error("cannot create a source file in " + path_);
+        size_t written = 0;
+        while (written < bytes.size()) {
+            ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
+            if (n <= 0) {
+                ::close(fd);
+                ::unlink(path_.c_str());
+                throw std::runtime_error("cannot write the source file " + path_);
+            }
+            written += static_cast<size_t>(n);
+        }
+        ::close(fd);
+    }
+    ~SourceFile() { ::unlink(path_.c_str()); }
+    SourceFile(const SourceFile&) = delete;
+    SourceFile& operator=(const SourceFile&) = delete;
+    const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
 
 struct RecordedOutput {
     std::string name;
@@ -75,7 +106,8 @@ public:
     Result process(const std::string& source, const std::map<std::string, std::string>& params) {
         std::vector<pm_param> list;
         for (const auto& [key, value] : params) list.push_back({key.c_str(), value.c_str()});
-        pm_input in = input(source);
+        SourceFile file(source);
+        pm_input in = input(file, source);
         pm_context ctx = context();
         char message[1024] = {0};
         pm_status status = plugin_.process(&ctx, &in, list.data(), list.size(), message, sizeof message);
@@ -86,7 +118,8 @@ public:
     Result probe(const std::string& source, pm_probe_result& out) {
         out = {-1, -1, -1};
         if (!plugin_.probe) return {PM_UNSUPPORTED, "the plugin has no probe"};
-        pm_input in = input(source);
+        SourceFile file(source);
+        pm_input in = input(file, source);
         pm_context ctx = context();
         char message[1024] = {0};
         pm_status status = plugin_.probe(&ctx, &in, &out, message, sizeof message);
@@ -112,12 +145,10 @@ public:
     int parallelForCalls() const { return parallelForCalls_; }
 
 private:
-    // The real host hands a plugin a file path and the same bytes mapped; the
-    // path here names nothing, so a plugin that opens it rather than reading
-    // the bytes fails its tests.
-    pm_input input(const std::string& source) const {
-        return {"/nonexistent/pixelmill-testing-source", reinterpret_cast<const unsigned char*>(source.data()),
-                source.size(), mediaType_.c_str()};
+    // As the real host does: a file path and the same bytes in memory.
+    pm_input input(const SourceFile& file, const std::string& source) const {
+        return {file.path().c_str(), reinterpret_cast<const unsigned char*>(source.data()), source.size(),
+                mediaType_.c_str()};
     }
 
     pm_context context() {
