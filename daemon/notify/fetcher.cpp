@@ -129,7 +129,6 @@ std::string withoutFieldPrefix(const std::string& message) {
 
 }  // namespace
 
-
 std::string filenameFromUrl(const std::string& url) {
     detail::ensureCurl();
     detail::Url parsed(curl_url());

@@ -126,7 +126,6 @@ public:
     // Earliest run_after among queued jobs, if any.
     virtual std::optional<int64_t> nextRunAfter() = 0;
 
-
     // Calls `wake` (from a store thread) when another daemon queued work, so
     // idle workers start at once; stores without such a signal never call it.
     virtual void watchForWork(std::function<void()> /*wake*/) {}

@@ -22,8 +22,6 @@ public:
     virtual std::pair<Original, bool> putOriginal(const Original& original) = 0;
     virtual std::optional<Original> getOriginal(std::string_view id) = 0;
 
-
-    // Originals.
     virtual OriginalPage listOriginals(const OriginalFilter& filter) = 0;
     // Marks the original's content removed; returns its blob name, or nullopt
     // if unknown. In the same transaction it checks that no job needs the

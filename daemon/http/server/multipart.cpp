@@ -11,7 +11,6 @@ namespace {
 
 [[noreturn]] void bad(const std::string& message) { throw ApiError::badRequest("bad_multipart", message); }
 
-
 }  // namespace
 
 std::optional<std::string> headerParam(std::string_view header, std::string_view key) {
