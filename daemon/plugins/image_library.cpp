@@ -1,6 +1,7 @@
 #include "plugins/image_library.h"
 
 #include "common/log.h"
+#include "metrics/metrics.h"
 
 #include <vips/vips.h>
 // After vips.h, which it needs.
@@ -25,5 +26,15 @@ void initImageLibrary(const char* argv0, int threads, bool jobsAtOnce) {
 }
 
 void allowConcurrentImageJobs() { vips_vector_set_enabled(FALSE); }
+
+void reportImageLibrary(Metrics& m) {
+    m.gauge("pixelmill_vips_tracked_memory_bytes", "Memory libvips has allocated")
+        .Set(static_cast<double>(vips_tracked_get_mem()));
+    m.gauge("pixelmill_vips_tracked_memory_highwater_bytes", "Most memory libvips has had allocated at once")
+        .Set(static_cast<double>(vips_tracked_get_mem_highwater()));
+    m.gauge("pixelmill_vips_tracked_allocations", "Allocations libvips holds")
+        .Set(static_cast<double>(vips_tracked_get_allocs()));
+    m.gauge("pixelmill_vips_open_files", "Files libvips holds open").Set(static_cast<double>(vips_tracked_get_files()));
+}
 
 }  // namespace pixelmill

@@ -2,6 +2,8 @@
 
 namespace pixelmill {
 
+class Metrics;
+
 // libvips, once per process, on the main thread, before any worker starts:
 // operation cache off (a server sees each input once), `threads` threads per
 // image pipeline. Exits the process if libvips cannot start.
@@ -17,5 +19,8 @@ void initImageLibrary(const char* argv0, int threads, bool jobsAtOnce = false);
 
 // What `jobsAtOnce` does, for a process whose libvips someone else started.
 void allowConcurrentImageJobs();
+
+// libvips' memory, allocations and open files in this process, as gauges.
+void reportImageLibrary(Metrics& metrics);
 
 }  // namespace pixelmill

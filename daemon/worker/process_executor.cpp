@@ -2,6 +2,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "metrics/metrics.h"
 #include "worker/protocol.h"
 
 #include <signal.h>
@@ -267,6 +268,16 @@ ProbeResult ProcessExecutor::probe(const std::string& plugin, const std::string&
     }
     discard(std::move(w), true);
     return ProbeResult{{}, {}, {}, "reading the file took longer than 30 s"};
+}
+
+void ProcessExecutor::report(Metrics& m) const {
+    m.counterTo("pixelmill_plugin_workers_started_total", "Plugin worker processes started",
+                static_cast<double>(started()));
+    m.counterTo("pixelmill_plugin_worker_crashes_total", "Plugin worker processes that died under a job",
+                static_cast<double>(crashes()));
+    m.gauge("pixelmill_plugin_workers", "Plugin worker processes alive").Set(static_cast<double>(alive()));
+    m.gauge("pixelmill_plugin_workers_resident_memory_bytes", "Resident memory of all plugin worker processes")
+        .Set(static_cast<double>(residentBytes()));
 }
 
 }  // namespace pixelmill::worker

@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+namespace pixelmill {
+class Metrics;
+}  // namespace pixelmill
+
 namespace pixelmill::worker {
 
 // The environment of a process that loads plugin code (a worker, a library
@@ -56,6 +60,8 @@ public:
     size_t alive() const;
     // Resident memory of every live worker, summed (from /proc).
     uint64_t residentBytes() const;
+    // Workers started, crashed and alive, and their memory, as metric families.
+    void report(Metrics& metrics) const;
 
 private:
     struct Worker {
