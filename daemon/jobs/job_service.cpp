@@ -17,6 +17,21 @@ using json = nlohmann::json;
 
 namespace {
 
+// The original an upload became once its blob was committed.
+Original newOriginal(const BlobRef& blob, const std::string& filename, const CheckedSource& source, int64_t now) {
+    Original original;
+    original.id = newId();
+    original.sha256 = blob.sha256;
+    original.filename = filename;
+    original.mediaType = source.mediaType;
+    original.sizeBytes = blob.size;
+    original.width = source.info.width;
+    original.height = source.info.height;
+    original.pages = source.info.pages;
+    original.createdAt = now;
+    return original;
+}
+
 void checkPixels(const SourceInfo& info, uint64_t maxPixels) {
     if (!info.width || !info.height) return;
     uint64_t pixels = static_cast<uint64_t>(*info.width) * static_cast<uint64_t>(*info.height);
@@ -218,23 +233,13 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
             finished = upload.writer->finish();
         });
     const std::string& mediaType = source.mediaType;
-    const SourceInfo& info = source.info;
     if (storage_) storage_->makeRoom(upload.writer->size());
     // The same content may be stored already, unreferenced: no daemon removes it until the job refers to it.
     auto pin = store_.references.pinBlob(finished.sha256);
     BlobRef blob = upload.writer->commit();
 
     int64_t now = nowMs();
-    Original original;
-    original.id = newId();
-    original.sha256 = blob.sha256;
-    original.filename = upload.filename;
-    original.mediaType = mediaType;
-    original.sizeBytes = blob.size;
-    original.width = info.width;
-    original.height = info.height;
-    original.pages = info.pages;
-    original.createdAt = now;
+    Original original = newOriginal(blob, upload.filename, source, now);
     return enqueue(original, newJob(request, p, blob.sha256, now), mediaType);
 }
 
@@ -277,21 +282,11 @@ StoredOriginal JobService::storeOriginal(Upload upload) {
         },
         [&] { finished = upload.writer->finish(); });
     const std::string& mediaType = source.mediaType;
-    const SourceInfo& info = source.info;
     if (storage_) storage_->makeRoom(upload.writer->size());
     auto pin = store_.references.pinBlob(finished.sha256);  // see submit()
     BlobRef blob = upload.writer->commit();
 
-    Original original;
-    original.id = newId();
-    original.sha256 = blob.sha256;
-    original.filename = upload.filename;
-    original.mediaType = mediaType;
-    original.sizeBytes = blob.size;
-    original.width = info.width;
-    original.height = info.height;
-    original.pages = info.pages;
-    original.createdAt = nowMs();
+    Original original = newOriginal(blob, upload.filename, source, nowMs());
     auto [stored, created] = store_.originals.putOriginal(original);
     log::info("original_stored", {{"original", stored.id}, {"media_type", mediaType}, {"size_bytes", blob.size},
                                   {"created", created}});

@@ -36,6 +36,18 @@ int abortWhenStopping(void* stopping, curl_off_t, curl_off_t, curl_off_t, curl_o
     return static_cast<const std::atomic<bool>*>(stopping)->load() ? 1 : 0;
 }
 
+// Runs a transfer that is cut short when `stopping` turns true, with curl's
+// message in `errbuf`; `status` is the server's answer code (0: none).
+CURLcode perform(CURL* c, std::atomic<bool>& stopping, char* errbuf, long& status) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &abortWhenStopping);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stopping);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    return rc;
+}
+
 struct MessageReader {
     const std::string* message = nullptr;
     size_t offset = 0;
@@ -240,14 +252,8 @@ Notifier::Outcome Notifier::sendWebhook(const Delivery& d, const Job& job) {
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.requestTimeout.count()));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &discardBody);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &discard);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &abortWhenStopping);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stopping_);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-
-    CURLcode rc = curl_easy_perform(c);
     long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    CURLcode rc = perform(c, stopping_, errbuf, status);
     if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && discard.enough)) {
         if (!pin.refusedAddress().empty())
             return {false, false, std::nullopt,
@@ -326,14 +332,8 @@ Notifier::Outcome Notifier::sendEmail(const Delivery& d, const Job& job) {
     curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.requestTimeout.count()));
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, &abortWhenStopping);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stopping_);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-
-    CURLcode rc = curl_easy_perform(c);
     long code = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+    CURLcode rc = perform(c, stopping_, errbuf, code);
     std::optional<int> status = code > 0 ? std::optional<int>(static_cast<int>(code)) : std::nullopt;
     if (rc == CURLE_OK) return {true, false, status, ""};
     if (rc == CURLE_ABORTED_BY_CALLBACK) return {false, false, status, "interrupted"};
