@@ -3,6 +3,7 @@
 #include "common/error.h"
 
 #include <charconv>
+#include <climits>
 #include <cmath>
 #include <regex>
 #include <sstream>
@@ -123,10 +124,19 @@ json ParamSchema::coerce(const Property& p, const json& value) const {
     json out;
     switch (p.type) {
         case Type::Integer: {
-            if (value.is_number_integer()) out = value.get<long long>();
-            else if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>())
-                out = static_cast<long long>(value.get<double>());
-            else if (value.is_string()) {
+            // 2^63: the first double that a long long cannot hold. A value past it is out of
+            // range, never converted (that conversion is undefined behaviour).
+            constexpr double kLongLongEnd = 9223372036854775808.0;
+            if (value.is_number_unsigned()) {
+                if (value.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX))
+                    throw ApiError::invalidParam(f, f + " is out of range");
+                out = value.get<long long>();
+            } else if (value.is_number_integer()) out = value.get<long long>();
+            else if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>()) {
+                double d = value.get<double>();
+                if (!(d >= -kLongLongEnd && d < kLongLongEnd)) throw ApiError::invalidParam(f, f + " is out of range");
+                out = static_cast<long long>(d);
+            } else if (value.is_string()) {
                 auto v = parseInt(value.get<std::string>());
                 if (!v) throw ApiError::invalidParam(f, f + " must be an integer, got '" + value.get<std::string>() + "'");
                 out = *v;

@@ -58,6 +58,17 @@ TEST_CASE("malformed requests are answered with the contract's JSON errors") {
         requireError(d.submit((files / "p.jpg").string(), "thumbnail", {{"priority", "high"}}), 400, "invalid_param",
                      "priority");
     }
+    SECTION("numbers past a 64-bit integer are refused in JSON, not wrapped or converted") {
+        // 2^64-1 once wrapped to priority -1; 1e300 as an integer parameter was an undefined conversion.
+        for (const char* body : {R"({"plugin":"thumbnail","source_url":"http://127.0.0.1:9/a.jpg","priority":18446744073709551615})",
+                                 R"({"plugin":"thumbnail","source_url":"http://127.0.0.1:9/a.jpg","priority":-1e300})"}) {
+            INFO(body);
+            requireError(d.http().post("/v1/jobs", body, "application/json"), 400, "invalid_param", "priority");
+        }
+        requireError(d.http().post("/v1/jobs", R"({"plugin":"thumbnail","source_url":"http://127.0.0.1:9/a.jpg","params":{"size":1e300}})",
+                                   "application/json"),
+                     400, "invalid_param", "size");
+    }
     SECTION("the type is sniffed from the bytes, not the name or Content-Type") {
         writeFile(files / "notes.jpg", "just some text, named like a photo\n");
         Response r = d.http().postForm("/v1/jobs", {{"plugin", "thumbnail", "", ""},

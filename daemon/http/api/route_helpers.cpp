@@ -130,7 +130,7 @@ std::string stringMember(const nlohmann::json& doc, const char* key) {
 int priorityMember(const nlohmann::json& doc) {
     if (!doc.contains("priority") || doc["priority"].is_null()) return 0;
     if (!doc["priority"].is_number_integer()) throw ApiError::invalidParam("priority", "priority must be an integer");
-    return parsePriority(std::to_string(doc["priority"].get<long long>()));
+    return parsePriority(doc["priority"].dump());  // the digits as sent: 2^64-1 must not wrap to -1
 }
 
 int parseLimit(const Rest::Request& request) {

@@ -72,6 +72,19 @@ TEST_CASE("params: integers are coerced from text", "[jobs][params]") {
     invalidParam([&] { s.validate(json{{"size", json::array({1})}}); }, "size");
 }
 
+TEST_CASE("params: integers past the range of a 64-bit integer are refused, never converted", "[jobs][params]") {
+    const ParamSchema& s = thumbnail();
+    // Converting 1e300 to an integer is undefined behaviour; the fuzzer found it.
+    for (const json& huge : {json(1e300), json(-1e300), json(9223372036854775808.0), json(18446744073709551615ULL)}) {
+        CAPTURE(huge.dump());
+        std::string message = invalidParam([&] { s.validate(json{{"width", huge}}); }, "width");
+        CHECK_THAT(message, Catch::Contains("out of range"));
+    }
+    CHECK(s.validate(json{{"width", 9223372036854775807LL}})["width"] == 9223372036854775807LL);
+    CHECK(s.validate(json{{"width", 4611686018427387904.0}})["width"] == 4611686018427387904LL);  // 2^62
+    invalidParam([&] { s.validate(Text{{"width", "99999999999999999999"}}); }, "width");
+}
+
 TEST_CASE("params: minimum and maximum name the field and the limit", "[jobs][params]") {
     const ParamSchema& s = thumbnail();
     CHECK(s.validate(Text{{"size", "1"}})["size"] == 1);
