@@ -45,6 +45,11 @@ set(LAYER_http/docs ${HTTP_BELOW} http http/server http/api)
 set(LAYER_http/dashboard ${HTTP_BELOW} http http/server http/api)
 set(LAYER_app ${MODULES})
 
+# Headers only their own module may include.
+set(PRIVATE_HEADERS
+  http/server/body_handoff.h  # routes get the body as an argument, never from a thread-local
+)
+
 # Longest prefix first, so a file lands in its innermost module.
 set(BY_LENGTH)
 foreach(module ${MODULES})
@@ -96,6 +101,11 @@ foreach(source ${sources})
       continue()
     endif()
     module_of("${header}" target)
+    list(FIND PRIVATE_HEADERS "${header}" private)
+    if(NOT private EQUAL -1 AND NOT target STREQUAL owner)
+      list(APPEND violations "daemon/${source} (${owner}) includes \"${header}\", private to ${target}")
+      continue()
+    endif()
     if(target STREQUAL "" OR target STREQUAL owner)
       continue()
     endif()

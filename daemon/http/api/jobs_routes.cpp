@@ -82,9 +82,8 @@ void applyReserved(SubmitRequest& submit, const Rest::Request& request, std::map
     applyRequest(submit, request, key == reserved.end() ? std::nullopt : std::optional(key->second));
 }
 
-void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
-    nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
+void submitJson(Services& s, const Rest::Request& request, const RequestBody& body, Http::ResponseWriter& response) {
+    nlohmann::json doc = body.jsonObject();
     SubmitRequest submit;
     submit.plugin = stringMember(doc, "plugin");
     submit.priority = priorityMember(doc);
@@ -118,10 +117,9 @@ void submitJson(Services& s, const Rest::Request& request, Http::ResponseWriter&
     });
 }
 
-void submit(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
-    RequestBody& body = currentBody();
+void submit(Services& s, const Rest::Request& request, RequestBody& body, Http::ResponseWriter& response) {
     std::string_view type = body.contentType;
-    if (type.substr(0, type.find(';')) == "application/json") return submitJson(s, request, response);
+    if (type.substr(0, type.find(';')) == "application/json") return submitJson(s, request, body, response);
 
     std::map<std::string, std::string> params;
     std::map<std::string, std::string> reserved;
@@ -227,7 +225,9 @@ void original(Services& s, const Rest::Request& request, Http::ResponseWriter& r
 }  // namespace
 
 void addJobRoutes(RouteTable& routes, Services& s) {
-    routes.post("/v1/jobs", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { submit(s, rq, rs); });
+    routes.post("/v1/jobs", [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        submit(s, rq, body, rs);
+    });
     routes.get("/v1/jobs", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { list(s, rq, rs); });
     routes.get("/v1/jobs/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         double wait = waitSeconds(rq);

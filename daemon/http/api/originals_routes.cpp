@@ -22,12 +22,10 @@ void answerOriginal(Http::ResponseWriter& response, const StoredOriginal& stored
              {{"Location", "/v1/originals/" + stored.original.id}});
 }
 
-void upload(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
-    RequestBody& body = currentBody();
+void upload(Services& s, const Rest::Request& request, RequestBody& body, Http::ResponseWriter& response) {
     std::string_view type = body.contentType;
     if (type.substr(0, type.find(';')) == "application/json") {
-        nlohmann::json doc = nlohmann::json::parse(body.text(), nullptr, false);
-        if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
+        nlohmann::json doc = body.jsonObject();
         if (!doc.contains("source_url") || !doc["source_url"].is_string())
             throw ApiError::badRequest("missing_file", "a JSON upload names source_url", "source_url");
         if (!s.fetchSource)
@@ -71,7 +69,9 @@ json batchJson(const Batch& batch, const std::vector<Job>& jobs) {
 }  // namespace
 
 void addOriginalRoutes(RouteTable& routes, Services& s) {
-    routes.post("/v1/originals", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { upload(s, rq, rs); });
+    routes.post("/v1/originals", [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        upload(s, rq, body, rs);
+    });
     routes.get("/v1/originals", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         OriginalFilter filter;
         auto pending = rq.query().get("pending");
@@ -103,9 +103,8 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         sendEmpty(rs, 204);
     }, RouteRule::admin());
 
-    routes.post("/v1/batches", [&s](const Rest::Request&, Http::ResponseWriter& rs) {
-        nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
-        if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
+    routes.post("/v1/batches", [&s](const Rest::Request&, RequestBody& body, Http::ResponseWriter& rs) {
+        nlohmann::json doc = body.jsonObject();
         BatchRequest request;
         request.job.plugin = stringMember(doc, "plugin");
         if (doc.contains("params") && !doc["params"].is_object())

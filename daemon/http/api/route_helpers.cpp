@@ -40,15 +40,11 @@ void answerWhenEnded(Services& s, Http::ResponseWriter& response, const Job& job
                                                            std::chrono::duration<double>(wait));
     bool waiting = s.waiters.wait(id, deadline, [&s, writer, timing, id, answer = std::move(answer)] {
         TimingScope scope(timing.get());
-        try {
+        answerOrRefuse("job_waiter", *writer, [&] {
             auto now = s.jobs.find(id);
             if (!now) throw ApiError::notFound("job " + id + " was deleted");
             answer(*writer, *now);
-        } catch (const ApiError& e) {
-            sendError(*writer, e);
-        } catch (const std::exception& e) {
-            sendError(*writer, ApiError::internal(e.what()));
-        }
+        });
     });
     if (!waiting) {
         TimingScope scope(timing.get());
@@ -84,15 +80,9 @@ void answerOn(TaskPool& pool, size_t maxQueued, const char* what, Http::Response
         throw ApiError::unavailable("busy", std::to_string(maxQueued) + " " + what + " are waiting; try again shortly", 2);
     auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
     auto timing = handOffTiming();
-    auto task = [writer, timing, work = std::move(work)] {
+    auto task = [writer, timing, what, work = std::move(work)] {
         TimingScope scope(timing.get());
-        try {
-            work(*writer);
-        } catch (const ApiError& e) {
-            sendError(*writer, e);
-        } catch (const std::exception& e) {
-            sendError(*writer, ApiError::internal(e.what()));
-        }
+        answerOrRefuse(what, *writer, [&] { work(*writer); });
     };
     if (!pool.tryPost(task, maxQueued))  // filled meanwhile
         sendError(*writer, ApiError::unavailable("busy", std::to_string(maxQueued) + " " + what +

@@ -89,9 +89,8 @@ Upload formFile(RequestBody& body, const std::string& field) {
 // called with what it made. The source's checks read the whole file (SVG
 // references, probe), so they and the answer run off the reactor thread.
 using SubmittedAnswer = std::function<void(Http::ResponseWriter&, const Submitted&)>;
-void submitForm(Services& s, const Rest::Request& request, Http::ResponseWriter& response, const std::string& field,
-                const std::string& plugin, SubmittedAnswer answer) {
-    RequestBody& body = currentBody();
+void submitForm(Services& s, const Rest::Request& request, RequestBody& body, Http::ResponseWriter& response,
+                const std::string& field, const std::string& plugin, SubmittedAnswer answer) {
     SubmitRequest submit;
     submit.plugin = plugin;
     submit.params = textParams(request, body);
@@ -191,8 +190,8 @@ void documentPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs
 }
 
 void addDocumentRoutes(RouteTable& routes, Services& s) {
-    routes.post("/documents", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        submitForm(s, rq, rs, "data", "pdf2png", [](Http::ResponseWriter& w, const Submitted& r) {
+    routes.post("/documents", [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        submitForm(s, rq, body, rs, "data", "pdf2png", [](Http::ResponseWriter& w, const Submitted& r) {
             answerCreated(w, r, documentJson(r.job), "/documents/" + r.job.id);
         });
     });
@@ -232,8 +231,8 @@ json imageJson(const Job& job) {
 
 void addAsciiRoutes(RouteTable& routes, Services& s) {
     // POST /ascii?size=N and POST /upload: the job's id at once, the text at /image/ID/ascii.
-    auto submitImage = [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        submitForm(s, rq, rs, "file", "ascii", [](Http::ResponseWriter& w, const Submitted& r) {
+    RouteTable::BodyHandler submitImage = [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        submitForm(s, rq, body, rs, "file", "ascii", [](Http::ResponseWriter& w, const Submitted& r) {
             answerCreated(w, r, {{"image_id", r.job.id}}, "/image/" + r.job.id);
         });
     };
@@ -276,8 +275,8 @@ json resizeStatusJson(const Job& job) {
 }
 
 void addResizeRoutes(RouteTable& routes, Services& s) {
-    routes.post("/resize", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        submitForm(s, rq, rs, "file", "resize", [](Http::ResponseWriter& w, const Submitted& r) {
+    routes.post("/resize", [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        submitForm(s, rq, body, rs, "file", "resize", [](Http::ResponseWriter& w, const Submitted& r) {
             answerCreated(w, r, {{"guid", r.job.id}}, "/resize/status/" + r.job.id);
         });
     });
@@ -292,15 +291,8 @@ void addResizeRoutes(RouteTable& routes, Services& s) {
 
 // ---- Thumbnails from a URL seed: /thumbnail ----------------------------------
 
-std::string stringMember(const nlohmann::json& doc, const char* key) {
-    if (!doc.contains(key) || doc[key].is_null()) return {};
-    if (!doc[key].is_string()) throw ApiError::invalidParam(key, std::string(key) + " must be a string");
-    return doc[key].get<std::string>();
-}
-
-void thumbnailFromUrl(Services& s, Http::ResponseWriter& rs) {
-    nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
+void thumbnailFromUrl(Services& s, const RequestBody& body, Http::ResponseWriter& rs) {
+    nlohmann::json doc = body.jsonObject();
     std::string url = stringMember(doc, "url");
     if (url.empty()) throw ApiError::badRequest("missing_file", "the body names the image to fetch in 'url'", "url");
     SubmitRequest submit;
@@ -321,7 +313,9 @@ void thumbnailFromUrl(Services& s, Http::ResponseWriter& rs) {
 }
 
 void addThumbnailRoutes(RouteTable& routes, Services& s) {
-    routes.post("/thumbnail", [&s](const Rest::Request&, Http::ResponseWriter& rs) { thumbnailFromUrl(s, rs); });
+    routes.post("/thumbnail", [&s](const Rest::Request&, RequestBody& body, Http::ResponseWriter& rs) {
+        thumbnailFromUrl(s, body, rs);
+    });
     routes.get("/thumbnail/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         Job job = jobOf(s, param(rq, ":id"), "thumbnail", "thumbnail request");
         sendOutput(s, rs, job, firstOutput(s, job, "the thumbnail"));
@@ -339,13 +333,13 @@ void addPhotoRoutes(RouteTable& routes, Services& s) {
         for (const Original& o : s.jobs.listOriginals(filter).originals) list.push_back(originalJson(o));
         sendJson(rs, 200, list);
     });
-    routes.put("/photos/process", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        nlohmann::json doc = nlohmann::json::parse(currentBody().text(), nullptr, false);
+    routes.put("/photos/process", [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        nlohmann::json doc = nlohmann::json::parse(body.text(), nullptr, false);
         if (doc.is_discarded() || !doc.is_array())
             throw ApiError::badRequest("bad_json", "the body is a JSON array of photo ids");
         BatchRequest request;
         request.job.plugin = "thumbnail";
-        request.job.params = textParams(rq, currentBody());
+        request.job.params = textParams(rq, body);
         for (const auto& id : doc) {
             if (!id.is_string()) throw ApiError::invalidParam("body", "the array holds photo ids as strings");
             request.originalIds.push_back(id.get<std::string>());

@@ -41,8 +41,8 @@ std::string plural(size_t n, const std::string& word) { return std::to_string(n)
 
 // Retry or cancel each selected job; a job that cannot (already running,
 // already ended) is reported, the others still change.
-void jobAction(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs, bool retry) {
-    Form form = Form::fromBody();
+void jobAction(Services& s, const Rest::Request& rq, const RequestBody& body, Http::ResponseWriter& rs, bool retry) {
+    Form form = Form::of(body);
     checkCsrf(rq, form.get(kCsrfField));
     std::vector<std::string> ids = form.all("id");
     std::string back = safeReturnPath(form.get("return"), "/dashboard/jobs");
@@ -74,8 +74,8 @@ void jobAction(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs, b
     redirect(rs, target);
 }
 
-void process(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
-    Form form = Form::fromBody();
+void process(Services& s, const Rest::Request& rq, const RequestBody& body, Http::ResponseWriter& rs) {
+    Form form = Form::of(body);
     checkCsrf(rq, form.get(kCsrfField));
     std::string back = safeReturnPath(form.get("return"), "/dashboard/originals");
     BatchRequest request;
@@ -98,11 +98,10 @@ void process(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     }
 }
 
-void submit(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
-    RequestBody& body = currentBody();
+void submit(Services& s, const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
     if (!body.multipart)
         throw ApiError::badRequest("bad_multipart", "the submit form is sent as multipart/form-data");
-    Form form = Form::fromBody();
+    Form form = Form::of(body);
     checkCsrf(rq, form.get(kCsrfField));
     std::string plugin = form.get("plugin");
     std::optional<Upload> upload = body.takeFile("file");
@@ -145,16 +144,19 @@ void submit(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
 }  // namespace
 
 void addActions(RouteTable& routes, Services& s) {
-    routes.post("/dashboard/actions/retry", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-                    jobAction(s, rq, rs, true);
+    using Body = RequestBody;
+    routes.post("/dashboard/actions/retry", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
+                    jobAction(s, rq, body, rs, true);
                 }));
-    routes.post("/dashboard/actions/cancel", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-                    jobAction(s, rq, rs, false);
+    routes.post("/dashboard/actions/cancel", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
+                    jobAction(s, rq, body, rs, false);
                 }));
-    routes.post("/dashboard/actions/process",
-                guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { process(s, rq, rs); }));
-    routes.post("/dashboard/actions/submit",
-                guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) { submit(s, rq, rs); }));
+    routes.post("/dashboard/actions/process", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
+                    process(s, rq, body, rs);
+                }));
+    routes.post("/dashboard/actions/submit", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
+                    submit(s, rq, body, rs);
+                }));
 }
 
 }  // namespace pixelmill::http::dashboard

@@ -13,16 +13,20 @@ using namespace Pistache;
 
 namespace dashboard {
 
-RouteTable::Handler guarded(Services& s, PageHandler handler) {
-    return [&s, handler = std::move(handler)](const Rest::Request& rq, Http::ResponseWriter& rs) {
-        try {
-            handler(rq, rs);
-        } catch (const ApiError& e) {
-            sendErrorPage(s, rq, rs, e);
-        } catch (const std::exception& e) {
-            log::error("dashboard_failed", {{"path", rq.resource()}, {"error", e.what()}});
-            sendErrorPage(s, rq, rs, ApiError::internal(std::string("internal error: ") + e.what()));
-        }
+RouteTable::BodyHandler guarded(Services& s, RouteTable::BodyHandler action) {
+    return [&s, action = std::move(action)](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+        answerOrRefuse("dashboard", [&] { action(rq, body, rs); },
+                       [&](const ApiError& e) { sendErrorPage(s, rq, rs, e); });
+    };
+}
+
+RouteTable::Handler guarded(Services& s, RouteTable::Handler page) {
+    auto action = guarded(s, [page = std::move(page)](const Rest::Request& rq, RequestBody&, Http::ResponseWriter& rs) {
+        page(rq, rs);
+    });
+    return [action = std::move(action)](const Rest::Request& rq, Http::ResponseWriter& rs) {
+        RequestBody none;
+        action(rq, none, rs);
     };
 }
 

@@ -45,8 +45,7 @@ Form Form::fromUrlEncoded(std::string_view text) {
     return form;
 }
 
-Form Form::fromBody() {
-    RequestBody& body = currentBody();
+Form Form::of(const RequestBody& body) {
     if (!body.present) return {};
     if (body.multipart) {
         Form form;

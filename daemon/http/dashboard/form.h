@@ -1,5 +1,7 @@
 #pragma once
 
+#include "http/server/body.h"
+
 #include <string>
 #include <string_view>
 #include <utility>
@@ -9,11 +11,11 @@ namespace pixelmill::http::dashboard {
 
 // The fields of the form a POST carries: application/x-www-form-urlencoded
 // (repeated names kept, in order) or multipart/form-data (its text fields;
-// file parts stay in currentBody()).
+// file parts stay in the body).
 class Form {
 public:
-    // From the body of the request being answered (http/server/body.h).
-    static Form fromBody();
+    // From the body of the request being answered; 415 for any other kind of body.
+    static Form of(const RequestBody& body);
     static Form fromUrlEncoded(std::string_view text);
 
     // The first value of `name`, or "".

@@ -39,8 +39,8 @@ void addLoginPage(RouteTable& routes, Services& s) {
                    if (!s.access || !s.access->authEnabled()) return redirect(rs, safeNext(queryParam(rq, "next")));
                    renderLogin(s, rq, rs, 200, "", queryParam(rq, "next"));
                }), RouteRule::open());
-    routes.post("/dashboard/login", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-                    Form form = Form::fromBody();
+    routes.post("/dashboard/login", guarded(s, [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+                    Form form = Form::of(body);
                     checkCsrf(rq, form.get(kCsrfField));
                     std::string next = safeNext(form.get("next"));
                     if (!s.access || !s.access->authEnabled()) return redirect(rs, next);
@@ -52,8 +52,8 @@ void addLoginPage(RouteTable& routes, Services& s) {
                                   "; Path=/; HttpOnly; SameSite=Strict");
                     redirect(rs, next);
                 }), RouteRule::open(kFormBytes));
-    routes.post("/dashboard/logout", guarded(s, [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
-                    Form form = Form::fromBody();
+    routes.post("/dashboard/logout", guarded(s, [&s](const Rest::Request& rq, RequestBody& body, Http::ResponseWriter& rs) {
+                    Form form = Form::of(body);
                     checkCsrf(rq, form.get(kCsrfField));
                     if (s.access) {
                         auto cookie = rq.headers().tryGetRaw("Cookie");

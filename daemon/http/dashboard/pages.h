@@ -18,10 +18,10 @@ void addSubmitPage(RouteTable& routes, Services& s);        // GET /dashboard/su
 void addActions(RouteTable& routes, Services& s);           // POST /dashboard/actions/*
 void addLoginPage(RouteTable& routes, Services& s);         // /dashboard/login, /dashboard/logout
 
-using PageHandler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
-// Wraps a page or action so that its errors answer as dashboard pages (HTML),
-// not as the API's JSON.
-RouteTable::Handler guarded(Services& s, PageHandler handler);
+// Wraps a page or an action (which reads the form in the request's body) so
+// that its errors answer as dashboard pages (HTML), not as the API's JSON.
+RouteTable::Handler guarded(Services& s, RouteTable::Handler page);
+RouteTable::BodyHandler guarded(Services& s, RouteTable::BodyHandler action);
 
 // The plugin chooser and one fieldset of inputs per plugin, made from each
 // plugin's parameter schema; inputs are named "<plugin>.<param>".

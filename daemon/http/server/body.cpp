@@ -1,4 +1,5 @@
 #include "http/server/body.h"
+#include "http/server/body_handoff.h"
 
 #include "common/error.h"
 
@@ -14,10 +15,10 @@ RequestBody& emptyBody() {
 
 }  // namespace
 
-RequestBody& currentBody() { return tlsBody ? *tlsBody : emptyBody(); }
+RequestBody& handedOffBody() { return tlsBody ? *tlsBody : emptyBody(); }
 
-BodyScope::BodyScope(RequestBody* body) : previous_(tlsBody) { tlsBody = body; }
-BodyScope::~BodyScope() { tlsBody = previous_; }
+BodyHandOff::BodyHandOff(RequestBody* body) : previous_(tlsBody) { tlsBody = body; }
+BodyHandOff::~BodyHandOff() { tlsBody = previous_; }
 
 std::optional<Upload> RequestBody::takeFile(const std::string& field) {
     for (FormFile& f : files) {
@@ -36,6 +37,12 @@ Upload RequestBody::takeRaw(BlobStore& blobs, const std::string& filename) {
 const std::string& RequestBody::text() const {
     if (spilled) throw ApiError(413, "too_large", "a JSON body may be at most 1 MiB", "body");
     return bytes;
+}
+
+nlohmann::json RequestBody::jsonObject() const {
+    nlohmann::json doc = nlohmann::json::parse(text(), nullptr, false);
+    if (doc.is_discarded() || !doc.is_object()) throw ApiError::badRequest("bad_json", "the body is not a JSON object");
+    return doc;
 }
 
 }  // namespace pixelmill::http

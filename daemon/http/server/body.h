@@ -3,6 +3,8 @@
 #include "jobs/job_service.h"
 #include "store/blob_store.h"
 
+#include <nlohmann/json.hpp>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,21 +42,8 @@ struct RequestBody {
     Upload takeRaw(BlobStore& blobs, const std::string& filename);
     // A non-multipart body as text; 413 if it spilled to disk.
     const std::string& text() const;
-};
-
-// The body of the request being dispatched on this thread; empty if none.
-RequestBody& currentBody();
-
-// Installs `body` as currentBody() for the scope.
-class BodyScope {
-public:
-    explicit BodyScope(RequestBody* body);
-    ~BodyScope();
-    BodyScope(const BodyScope&) = delete;
-    BodyScope& operator=(const BodyScope&) = delete;
-
-private:
-    RequestBody* previous_;
+    // A non-multipart body as a JSON object; 400 bad_json if it is not one.
+    nlohmann::json jsonObject() const;
 };
 
 }  // namespace pixelmill::http

@@ -5,7 +5,7 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/text.h"
-#include "http/server/body.h"
+#include "http/server/body_handoff.h"
 #include "http/server/framing.h"
 #include "http/server/multipart.h"
 #include "http/server/respond.h"
@@ -409,7 +409,7 @@ void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>&
     if (!c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
     c.mark(ConnectionGuard::Phase::Busy);
     {
-        BodyScope scope(c.body.get());
+        BodyHandOff handOff(c.body.get());
         setRequestOrigin(c.origin());
         onRequest(request, std::move(response));
     }
@@ -457,29 +457,27 @@ void StreamingHandler::consume(Connection& c, const char* data, size_t size, con
         Connection& c;
         ~Done() { c.consuming = false; }
     } done{c};
-    try {
-        while (size > 0) {
-            if (c.phase == Connection::Phase::Head && c.head.empty() && c.owed.load() > 0) {
-                // A pipelined request behind an answer still owed: kept until it is out.
-                holdInput(c, data, size);
-                // Answered meanwhile, its listener perhaps missing `holding`: go on here.
-                if (c.owed.load() == 0) consumeHeld(c, peer);
-                return;
+    answerOrRefuse(
+        "front",
+        [&] {
+            while (size > 0) {
+                if (c.phase == Connection::Phase::Head && c.head.empty() && c.owed.load() > 0) {
+                    // A pipelined request behind an answer still owed: kept until it is out.
+                    holdInput(c, data, size);
+                    // Answered meanwhile, its listener perhaps missing `holding`: go on here.
+                    if (c.owed.load() == 0) consumeHeld(c, peer);
+                    return;
+                }
+                switch (c.phase) {
+                    case Connection::Phase::Discard: return;
+                    case Connection::Phase::Head:
+                        if (!takeHead(c, data, size, leftover, peer)) return;
+                        break;
+                    case Connection::Phase::Body: takeBody(c, data, size, peer); break;
+                }
             }
-            switch (c.phase) {
-                case Connection::Phase::Discard: return;
-                case Connection::Phase::Head:
-                    if (!takeHead(c, data, size, leftover, peer)) return;
-                    break;
-                case Connection::Phase::Body: takeBody(c, data, size, peer); break;
-            }
-        }
-    } catch (const ApiError& e) {
-        reject(c, peer, e);
-    } catch (const std::exception& e) {
-        log::error("http_front_error", {{"error", e.what()}});
-        reject(c, peer, ApiError::internal("internal error"));
-    }
+        },
+        [&](const ApiError& e) { reject(c, peer, e); });
 }
 
 bool StreamingHandler::takeHead(Connection& c, const char*& data, size_t& size, std::string& leftover,

@@ -32,7 +32,7 @@ struct FrontLimits {
 // framed here instead: the head is parsed by Pistache's parser and routed by
 // its Router, while the body is streamed as it arrives — multipart file parts
 // and large bodies straight into blob writers on disk, hashed on the way —
-// and handed to the route through currentBody().
+// and handed to the route as an argument (body_handoff.h).
 //
 // Before any body byte is read, the head is checked in this order: a
 // non-canonical target is 400 invalid_path; with auth off, a Host that does

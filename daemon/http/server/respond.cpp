@@ -190,6 +190,24 @@ void sendError(Http::ResponseWriter& response, const ApiError& error) {
     sendJson(response, error.status(), errorBody(error), headers);
 }
 
+bool answerOrRefuse(std::string_view where, const std::function<void()>& work,
+                    const std::function<void(const ApiError&)>& refuse) {
+    try {
+        work();
+        return true;
+    } catch (const ApiError& e) {
+        refuse(e);
+    } catch (const std::exception& e) {
+        log::error("handler_failed", {{"where", std::string(where)}, {"error", e.what()}});
+        refuse(ApiError::internal(std::string("internal error: ") + e.what()));
+    }
+    return false;
+}
+
+bool answerOrRefuse(std::string_view where, Http::ResponseWriter& response, const std::function<void()>& work) {
+    return answerOrRefuse(where, work, [&response](const ApiError& e) { sendError(response, e); });
+}
+
 bool activeContentType(const std::string& mediaType) {
     std::string t;
     for (char c : mediaType.substr(0, mediaType.find(';')))

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,16 @@ void sendText(Pistache::Http::ResponseWriter& response, int status, const std::s
 // Streams a file from disk (sendfile) with Content-Length and the given type.
 void sendFile(Pistache::Http::ResponseWriter& response, const std::string& path, const std::string& contentType,
               const Headers& headers = {});
+
+// The one place where what a handler throws becomes an answer. Runs `work`;
+// an ApiError it throws is handed to `refuse` as it is; anything else is
+// logged (event handler_failed, with `where` and the request id) and handed
+// to `refuse` as a 500. Returns whether `work` finished.
+bool answerOrRefuse(std::string_view where, const std::function<void()>& work,
+                    const std::function<void(const ApiError&)>& refuse);
+// The same, refusing with the JSON error body on `response`.
+bool answerOrRefuse(std::string_view where, Pistache::Http::ResponseWriter& response,
+                    const std::function<void()>& work);
 
 // Headers for bytes a client uploaded or a plugin made, so that a browser
 // never runs them in this origin: X-Content-Type-Options: nosniff,

@@ -3,7 +3,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/task_pool.h"
-#include "http/server/body.h"
+#include "http/server/body_handoff.h"
 #include "http/server/respond.h"
 
 #include <memory>
@@ -30,18 +30,13 @@ const char* methodName(Http::Method m) {
 // Runs the handler, turning what it throws into the JSON error body. A
 // refused request's `body` (its uploads' temp files) is gone before the
 // client reads the refusal.
-void runHandler(const std::string& route, const RouteTable::Handler& h, const Rest::Request& request,
-                Http::ResponseWriter& response, RequestBody* body = nullptr) {
-    try {
-        h(request, response);
-    } catch (const ApiError& e) {
-        if (body) *body = RequestBody{};
-        sendError(response, e);
-    } catch (const std::exception& e) {
-        if (body) *body = RequestBody{};
-        log::error("http_handler_failed", {{"route", route}, {"error", e.what()}});
-        sendError(response, ApiError::internal("internal error: " + std::string(e.what())));
-    }
+void runHandler(const std::string& route, const RouteTable::BodyHandler& h, const Rest::Request& request,
+                RequestBody& body, Http::ResponseWriter& response) {
+    answerOrRefuse(route, [&] { h(request, body, response); },
+                   [&](const ApiError& e) {
+                       body = RequestBody{};
+                       sendError(response, e);
+                   });
 }
 
 // What a request takes to the offload pool: its head, its body (moved out of
@@ -55,7 +50,7 @@ struct Offloaded {
     std::shared_ptr<RequestTiming> timing;
 };
 
-Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string route, RouteTable::Handler h) {
+Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string route, RouteTable::BodyHandler h) {
     return [metrics, offload, route = std::move(route), h = std::move(h)](const Rest::Request& request,
                                                                           Http::ResponseWriter response) {
         RequestTiming timing = timingOf(requestOrigin(), metrics, route, methodName(request.method()));
@@ -63,7 +58,7 @@ Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string ro
         bool offReactor = offload.pool && request.method() != Http::Method::Get &&
                           request.method() != Http::Method::Head && !offload.pool->onPoolThread();
         if (!offReactor) {
-            runHandler(route, h, request, response);
+            runHandler(route, h, request, handedOffBody(), response);
             return Rest::Route::Result::Ok;
         }
         auto busy = [&] {
@@ -74,13 +69,12 @@ Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string ro
             sendError(response, busy());
             return Rest::Route::Result::Ok;
         }
-        auto task = std::make_shared<Offloaded>(request, std::move(response), std::move(currentBody()),
+        auto task = std::make_shared<Offloaded>(request, std::move(response), std::move(handedOffBody()),
                                                 handOffTiming());
         bool posted = offload.pool->tryPost(
             [route, h, task] {
                 TimingScope scope(task->timing.get());
-                BodyScope body(&task->body);
-                runHandler(route, h, task->request, task->response, &task->body);
+                runHandler(route, h, task->request, task->body, task->response);
             },
             offload.maxQueued);
         if (!posted) sendError(task->response, busy());
@@ -90,7 +84,13 @@ Rest::Route::Handler wrap(Metrics* metrics, RouteOffload offload, std::string ro
 
 }  // namespace
 
-void RouteTable::add(Http::Method method, const std::string& path, Handler h, RouteRule rule) {
+RouteTable::BodyHandler RouteTable::withoutBody(Handler h) {
+    return [h = std::move(h)](const Rest::Request& request, RequestBody&, Http::ResponseWriter& response) {
+        h(request, response);
+    };
+}
+
+void RouteTable::add(Http::Method method, const std::string& path, BodyHandler h, RouteRule rule) {
     methods_[path].insert(method);
     rules_->add(methodName(method), path, rule);
     auto handler = wrap(metrics_, offload_, path, std::move(h));
@@ -106,7 +106,7 @@ void RouteTable::finish() {
         std::string allow = rules_->allowOf(path);
         for (Http::Method m : all) {
             if (allowed.count(m) || (m == Http::Method::Head && allowed.count(Http::Method::Get))) continue;
-            router_.addRoute(m, path, wrap(metrics_, {}, path, [allow, m](const Rest::Request&, Http::ResponseWriter& response) {
+            router_.addRoute(m, path, wrap(metrics_, {}, path, [allow, m](const Rest::Request&, RequestBody&, Http::ResponseWriter& response) {
                                  addHeader(response, "Allow", allow);
                                  sendError(response, ApiError(405, "method_not_allowed",
                                                               std::string(methodName(m)) +
@@ -114,7 +114,7 @@ void RouteTable::finish() {
                              }));
         }
         router_.addRoute(Http::Method::Options, path,
-                         wrap(metrics_, {}, path, [allow](const Rest::Request&, Http::ResponseWriter& response) {
+                         wrap(metrics_, {}, path, [allow](const Rest::Request&, RequestBody&, Http::ResponseWriter& response) {
                              sendEmpty(response, 204, {{"Allow", allow}});
                          }));
     }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "http/server/body.h"
 #include "http/server/route_rules.h"
 
 #include <pistache/router.h>
@@ -38,25 +39,34 @@ struct RouteOffload {
 // `offload` pool (it may wait for a commit, resolve a host, read a file),
 // taking the request's body with it, and answers from there; when
 // `maxQueued` requests already wait for that pool, the answer is 503 busy.
+//
+// A route that reads the request's body is a BodyHandler: it gets the body
+// as an argument, and may take its uploads; what it leaves is removed once
+// it returns.
 class RouteTable {
 public:
     using Handler = std::function<void(const Pistache::Rest::Request&, Pistache::Http::ResponseWriter&)>;
+    using BodyHandler =
+        std::function<void(const Pistache::Rest::Request&, RequestBody&, Pistache::Http::ResponseWriter&)>;
 
     // `metrics` (may be null) gets every request's duration by route template.
     RouteTable(Pistache::Rest::Router& router, Metrics* metrics, RouteOffload offload = {})
         : router_(router), metrics_(metrics), offload_(offload), rules_(std::make_shared<RouteIndex>()) {}
 
     void get(const std::string& path, Handler h, RouteRule rule = RouteRule::read()) {
-        add(Pistache::Http::Method::Get, path, std::move(h), rule);
+        add(Pistache::Http::Method::Get, path, withoutBody(std::move(h)), rule);
     }
     void post(const std::string& path, Handler h, RouteRule rule = RouteRule::submit()) {
+        add(Pistache::Http::Method::Post, path, withoutBody(std::move(h)), rule);
+    }
+    void post(const std::string& path, BodyHandler h, RouteRule rule = RouteRule::submit()) {
         add(Pistache::Http::Method::Post, path, std::move(h), rule);
     }
-    void put(const std::string& path, Handler h, RouteRule rule = RouteRule::submit()) {
+    void put(const std::string& path, BodyHandler h, RouteRule rule = RouteRule::submit()) {
         add(Pistache::Http::Method::Put, path, std::move(h), rule);
     }
     void del(const std::string& path, Handler h, RouteRule rule = RouteRule{RouteScope::Submit, 0}) {
-        add(Pistache::Http::Method::Delete, path, std::move(h), rule);
+        add(Pistache::Http::Method::Delete, path, withoutBody(std::move(h)), rule);
     }
 
     // Call once, after the last route.
@@ -68,7 +78,8 @@ public:
     std::shared_ptr<const RouteIndex> rules() const { return rules_; }
 
 private:
-    void add(Pistache::Http::Method method, const std::string& path, Handler h, RouteRule rule);
+    static BodyHandler withoutBody(Handler h);
+    void add(Pistache::Http::Method method, const std::string& path, BodyHandler h, RouteRule rule);
 
     Pistache::Rest::Router& router_;
     Metrics* metrics_;
