@@ -1,5 +1,7 @@
 #include "jobs/image_header.h"
 
+#include "jobs/magic.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -20,10 +22,6 @@ uint32_t be32(const unsigned char* p) { return be16(p) << 16 | be16(p + 2); }
 uint32_t le16(const unsigned char* p) { return uint32_t(p[1]) << 8 | p[0]; }
 uint32_t le24(const unsigned char* p) { return le16(p) | uint32_t(p[2]) << 16; }
 uint32_t le32(const unsigned char* p) { return le16(p) | le16(p + 2) << 16; }
-
-bool startsWith(Bytes b, std::string_view magic) {
-    return b.size() >= magic.size() && std::memcmp(b.data(), magic.data(), magic.size()) == 0;
-}
 
 // Width and height as the probe reports them: EXIF orientations 5-8 (a
 // quarter turn) swap them; one page is reported as no page count.

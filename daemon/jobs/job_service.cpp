@@ -75,7 +75,7 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
                           const std::string& path, uint64_t size, const ChoosePlugin& choose,
                           const std::function<void()>& beforeReading) {
     CheckedSource out;
-    out.mediaType = sniffMediaType({reinterpret_cast<const unsigned char*>(head.data()), head.size()});
+    out.mediaType = sniffMediaType(head);
     out.plugin = choose(out.mediaType);
     bool svg = out.mediaType == "image/svg+xml";
     // SVGs are rendered by librsvg, which would follow references to files and URLs:

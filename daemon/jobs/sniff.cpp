@@ -1,5 +1,7 @@
 #include "jobs/sniff.h"
 
+#include "jobs/magic.h"
+
 #include <cctype>
 
 #include <algorithm>
@@ -8,11 +10,6 @@
 
 namespace pixelmill {
 namespace {
-
-bool startsWith(std::span<const unsigned char> b, std::string_view magic, size_t offset = 0) {
-    if (b.size() < offset + magic.size()) return false;
-    return std::memcmp(b.data() + offset, magic.data(), magic.size()) == 0;
-}
 
 bool looksLikeText(std::span<const unsigned char> b) {
     if (b.empty()) return false;

@@ -18,6 +18,10 @@ namespace pixelmill::notify::detail {
 // curl_global_init, once per process (thread-safe).
 void ensureCurl();
 
+// How much of an answer that is not wanted (a webhook's reply, a failed
+// download's error page) is read before the connection is dropped instead.
+constexpr uint64_t kDiscardLimit = 64 * 1024;
+
 struct EasyFree {
     void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };

@@ -16,7 +16,6 @@ namespace {
 
 constexpr const char* kField = "source_url";
 // What is read of a redirect's or an error's body before the connection is dropped.
-constexpr uint64_t kDiscardLimit = 64 * 1024;
 
 // One hop's state, shared with curl's callbacks.
 struct Transfer {
@@ -76,7 +75,7 @@ size_t onBody(char* data, size_t size, size_t count, void* user) {
     size_t n = size * count;
     if (!isSuccess(t->status)) {
         t->discarded += n;
-        if (t->discarded > kDiscardLimit) {
+        if (t->discarded > detail::kDiscardLimit) {
             t->discardedEnough = true;
             return 0;
         }

@@ -14,8 +14,6 @@
 namespace pixelmill::notify {
 namespace {
 
-constexpr uint64_t kDiscardLimit = 64 * 1024;  // of a webhook's answer body
-
 struct Discard {
     uint64_t bytes = 0;
     bool enough = false;
@@ -24,7 +22,7 @@ struct Discard {
 size_t discardBody(char*, size_t size, size_t count, void* user) {
     auto* d = static_cast<Discard*>(user);
     d->bytes += size * count;
-    if (d->bytes > kDiscardLimit) {
+    if (d->bytes > detail::kDiscardLimit) {
         d->enough = true;
         return 0;
     }

@@ -25,8 +25,6 @@ namespace {
 
 fs::path packagingDir() { return sourceDir() / "packaging"; }
 
-bool haveCommand(const std::string& name) { return runCommand("command -v " + name + " >/dev/null") == 0; }
-
 std::vector<std::string> lines(const std::string& text) {
     std::vector<std::string> out;
     std::istringstream in(text);

@@ -1,7 +1,10 @@
 #include "support/daemon.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,6 +28,24 @@ fs::path badFixturePluginDir() { return PIXELMILL_TEST_BAD_FIXTURE_DIR; }
 fs::path sourceDir() { return PIXELMILL_TEST_SOURCE_DIR; }
 fs::path buildDir() { return PIXELMILL_TEST_BUILD_DIR; }
 std::string cmakeCommand() { return PIXELMILL_TEST_CMAKE; }
+
+bool haveCommand(const std::string& name) { return runCommand("command -v " + name + " >/dev/null") == 0; }
+
+int freePort() {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    socklen_t len = sizeof addr;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+        ::close(fd);
+        throw std::runtime_error("no free port");
+    }
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
 
 int runCommand(const std::string& command, std::string* output) {
     std::string full = command + " 2>&1";

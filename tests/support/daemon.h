@@ -26,6 +26,10 @@ std::string cmakeCommand();
 // Runs a shell command; returns its exit status and fills `output` with
 // stdout and stderr together.
 int runCommand(const std::string& command, std::string* output = nullptr);
+// Whether `name` is a command on PATH.
+bool haveCommand(const std::string& name);
+// A loopback TCP port that was free a moment ago.
+int freePort();
 
 // Runs `pixelmill token NAME --scopes S --append FILE`; returns the token it
 // printed (throws if it printed none).

@@ -3,9 +3,7 @@
 #include "support/daemon.h"
 
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -41,21 +39,6 @@ fs::path findBinaries() {
     return *std::max_element(found.begin(), found.end(), [](const fs::path& a, const fs::path& b) {
         return std::stoi(a.parent_path().filename().string()) < std::stoi(b.parent_path().filename().string());
     });
-}
-
-uint16_t freePort() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        if (fd >= 0) ::close(fd);
-        throw std::runtime_error("no free port for PostgreSQL");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
 }
 
 std::string readLog(const fs::path& path) {
@@ -113,7 +96,7 @@ void PostgresServer::initialize() {
     std::string data = "'" + (dir_ / "data").string() + "'";
     if (runAsServer("initdb", "-D " + data + " -A trust -U pixelmill -E UTF8 --locale=C --no-sync", &out) != 0)
         throw std::runtime_error("initdb failed: " + out);
-    port_ = freePort();
+    port_ = static_cast<uint16_t>(freePort());
     // Fast to start and light, yet room for several daemons with their pools.
     std::ofstream conf(dir_ / "data" / "postgresql.conf", std::ios::app);
     conf << "\nport = " << port_ << "\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '" << dir_.string()

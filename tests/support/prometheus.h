@@ -16,8 +16,6 @@
 
 namespace pixelmill::test {
 
-bool haveCommand(const std::string& name);
-int freePort();
 std::string urlEncode(const std::string& s);
 
 class Prometheus {

@@ -12,7 +12,6 @@ using namespace Pistache;
 
 namespace {
 
-constexpr int kPageSize = 50;
 
 std::optional<int64_t> cursorParam(const Rest::Request& rq, const std::string& name) {
     std::string text = queryParam(rq, name);

@@ -11,7 +11,6 @@ using namespace Pistache;
 
 namespace {
 
-constexpr int kPageSize = 50;
 constexpr int kJobsShown = 4;
 constexpr uint64_t kPreviewMaxBytes = 4 << 20;  // larger originals are not loaded as thumbnails
 

@@ -9,6 +9,9 @@
 
 namespace pixelmill::http::dashboard {
 
+// Rows per page of the jobs and originals lists.
+constexpr int kPageSize = 50;
+
 void addOverviewPage(RouteTable& routes, Services& s);      // GET /dashboard
 void addJobsPage(RouteTable& routes, Services& s);          // GET /dashboard/jobs
 void addJobPage(RouteTable& routes, Services& s);           // GET /dashboard/jobs/:id
