@@ -312,14 +312,17 @@ Daemon::Daemon(ServeSetup setup, SystemdNotifier& systemd)
       isolated_(workerProcesses(config_, *plugins_, blobs_, dataDir_, blobDir_, tmpDir_, cores_)),
       executor_(isolated_ ? static_cast<Executor&>(*isolated_) : inProcess_),
       waiters_(config_.maxLongPolls),
-      scheduler_(store_, store_, blobs_, executor_, events_, schedulerOptions(config_)),
-      jobs_({.queue = store_, .reads = store_, .originals = store_, .cache = store_, .references = store_}, blobs_,
-            *plugins_, scheduler_, events_,
-            JobLimits{config_.maxPixels, config_.maxPages, config_.maxAttempts, config_.queueLimit,
-                      config_.maxSvgBytes}),
+      scheduler_(store_, store_, blobs_, executor_, events_, schedulerOptions(config_), &metrics_),
       policy_(config_.allowPrivateNetwork, config_.allowHosts),
       storage_({.originals = store_, .cache = store_, .references = store_, .queue = store_}, blobs_,
                storageOptions(config_)),
+      jobs_({.queue = store_, .reads = store_, .originals = store_, .cache = store_, .references = store_}, blobs_,
+            *plugins_, scheduler_, events_,
+            JobLimits{config_.maxPixels, config_.maxPages, config_.maxAttempts, config_.queueLimit,
+                      config_.maxSvgBytes},
+            {.metrics = &metrics_,
+             .storage = &storage_,
+             .checkCallback = [this](const std::string& url) { policy_.check(url, "callback_url"); }}),
       outbound_(4),
       // Every request that may wait (a commit, a probe, an SVG scan, a DNS
       // lookup) runs here, never on a reactor thread; at a lower priority
@@ -328,10 +331,6 @@ Daemon::Daemon(ServeSetup setup, SystemdNotifier& systemd)
       intake_(intakeThreads_, kIntakeNice),
       services_(services()),
       server_(services_, http::FrontLimits{config_.maxUploadBytes, 16 * 1024}, guardLimits(config_)) {
-    scheduler_.setMetrics(&metrics_);
-    jobs_.setMetrics(&metrics_);
-    jobs_.setStorage(&storage_);
-    jobs_.setCallbackCheck([this](const std::string& url) { policy_.check(url, "callback_url"); });
     events_.subscribe([this](const std::string& id, JobState) { waiters_.notify(id); });
     events_.subscribe([this](const std::string&, JobState state) {
         if (state == JobState::Succeeded) storage_.nudge();  // new outputs count against the quota

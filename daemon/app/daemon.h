@@ -105,9 +105,9 @@ private:
     JobEvents events_;
     http::JobWaiters waiters_;
     Scheduler scheduler_;
-    JobService jobs_;
     notify::AddressPolicy policy_;  // every outbound request: source_url, callback_url, email
     StorageKeeper storage_;
+    JobService jobs_;
     TaskPool outbound_;
     TaskPool intake_;
     std::atomic<bool> ready_{false};

@@ -95,8 +95,16 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
 }
 
 JobService::JobService(Store store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work,
-                       JobEvents& events, JobLimits limits)
-    : store_(store), blobs_(blobs), plugins_(plugins), work_(work), events_(events), limits_(limits) {}
+                       JobEvents& events, JobLimits limits, Helpers helpers)
+    : store_(store),
+      blobs_(blobs),
+      plugins_(plugins),
+      work_(work),
+      events_(events),
+      limits_(limits),
+      callbackCheck_(std::move(helpers.checkCallback)),
+      storage_(helpers.storage),
+      metrics_(helpers.metrics) {}
 
 std::string JobService::dedupKey(const std::string& sourceSha256, const PluginDescriptor& plugin,
                                  const std::string& canonicalParams) {

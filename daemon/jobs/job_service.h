@@ -100,8 +100,17 @@ CheckedSource checkSource(const PluginCatalog& plugins, const JobLimits& limits,
                           const std::string& path, uint64_t size, const ChoosePlugin& choose,
                           const std::function<void()>& beforeReading = {});
 
+// What a JobService works with that it can do without (in tests).
+struct JobServiceHelpers {
+    Metrics* metrics = nullptr;        // where submissions and uploads are counted
+    StorageKeeper* storage = nullptr;  // the quota; without one, storage is unbounded
+    // Checks a callback URL before it is accepted (the address policy); throws ApiError 400.
+    std::function<void(const std::string& url)> checkCallback;
+};
+
 // The domain's entry points: submit (validate, sniff, probe, dedup, enqueue),
 // read, cancel, retry, delete. Knows neither HTTP nor SQL.
+
 // Thread-safe: it keeps no mutable state but an accepting flag and the last
 // queue length it read.
 class JobService {
@@ -114,8 +123,9 @@ public:
         OutputCache& cache;          // evicted outputs made again
         BlobReferences& references;  // blobs pinned while a submission refers to them
     };
+    using Helpers = JobServiceHelpers;
     JobService(Store store, BlobStore& blobs, const PluginCatalog& plugins, WorkSignal& work, JobEvents& events,
-               JobLimits limits);
+               JobLimits limits, Helpers helpers = {});
 
     Submitted submit(const SubmitRequest& request, Upload upload);
     // Checks plugin, parameters and callbacks without a source (before a download).
@@ -131,15 +141,8 @@ public:
     std::pair<Batch, std::vector<Job>> createBatch(const BatchRequest& request);
     std::pair<Batch, std::vector<Job>> getBatch(std::string_view id) const;
 
-    // Where submissions are counted (optional).
-    void setMetrics(Metrics* metrics) { metrics_ = metrics; }
-    // The quota keeper; without one, storage is unbounded.
-    void setStorage(StorageKeeper* keeper) { storage_ = keeper; }
     // An output of `job` was asked for after it was evicted: run the job again.
     void regenerate(const Job& job);
-
-    // Checks a callback URL before it is accepted (the address policy); throws ApiError 400.
-    void setCallbackCheck(std::function<void(const std::string& url)> check) { callbackCheck_ = std::move(check); }
 
     Job get(std::string_view id) const;  // 404 if unknown
     std::optional<Job> find(std::string_view id) const;  // nullopt if unknown
@@ -187,9 +190,9 @@ private:
     mutable std::atomic<uint64_t> queuedSeen_{0};
     mutable std::atomic<uint64_t> checkedSince_{0};
     mutable std::atomic<int64_t> queuedSeenAt_{0};
-    std::function<void(const std::string&)> callbackCheck_;
-    StorageKeeper* storage_ = nullptr;
-    Metrics* metrics_ = nullptr;
+    const std::function<void(const std::string&)> callbackCheck_;
+    StorageKeeper* const storage_;
+    Metrics* const metrics_;
 };
 
 }  // namespace pixelmill

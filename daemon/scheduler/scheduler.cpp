@@ -182,8 +182,14 @@ private:
 };
 
 Scheduler::Scheduler(JobQueue& queue, BlobReferences& references, BlobStore& blobs, Executor& executor,
-                     JobEvents& events, SchedulerOptions options)
-    : queue_(queue), references_(references), blobs_(blobs), executor_(executor), events_(events), options_(options) {
+                     JobEvents& events, SchedulerOptions options, Metrics* metrics)
+    : queue_(queue),
+      references_(references),
+      blobs_(blobs),
+      executor_(executor),
+      events_(events),
+      options_(options),
+      metrics_(metrics) {
     options_.workers = std::max(1, options_.workers);
 }
 

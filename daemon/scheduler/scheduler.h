@@ -60,14 +60,13 @@ struct SchedulerOptions {
 // updates keyed by the attempt number.
 class Scheduler final : public WorkSignal {
 public:
-    // `events` hears of every attempt that reached a final state.
+    // `events` hears of every attempt that reached a final state; `metrics`
+    // (optional) counts and times the attempts.
     Scheduler(JobQueue& queue, BlobReferences& references, BlobStore& blobs, Executor& executor, JobEvents& events,
-              SchedulerOptions options);
+              SchedulerOptions options, Metrics* metrics = nullptr);
     ~Scheduler() override;
 
     void start();
-    // Where attempts are counted and timed (optional).
-    void setMetrics(Metrics* metrics) { metrics_ = metrics; }
 
     void jobsQueued(int count) override;
     void cancelRunning(const std::string& jobId) override;
@@ -120,7 +119,7 @@ private:
     Executor& executor_;
     JobEvents& events_;
     SchedulerOptions options_;
-    Metrics* metrics_ = nullptr;
+    Metrics* const metrics_;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;
