@@ -66,6 +66,87 @@ std::optional<int> exifOrientation(Bytes tiff) {
     return orientation;
 }
 
+// What a JPEG's frame header (SOF) says.
+struct JpegFrame {
+    bool seen = false;
+    uint32_t width = 0, height = 0;
+    std::array<int, 4> ids{};  // the components' ids
+    size_t components = 0;
+};
+
+// SOF0-2: baseline, extended sequential and progressive Huffman; the rest
+// (lossless, arithmetic, hierarchical) is left to the probe.
+bool readJpegFrame(Bytes seg, JpegFrame& frame) {
+    if (frame.seen || seg.size() < 6) return false;
+    frame.seen = true;
+    frame.height = be16(&seg[1]);
+    frame.width = be16(&seg[3]);
+    const size_t components = frame.components = seg[5];
+    // libjpeg-turbo: 8-bit samples only, at most 65500 pixels a side.
+    if (seg[0] != 8 || (components != 1 && components != 3 && components != 4)) return false;
+    if (seg.size() != 6 + 3 * components) return false;
+    if (frame.width == 0 || frame.height == 0 || frame.width > 65500 || frame.height > 65500) return false;
+    for (size_t c = 0; c < components; ++c) {
+        const unsigned char id = seg[6 + 3 * c], h = seg[7 + 3 * c] >> 4, v = seg[7 + 3 * c] & 15;
+        if (h < 1 || h > 4 || v < 1 || v > 4 || seg[8 + 3 * c] > 3) return false;
+        if (std::find(frame.ids.begin(), frame.ids.begin() + c, id) != frame.ids.begin() + c) return false;
+        frame.ids[c] = id;
+    }
+    return true;
+}
+
+// DHT: whole tables, class 0/1, index 0-3, at most 256 symbols.
+bool validHuffmanTables(Bytes seg) {
+    for (size_t i = 0; i < seg.size();) {
+        if (seg.size() - i < 17 || (seg[i] & 0xEC) != 0) return false;
+        size_t count = 0;
+        for (size_t k = 1; k <= 16; ++k) count += seg[i + k];
+        if (count > 256 || seg.size() - i - 17 < count) return false;
+        i += 17 + count;
+    }
+    return true;
+}
+
+// DQT: whole tables, 8 or 16 bits, index 0-3.
+bool validQuantTables(Bytes seg) {
+    for (size_t i = 0; i < seg.size();) {
+        const unsigned precision = seg[i] >> 4, index = seg[i] & 15;
+        if (precision > 1 || index > 3) return false;
+        const size_t table = 1 + 64 * (precision + 1);
+        if (seg.size() - i < table) return false;
+        i += table;
+    }
+    return true;
+}
+
+// APP1: libvips parses every APP1 that starts "Exif" as EXIF; libexif wants
+// "Exif\0\0". At most one, with a readable orientation.
+bool readJpegExif(Bytes seg, bool& haveExif, int& orientation) {
+    if (seg.size() <= 4 || !startsWith(seg, "Exif")) return true;  // another APP1 (XMP): fine
+    if (haveExif || !startsWith(seg, std::string_view("Exif\0\0", 6))) return false;
+    haveExif = true;
+    auto o = exifOrientation(seg.subspan(6));
+    if (!o) return false;
+    orientation = *o;
+    return true;
+}
+
+// SOS: one to four of the frame's components, each once.
+bool validScanHeader(Bytes seg, const JpegFrame& frame) {
+    if (!frame.seen || seg.empty()) return false;
+    const size_t n = seg[0];
+    if (n < 1 || n > 4 || seg.size() != 1 + 2 * n + 3) return false;
+    std::array<int, 4> inScan{};
+    const auto known = frame.ids.begin() + frame.components;
+    for (size_t i = 0; i < n; ++i) {
+        const unsigned char id = seg[1 + 2 * i];
+        if (std::find(frame.ids.begin(), known, id) == known) return false;
+        if (std::find(inScan.begin(), inScan.begin() + i, id) != inScan.begin() + i) return false;
+        inScan[i] = id;
+    }
+    return true;
+}
+
 // JPEG: markers from SOI to the first SOS, as libjpeg-turbo's
 // jpeg_read_header would read them (with its limits), and no others: fill
 // bytes are fine, stray bytes, restart markers and unknown markers are not.
@@ -73,10 +154,7 @@ std::optional<SourceInfo> readJpeg(Bytes f) {
     const size_t end = std::min(f.size(), kImageHeaderScanLimit);
     if (end < 4 || f[0] != 0xFF || f[1] != 0xD8) return nullopt;
     size_t pos = 2;
-    bool haveSof = false;
-    uint32_t width = 0, height = 0;
-    std::array<int, 4> ids{};
-    size_t components = 0;
+    JpegFrame frame;
     bool haveExif = false;
     int orientation = 1;
     for (;;) {
@@ -90,75 +168,20 @@ std::optional<SourceInfo> readJpeg(Bytes f) {
         if (length < 2 || pos + 1 + length > end) return nullopt;
         const Bytes seg = f.subspan(pos + 3, length - 2);
         pos += 1 + length;
+        bool valid = true;
         switch (marker) {
-        case 0xC0:  // baseline, extended sequential and progressive Huffman: the rest
-        case 0xC1:  // (lossless, arithmetic, hierarchical) is left to the probe
-        case 0xC2: {
-            if (haveSof || seg.size() < 6) return nullopt;
-            haveSof = true;
-            height = be16(&seg[1]);
-            width = be16(&seg[3]);
-            components = seg[5];
-            // libjpeg-turbo: 8-bit samples only, at most 65500 pixels a side.
-            if (seg[0] != 8 || (components != 1 && components != 3 && components != 4)) return nullopt;
-            if (seg.size() != 6 + 3 * components) return nullopt;
-            if (width == 0 || height == 0 || width > 65500 || height > 65500) return nullopt;
-            for (size_t c = 0; c < components; ++c) {
-                const unsigned char id = seg[6 + 3 * c], h = seg[7 + 3 * c] >> 4, v = seg[7 + 3 * c] & 15;
-                if (h < 1 || h > 4 || v < 1 || v > 4 || seg[8 + 3 * c] > 3) return nullopt;
-                if (std::find(ids.begin(), ids.begin() + c, id) != ids.begin() + c) return nullopt;
-                ids[c] = id;
-            }
-            break;
+            case 0xC0: case 0xC1: case 0xC2: valid = readJpegFrame(seg, frame); break;
+            case 0xC4: valid = validHuffmanTables(seg); break;
+            case 0xDB: valid = validQuantTables(seg); break;
+            case 0xDD: valid = seg.size() == 2; break;  // DRI
+            case 0xE1: valid = readJpegExif(seg, haveExif, orientation); break;
+            case 0xDA:  // SOS: the header ends here
+                if (!validScanHeader(seg, frame)) return nullopt;
+                return displayed(frame.width, frame.height, orientation);
+            default:  // APPn and COM are fine; other SOFs, DAC, DNL, JPGn and reserved ones are not
+                valid = (marker >= 0xE0 && marker <= 0xEF) || marker == 0xFE;
         }
-        case 0xC4:  // DHT: whole tables, class 0/1, index 0-3, at most 256 symbols
-            for (size_t i = 0; i < seg.size();) {
-                if (seg.size() - i < 17 || (seg[i] & 0xEC) != 0) return nullopt;
-                size_t count = 0;
-                for (size_t k = 1; k <= 16; ++k) count += seg[i + k];
-                if (count > 256 || seg.size() - i - 17 < count) return nullopt;
-                i += 17 + count;
-            }
-            break;
-        case 0xDB:  // DQT: whole tables, 8 or 16 bits, index 0-3
-            for (size_t i = 0; i < seg.size();) {
-                const unsigned precision = seg[i] >> 4, index = seg[i] & 15;
-                if (precision > 1 || index > 3) return nullopt;
-                const size_t table = 1 + 64 * (precision + 1);
-                if (seg.size() - i < table) return nullopt;
-                i += table;
-            }
-            break;
-        case 0xDD:  // DRI
-            if (seg.size() != 2) return nullopt;
-            break;
-        case 0xE1:
-            // libvips parses every APP1 that starts "Exif" as EXIF; libexif wants "Exif\0\0".
-            if (seg.size() > 4 && startsWith(seg, "Exif")) {
-                if (haveExif || !startsWith(seg, std::string_view("Exif\0\0", 6))) return nullopt;
-                haveExif = true;
-                auto o = exifOrientation(seg.subspan(6));
-                if (!o) return nullopt;
-                orientation = *o;
-            }
-            break;
-        case 0xDA: {  // SOS: the header ends here
-            if (!haveSof || seg.empty()) return nullopt;
-            const size_t n = seg[0];
-            if (n < 1 || n > 4 || seg.size() != 1 + 2 * n + 3) return nullopt;
-            std::array<int, 4> inScan{};
-            for (size_t i = 0; i < n; ++i) {
-                const unsigned char id = seg[1 + 2 * i];
-                if (std::find(ids.begin(), ids.begin() + components, id) == ids.begin() + components) return nullopt;
-                if (std::find(inScan.begin(), inScan.begin() + i, id) != inScan.begin() + i) return nullopt;
-                inScan[i] = id;
-            }
-            return displayed(width, height, orientation);
-        }
-        default:
-            if ((marker >= 0xE0 && marker <= 0xEF) || marker == 0xFE) break;  // APPn, COM
-            return nullopt;  // other SOFs, DAC, DNL, JPGn, reserved
-        }
+        if (!valid) return nullopt;
     }
 }
 
