@@ -172,9 +172,7 @@ void list(Services& s, const Rest::Request& request, Http::ResponseWriter& respo
     JobPage page = s.jobs.list(filter);
     json jobs = json::array();
     for (const Job& j : page.jobs) jobs.push_back(jobJson(j));
-    sendJson(response, 200,
-             {{"jobs", std::move(jobs)},
-              {"next_cursor", page.nextCursor ? json(std::to_string(*page.nextCursor)) : json(nullptr)}});
+    sendPage(response, "jobs", std::move(jobs), page.nextCursor);
 }
 
 void output(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {

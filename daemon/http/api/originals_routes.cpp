@@ -83,9 +83,7 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         OriginalPage page = s.jobs.listOriginals(filter);
         json list = json::array();
         for (const Original& o : page.originals) list.push_back(originalJson(o));
-        sendJson(rs, 200,
-                 {{"originals", std::move(list)},
-                  {"next_cursor", page.nextCursor ? json(std::to_string(*page.nextCursor)) : json(nullptr)}});
+        sendPage(rs, "originals", std::move(list), page.nextCursor);
     });
     routes.get("/v1/originals/:id", [&s](const Rest::Request& rq, Http::ResponseWriter& rs) {
         sendJson(rs, 200, originalJson(s.jobs.getOriginal(idParam(rq))));

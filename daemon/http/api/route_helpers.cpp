@@ -143,4 +143,9 @@ std::optional<int64_t> parseCursor(const Rest::Request& request) {
     return seq;
 }
 
+void sendPage(Http::ResponseWriter& response, const char* key, nlohmann::json items, std::optional<int64_t> nextCursor) {
+    sendJson(response, 200,
+             {{key, std::move(items)}, {"next_cursor", nextCursor ? nlohmann::json(std::to_string(*nextCursor)) : nullptr}});
+}
+
 }  // namespace pixelmill::http

@@ -41,5 +41,8 @@ int priorityMember(const nlohmann::json& doc);
 // ?limit= (1-1000, default 50) and ?cursor= (an opaque position this server gave out).
 int parseLimit(const Pistache::Rest::Request& request);
 std::optional<int64_t> parseCursor(const Pistache::Rest::Request& request);
+// One page of a list: {"<key>": [...], "next_cursor": "…" or null}.
+void sendPage(Pistache::Http::ResponseWriter& response, const char* key, nlohmann::json items,
+              std::optional<int64_t> nextCursor);
 
 }  // namespace pixelmill::http
