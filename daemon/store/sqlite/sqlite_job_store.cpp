@@ -192,64 +192,82 @@ bool SqliteJobStore::remove(std::string_view id) {
     });
 }
 
+namespace {
+
+constexpr const char* kDaemonStopped = "the daemon running it stopped";
+
+// Jobs claimed into a ready queue and never begun go back without using the
+// attempt, as releaseClaims does (started_at back to the attempt before's, if any).
+int requeueUnbegun(Connection& db, int64_t now, bool all) {
+    const char* unbegun = "state = 'running' AND begun = 0 AND (?2 OR lease_until < ?1)";
+    db.prepare(std::string("DELETE FROM job_attempts WHERE (job_id, attempt) IN "
+                           "(SELECT id, attempts FROM jobs WHERE ") + unbegun + ")")
+        .bind(1, now)
+        .bind(2, all ? 1 : 0)
+        .run();
+    db.prepare(std::string("UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = ?1, lease_until = 0, "
+                           "begun = 1, started_at = (SELECT a.started_at FROM job_attempts a WHERE a.job_id = jobs.id "
+                           "AND a.attempt = jobs.attempts - 1) WHERE ") + unbegun)
+        .bind(1, now)
+        .bind(2, all ? 1 : 0)
+        .run();
+    return static_cast<int>(db.changes());
+}
+
+// A job that had used its last attempt fails instead of going round again:
+// one that kills the daemon every time must end. Its notifications are born
+// with its end, as in finishAttempt.
+void failLostJobs(Connection& db, int64_t now, bool all) {
+    std::vector<std::string> lost;
+    {
+        Statement& s = db.prepare(
+            "UPDATE jobs SET state = 'failed', finished_at = ?1, lease_until = 0, error_code = 'node_lost', "
+            "error_message = ?3 WHERE state = 'running' AND (?2 OR lease_until < ?1) AND attempts >= max_attempts "
+            "RETURNING id");
+        Reset r(s);
+        s.bind(1, now).bind(2, all ? 1 : 0).bind(3, kDaemonStopped);
+        while (s.step()) lost.push_back(s.text(0));
+    }
+    for (const std::string& id : lost) {
+        db.prepare(
+              "UPDATE job_attempts SET finished_at = ?1, outcome = 'failed', error_code = 'node_lost', "
+              "error_message = ?2 WHERE job_id = ?3 AND finished_at IS NULL")
+            .bind(1, now)
+            .bind(2, kDaemonStopped)
+            .bind(3, id)
+            .run();
+        db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, id).run();
+        db.prepare(kInsertDeliveries).bind(1, now).bind(2, id).run();
+    }
+    if (!lost.empty())
+        log::warn("jobs_node_lost", {{"jobs", static_cast<int>(lost.size())},
+                                     {"reason", "no attempt left after their daemon died"}});
+}
+
+// The other running jobs go round again: their attempt ends as a retry.
+int requeueRunning(Connection& db, int64_t now, bool all) {
+    db.prepare(
+          "UPDATE job_attempts SET finished_at = ?1, outcome = 'retry', error_code = 'node_lost', "
+          "error_message = ?3 WHERE finished_at IS NULL AND job_id IN "
+          "(SELECT id FROM jobs WHERE state = 'running' AND (?2 OR lease_until < ?1))")
+        .bind(1, now)
+        .bind(2, all ? 1 : 0)
+        .bind(3, kDaemonStopped)
+        .run();
+    Statement& s = db.prepare(
+        "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0 "
+        "WHERE state = 'running' AND (?2 OR lease_until < ?1)");
+    s.bind(1, now).bind(2, all ? 1 : 0).run();
+    return static_cast<int>(db.changes());
+}
+
+}  // namespace
+
 int SqliteJobStore::requeueExpired(int64_t now, bool all) {
     return write([&](Connection& db) {
-        const char* why = "the daemon running it stopped";
-        // Claimed into a ready queue and never begun: back without using the attempt, as
-        // releaseClaims does (started_at back to the attempt before's, if any).
-        const char* unbegun = "state = 'running' AND begun = 0 AND (?2 OR lease_until < ?1)";
-        db.prepare(std::string("DELETE FROM job_attempts WHERE (job_id, attempt) IN "
-                               "(SELECT id, attempts FROM jobs WHERE ") + unbegun + ")")
-            .bind(1, now)
-            .bind(2, all ? 1 : 0)
-            .run();
-        db.prepare(std::string("UPDATE jobs SET state = 'queued', attempts = attempts - 1, run_after = ?1, lease_until = 0, "
-                               "begun = 1, started_at = (SELECT a.started_at FROM job_attempts a WHERE a.job_id = jobs.id "
-                               "AND a.attempt = jobs.attempts - 1) WHERE ") + unbegun)
-            .bind(1, now)
-            .bind(2, all ? 1 : 0)
-            .run();
-        int unbegunRequeued = static_cast<int>(db.changes());
-        // A job that had used its last attempt fails instead of going round
-        // again: one that kills the daemon every time must end. Its
-        // notifications are born with its end, as in finishAttempt.
-        std::vector<std::string> lost;
-        {
-            Statement& s = db.prepare(
-                "UPDATE jobs SET state = 'failed', finished_at = ?1, lease_until = 0, error_code = 'node_lost', "
-                "error_message = ?3 WHERE state = 'running' AND (?2 OR lease_until < ?1) AND attempts >= max_attempts "
-                "RETURNING id");
-            Reset r(s);
-            s.bind(1, now).bind(2, all ? 1 : 0).bind(3, why);
-            while (s.step()) lost.push_back(s.text(0));
-        }
-        for (const std::string& id : lost) {
-            db.prepare(
-                  "UPDATE job_attempts SET finished_at = ?1, outcome = 'failed', error_code = 'node_lost', "
-                  "error_message = ?2 WHERE job_id = ?3 AND finished_at IS NULL")
-                .bind(1, now)
-                .bind(2, why)
-                .bind(3, id)
-                .run();
-            db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, id).run();
-            db.prepare(kInsertDeliveries).bind(1, now).bind(2, id).run();
-        }
-        if (!lost.empty())
-            log::warn("jobs_node_lost", {{"jobs", static_cast<int>(lost.size())},
-                                         {"reason", "no attempt left after their daemon died"}});
-        db.prepare(
-              "UPDATE job_attempts SET finished_at = ?1, outcome = 'retry', error_code = 'node_lost', "
-              "error_message = ?3 WHERE finished_at IS NULL AND job_id IN "
-              "(SELECT id FROM jobs WHERE state = 'running' AND (?2 OR lease_until < ?1))")
-            .bind(1, now)
-            .bind(2, all ? 1 : 0)
-            .bind(3, why)
-            .run();
-        Statement& s = db.prepare(
-            "UPDATE jobs SET state = 'queued', run_after = ?1, lease_until = 0 "
-            "WHERE state = 'running' AND (?2 OR lease_until < ?1)");
-        s.bind(1, now).bind(2, all ? 1 : 0).run();
-        int requeued = static_cast<int>(db.changes()) + unbegunRequeued;
+        int requeued = requeueUnbegun(db, now, all);
+        failLostJobs(db, now, all);
+        requeued += requeueRunning(db, now, all);
         // Notifications a dead process had claimed are due again too.
         db.prepare("UPDATE deliveries SET lease_until = 0 WHERE state = 'pending' AND (?2 OR lease_until < ?1)")
             .bind(1, now)
