@@ -140,6 +140,65 @@ void subscribe(Connection& c, const std::string& jobId, const NewJob& submission
     }
 }
 
+// Equal submissions wait here for each other, in one order (no deadlock),
+// so that the dedup check after it sees the job a concurrent one created.
+void lockEqualSubmissions(Connection& c, const std::vector<std::string>& keys) {
+    c.query("SELECT count(pg_advisory_xact_lock($2, b)) FROM (SELECT DISTINCT (hashtextextended(k, 0) & $3)::int AS b "
+            "FROM unnest($1::text[]) AS k ORDER BY 1) AS buckets",
+            {array(keys), kDedupLockSpace, kDedupBuckets - 1});
+}
+
+// The live job for each dedup key that has one: dedup key -> job id.
+std::unordered_map<std::string, std::string> equalJobs(Connection& c, const std::vector<std::string>& keys) {
+    std::unordered_map<std::string, std::string> equal;
+    for (Row r : c.query("SELECT DISTINCT ON (dedup_key) dedup_key, id FROM jobs WHERE dedup_key = ANY($1::text[]) "
+                         "AND NOT evicted AND state IN ('queued', 'running', 'succeeded') "
+                         "ORDER BY dedup_key, (state = 'succeeded') DESC, seq DESC",
+                         {array(keys)}))
+        equal.emplace(r.text(0), r.text(1));
+    return equal;
+}
+
+// New jobs as columns, inserted in one statement (unnest), in order.
+struct NewJobColumns {
+    std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email,
+        requestId;
+
+    void add(const NewJob& job, const std::string& original) {
+        id.emplace_back(job.id);
+        plugin.emplace_back(job.plugin);
+        version.emplace_back(job.pluginVersion);
+        params.emplace_back(job.params);
+        key.emplace_back(job.dedupKey);
+        originalId.emplace_back(original);
+        priority.emplace_back(job.priority);
+        maxAttempts.emplace_back(job.maxAttempts);
+        createdAt.emplace_back(job.createdAt);
+        url.emplace_back(job.callbackUrl);
+        email.emplace_back(job.callbackEmail);
+        requestId.emplace_back(job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
+    }
+
+    // Inserts them, marks their originals used; the rows are (id, seq).
+    Result insert(Connection& c) const {
+        return c.query(
+            "WITH inserted AS ("
+            " INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, max_attempts,"
+            "                   run_after, created_at, callback_url, callback_email, request_id)"
+            " SELECT id, plugin, version, params, key, original_id, 'queued', priority, max_attempts, created_at,"
+            "        created_at, url, email, request_id"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],"
+            "             $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY"
+            "      AS n (id, plugin, version, params, key, original_id, priority, max_attempts, created_at, url, email,"
+            "            request_id, pos)"
+            " ORDER BY pos RETURNING id, seq, original_id), "
+            "used AS (UPDATE originals SET used = true WHERE id IN (SELECT original_id FROM inserted) AND NOT used) "
+            "SELECT id, seq FROM inserted",
+            {array(id), array(plugin), array(version), array(params), array(key), array(originalId), array(priority),
+             array(maxAttempts), array(createdAt), array(url), array(email), array(requestId)});
+    }
+};
+
 }  // namespace
 
 std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>& items, const std::string& nodeId) {
@@ -149,23 +208,12 @@ std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>
         newOriginals.push_back(&item->original);
         keys.push_back(item->job.dedupKey);
     }
-    // Equal submissions wait here for each other, in one order (no deadlock),
-    // so that the dedup check below sees the job a concurrent one created.
-    c.query("SELECT count(pg_advisory_xact_lock($2, b)) FROM (SELECT DISTINCT (hashtextextended(k, 0) & $3)::int AS b "
-            "FROM unnest($1::text[]) AS k ORDER BY 1) AS buckets",
-            {array(keys), kDedupLockSpace, kDedupBuckets - 1});
+    lockEqualSubmissions(c, keys);
     std::vector<Original> originals = upsertOriginals(c, newOriginals);
-
-    std::unordered_map<std::string, std::string> equal;  // dedup key -> job id
-    for (Row r : c.query("SELECT DISTINCT ON (dedup_key) dedup_key, id FROM jobs WHERE dedup_key = ANY($1::text[]) "
-                         "AND NOT evicted AND state IN ('queued', 'running', 'succeeded') "
-                         "ORDER BY dedup_key, (state = 'succeeded') DESC, seq DESC",
-                         {array(keys)}))
-        equal.emplace(r.text(0), r.text(1));
+    std::unordered_map<std::string, std::string> equal = equalJobs(c, keys);
 
     std::vector<Enqueued> out(items.size());
-    std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email,
-        requestId;
+    NewJobColumns columns;
     std::unordered_map<std::string, size_t> created;  // job id -> index in out
     for (size_t i = 0; i < items.size(); ++i) {
         const NewJob& job = items[i]->job;
@@ -178,37 +226,10 @@ std::vector<Enqueued> enqueue(Connection& c, const std::vector<const BatchItem*>
         }
         out[i].created = true;
         created[job.id] = i;
-        id.emplace_back(job.id);
-        plugin.emplace_back(job.plugin);
-        version.emplace_back(job.pluginVersion);
-        params.emplace_back(job.params);
-        key.emplace_back(job.dedupKey);
-        originalId.emplace_back(originals[i].id);
-        priority.emplace_back(job.priority);
-        maxAttempts.emplace_back(job.maxAttempts);
-        createdAt.emplace_back(job.createdAt);
-        url.emplace_back(job.callbackUrl);
-        email.emplace_back(job.callbackEmail);
-        requestId.emplace_back(job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
+        columns.add(job, originals[i].id);
     }
     if (created.empty()) return out;
-
-    Result r = c.query(
-        "WITH inserted AS ("
-        " INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, max_attempts,"
-        "                   run_after, created_at, callback_url, callback_email, request_id)"
-        " SELECT id, plugin, version, params, key, original_id, 'queued', priority, max_attempts, created_at,"
-        "        created_at, url, email, request_id"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],"
-        "             $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY"
-        "      AS n (id, plugin, version, params, key, original_id, priority, max_attempts, created_at, url, email,"
-        "            request_id, pos)"
-        " ORDER BY pos RETURNING id, seq, original_id), "
-        "used AS (UPDATE originals SET used = true WHERE id IN (SELECT original_id FROM inserted) AND NOT used) "
-        "SELECT id, seq FROM inserted",
-        {array(id), array(plugin), array(version), array(params), array(key), array(originalId), array(priority),
-         array(maxAttempts), array(createdAt), array(url), array(email), array(requestId)});
-    for (Row row : r) out[created.at(row.text(0))].seq = row.i64(1);
+    for (Row row : columns.insert(c)) out[created.at(row.text(0))].seq = row.i64(1);
     notifyWork(c, nodeId);
     return out;
 }
