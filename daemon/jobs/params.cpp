@@ -39,6 +39,103 @@ std::optional<double> parseDouble(const std::string& s) {
     return v;
 }
 
+using Property = ParamSchema::Property;
+
+// 2^63: the first double that a long long cannot hold. A value past it is out of
+// range, never converted (that conversion is undefined behaviour).
+constexpr double kLongLongEnd = 9223372036854775808.0;
+
+// A whole number in JSON (unsigned, signed or a float with no fraction) or in
+// text, within the property's minimum and maximum.
+json coerceInteger(const Property& p, const json& value) {
+    const std::string& f = p.name;
+    json out;
+    if (value.is_number_unsigned()) {
+        if (value.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX))
+            throw ApiError::invalidParam(f, f + " is out of range");
+        out = value.get<long long>();
+    } else if (value.is_number_integer()) out = value.get<long long>();
+    else if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>()) {
+        double d = value.get<double>();
+        if (!(d >= -kLongLongEnd && d < kLongLongEnd)) throw ApiError::invalidParam(f, f + " is out of range");
+        out = static_cast<long long>(d);
+    } else if (value.is_string()) {
+        auto v = parseInt(value.get<std::string>());
+        if (!v) throw ApiError::invalidParam(f, f + " must be an integer, got '" + value.get<std::string>() + "'");
+        out = *v;
+    } else throw ApiError::invalidParam(f, f + " must be an integer");
+    double d = static_cast<double>(out.get<long long>());
+    if (p.minimum && d < *p.minimum)
+        throw ApiError::invalidParam(f, f + " must be at least " + formatNumber(*p.minimum) + ", got " +
+                                            formatNumber(d));
+    if (p.maximum && d > *p.maximum)
+        throw ApiError::invalidParam(f, f + " must be at most " + formatNumber(*p.maximum) + ", got " +
+                                            formatNumber(d));
+    return out;
+}
+
+// A finite number in JSON or in text, within the property's minimum and maximum.
+json coerceNumber(const Property& p, const json& value) {
+    const std::string& f = p.name;
+    json out;
+    if (value.is_number()) out = value.get<double>();
+    else if (value.is_string()) {
+        auto v = parseDouble(value.get<std::string>());
+        if (!v) throw ApiError::invalidParam(f, f + " must be a number, got '" + value.get<std::string>() + "'");
+        out = *v;
+    } else throw ApiError::invalidParam(f, f + " must be a number");
+    double d = out.get<double>();
+    if (p.minimum && d < *p.minimum)
+        throw ApiError::invalidParam(f, f + " must be at least " + formatNumber(*p.minimum));
+    if (p.maximum && d > *p.maximum)
+        throw ApiError::invalidParam(f, f + " must be at most " + formatNumber(*p.maximum));
+    return out;
+}
+
+// A JSON boolean, or the words (and 1 and 0) a form or a query string sends for one.
+json coerceBoolean(const Property& p, const json& value) {
+    const std::string& f = p.name;
+    json out;
+    if (value.is_boolean()) out = value.get<bool>();
+    else if (value.is_string() || value.is_number_integer()) {
+        std::string s = value.is_string() ? value.get<std::string>() : std::to_string(value.get<long long>());
+        if (s == "true" || s == "1" || s == "yes" || s == "on") out = true;
+        else if (s == "false" || s == "0" || s == "no" || s == "off") out = false;
+        else throw ApiError::invalidParam(f, f + " must be true or false, got '" + s + "'");
+    } else throw ApiError::invalidParam(f, f + " must be true or false");
+    return out;
+}
+
+// A string, or a number or boolean as its JSON text, within the property's
+// lengths and matching its pattern.
+json coerceString(const Property& p, const json& value) {
+    const std::string& f = p.name;
+    json out;
+    if (value.is_string()) out = value.get<std::string>();
+    else if (value.is_number() || value.is_boolean()) out = value.dump();
+    else throw ApiError::invalidParam(f, f + " must be a string");
+    const std::string& s = out.get_ref<const std::string&>();
+    if (p.minLength && s.size() < *p.minLength)
+        throw ApiError::invalidParam(f, f + " must be at least " + std::to_string(*p.minLength) + " characters");
+    if (p.maxLength && s.size() > *p.maxLength)
+        throw ApiError::invalidParam(f, f + " must be at most " + std::to_string(*p.maxLength) + " characters");
+    if (!p.pattern.empty() && !std::regex_match(s, *p.regex))
+        throw ApiError::invalidParam(f, f + " '" + s + "' is not of the form " + p.pattern);
+    return out;
+}
+
+// The coerced value must be one of the enum's, when the property has one.
+void requireAllowed(const Property& p, const json& out) {
+    if (p.allowed.empty()) return;
+    for (const json& a : p.allowed)
+        if (a == out) return;
+    const std::string& f = p.name;
+    std::string list;
+    for (const json& a : p.allowed) list += (list.empty() ? "" : ", ") + (a.is_string() ? a.get<std::string>() : a.dump());
+    std::string got = out.is_string() ? out.get<std::string>() : out.dump();
+    throw ApiError::invalidParam(f, f + " must be one of " + list + ", got '" + got + "'");
+}
+
 }  // namespace
 
 ParamSchema ParamSchema::parse(const std::string& schemaJson) {
@@ -120,85 +217,14 @@ const ParamSchema::Property* ParamSchema::find(const std::string& name) const {
 }
 
 json ParamSchema::coerce(const Property& p, const json& value) const {
-    const std::string& f = p.name;
     json out;
     switch (p.type) {
-        case Type::Integer: {
-            // 2^63: the first double that a long long cannot hold. A value past it is out of
-            // range, never converted (that conversion is undefined behaviour).
-            constexpr double kLongLongEnd = 9223372036854775808.0;
-            if (value.is_number_unsigned()) {
-                if (value.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX))
-                    throw ApiError::invalidParam(f, f + " is out of range");
-                out = value.get<long long>();
-            } else if (value.is_number_integer()) out = value.get<long long>();
-            else if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>()) {
-                double d = value.get<double>();
-                if (!(d >= -kLongLongEnd && d < kLongLongEnd)) throw ApiError::invalidParam(f, f + " is out of range");
-                out = static_cast<long long>(d);
-            } else if (value.is_string()) {
-                auto v = parseInt(value.get<std::string>());
-                if (!v) throw ApiError::invalidParam(f, f + " must be an integer, got '" + value.get<std::string>() + "'");
-                out = *v;
-            } else throw ApiError::invalidParam(f, f + " must be an integer");
-            double d = static_cast<double>(out.get<long long>());
-            if (p.minimum && d < *p.minimum)
-                throw ApiError::invalidParam(f, f + " must be at least " + formatNumber(*p.minimum) + ", got " +
-                                                    formatNumber(d));
-            if (p.maximum && d > *p.maximum)
-                throw ApiError::invalidParam(f, f + " must be at most " + formatNumber(*p.maximum) + ", got " +
-                                                    formatNumber(d));
-            break;
-        }
-        case Type::Number: {
-            if (value.is_number()) out = value.get<double>();
-            else if (value.is_string()) {
-                auto v = parseDouble(value.get<std::string>());
-                if (!v) throw ApiError::invalidParam(f, f + " must be a number, got '" + value.get<std::string>() + "'");
-                out = *v;
-            } else throw ApiError::invalidParam(f, f + " must be a number");
-            double d = out.get<double>();
-            if (p.minimum && d < *p.minimum)
-                throw ApiError::invalidParam(f, f + " must be at least " + formatNumber(*p.minimum));
-            if (p.maximum && d > *p.maximum)
-                throw ApiError::invalidParam(f, f + " must be at most " + formatNumber(*p.maximum));
-            break;
-        }
-        case Type::Boolean: {
-            if (value.is_boolean()) out = value.get<bool>();
-            else if (value.is_string() || value.is_number_integer()) {
-                std::string s = value.is_string() ? value.get<std::string>() : std::to_string(value.get<long long>());
-                if (s == "true" || s == "1" || s == "yes" || s == "on") out = true;
-                else if (s == "false" || s == "0" || s == "no" || s == "off") out = false;
-                else throw ApiError::invalidParam(f, f + " must be true or false, got '" + s + "'");
-            } else throw ApiError::invalidParam(f, f + " must be true or false");
-            break;
-        }
-        case Type::String: {
-            if (value.is_string()) out = value.get<std::string>();
-            else if (value.is_number() || value.is_boolean()) out = value.dump();
-            else throw ApiError::invalidParam(f, f + " must be a string");
-            const std::string& s = out.get_ref<const std::string&>();
-            if (p.minLength && s.size() < *p.minLength)
-                throw ApiError::invalidParam(f, f + " must be at least " + std::to_string(*p.minLength) + " characters");
-            if (p.maxLength && s.size() > *p.maxLength)
-                throw ApiError::invalidParam(f, f + " must be at most " + std::to_string(*p.maxLength) + " characters");
-            if (!p.pattern.empty() && !std::regex_match(s, *p.regex))
-                throw ApiError::invalidParam(f, f + " '" + s + "' is not of the form " + p.pattern);
-            break;
-        }
+        case Type::Integer: out = coerceInteger(p, value); break;
+        case Type::Number: out = coerceNumber(p, value); break;
+        case Type::Boolean: out = coerceBoolean(p, value); break;
+        case Type::String: out = coerceString(p, value); break;
     }
-    if (!p.allowed.empty()) {
-        bool ok = false;
-        for (const json& a : p.allowed)
-            if (a == out) ok = true;
-        if (!ok) {
-            std::string list;
-            for (const json& a : p.allowed) list += (list.empty() ? "" : ", ") + (a.is_string() ? a.get<std::string>() : a.dump());
-            std::string got = out.is_string() ? out.get<std::string>() : out.dump();
-            throw ApiError::invalidParam(f, f + " must be one of " + list + ", got '" + got + "'");
-        }
-    }
+    requireAllowed(p, out);
     return out;
 }
 

@@ -111,6 +111,83 @@ std::string part(CURLU* url, CURLUPart which, unsigned flags = 0) {
     return out;
 }
 
+// Strict about the start: curl's parser forgives "http:/host" and "http:///host".
+void checkStart(const std::string& url, const std::string& field) {
+    if (url.empty()) refuse(field, "the URL is empty");
+    if (url.size() > kMaxUrlLength) refuse(field, "the URL is longer than " + std::to_string(kMaxUrlLength) + " bytes");
+    std::string_view rest;
+    if (startsWithNoCase(url, "http://")) rest = std::string_view(url).substr(7);
+    else if (startsWithNoCase(url, "https://")) rest = std::string_view(url).substr(8);
+    else refuse(field, "only http and https URLs are accepted, not '" +
+                           url.substr(0, std::min<size_t>(url.find(':'), 32)) + "'");
+    if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#')
+        refuse(field, "the URL has no host");
+}
+
+// The URL's port, or its scheme's default, in 1..65535.
+uint16_t portOf(CURLU* url, const std::string& field) {
+    std::string port = part(url, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+    long portNumber = 0;
+    try {
+        size_t used = 0;
+        portNumber = std::stol(port, &used);
+        if (used != port.size()) portNumber = 0;
+    } catch (const std::exception&) {
+        portNumber = 0;
+    }
+    if (portNumber < 1 || portNumber > 65535) refuse(field, "the port '" + port + "' is not in 1-65535");
+    return static_cast<uint16_t>(portNumber);
+}
+
+// The URL curl will be given: the parsed parts, canonical host, no fragment.
+std::string normalisedUrl(CURLU* url, const std::string& host, const std::string& field) {
+    curl_url_set(url, CURLUPART_FRAGMENT, nullptr, 0);
+    std::string bracketed = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    curl_url_set(url, CURLUPART_HOST, bracketed.c_str(), 0);
+    std::string out = part(url, CURLUPART_URL);
+    if (out.empty()) refuse(field, "not a valid URL");
+    return out;
+}
+
+// Everything check() decides from the URL alone, before the host is resolved.
+Target parsedTarget(const std::string& url, const std::string& field) {
+    checkStart(url, field);
+    detail::Url parsed(curl_url());
+    if (!parsed) throw ApiError::internal("curl_url failed");
+    if (CURLUcode rc = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
+        refuse(field, "not a valid URL (" + std::string(curl_url_strerror(rc)) + ")");
+
+    Target t;
+    t.scheme = lowerAscii(part(parsed.get(), CURLUPART_SCHEME));
+    if (t.scheme != "http" && t.scheme != "https") refuse(field, "only http and https URLs are accepted");
+    if (!part(parsed.get(), CURLUPART_USER).empty() || !part(parsed.get(), CURLUPART_PASSWORD).empty() ||
+        url.substr(0, url.find_first_of("/?#", t.scheme.size() + 3)).find('@') != std::string::npos)
+        refuse(field, "user names and passwords in the URL are not accepted");
+    if (!part(parsed.get(), CURLUPART_ZONEID).empty()) refuse(field, "IPv6 zone ids are not accepted");
+
+    std::string rawHost = part(parsed.get(), CURLUPART_HOST);
+    t.host = canonicalHost(rawHost);
+    if (t.host.empty()) refuse(field, "the URL has no host");
+    t.port = portOf(parsed.get(), field);
+
+    t.pathAndQuery = part(parsed.get(), CURLUPART_PATH);
+    if (t.pathAndQuery.empty()) t.pathAndQuery = "/";
+    if (std::string query = part(parsed.get(), CURLUPART_QUERY); !query.empty()) t.pathAndQuery += "?" + query;
+
+    t.url = normalisedUrl(parsed.get(), t.host, field);
+    return t;
+}
+
+// Any one refused address refuses the URL: a connection could use any of them.
+void refuseReservedRanges(const Target& t, bool literal, const std::string& field) {
+    for (const auto& address : t.addresses) {
+        std::optional<std::string> reason = AddressPolicy::refusedRange(address);
+        if (!reason) continue;
+        if (literal) refuse(field, address + " is " + *reason + kHowToAllow);
+        refuse(field, "host '" + t.host + "' resolves to " + address + ", " + *reason + kHowToAllow);
+    }
+}
+
 }  // namespace
 
 std::string Target::authority() const {
@@ -171,84 +248,30 @@ std::vector<std::string> AddressPolicy::resolveSystem(const std::string& host) {
 }
 
 Target AddressPolicy::check(const std::string& url, const std::string& field) const {
-    if (url.empty()) refuse(field, "the URL is empty");
-    if (url.size() > kMaxUrlLength) refuse(field, "the URL is longer than " + std::to_string(kMaxUrlLength) + " bytes");
-    // Strict about the start: curl's parser forgives "http:/host" and "http:///host".
-    std::string_view rest;
-    if (startsWithNoCase(url, "http://")) rest = std::string_view(url).substr(7);
-    else if (startsWithNoCase(url, "https://")) rest = std::string_view(url).substr(8);
-    else refuse(field, "only http and https URLs are accepted, not '" +
-                           url.substr(0, std::min<size_t>(url.find(':'), 32)) + "'");
-    if (rest.empty() || rest.front() == '/' || rest.front() == '?' || rest.front() == '#')
-        refuse(field, "the URL has no host");
-
-    detail::Url parsed(curl_url());
-    if (!parsed) throw ApiError::internal("curl_url failed");
-    if (CURLUcode rc = curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0); rc != CURLUE_OK)
-        refuse(field, "not a valid URL (" + std::string(curl_url_strerror(rc)) + ")");
-
-    Target t;
-    t.scheme = lowerAscii(part(parsed.get(), CURLUPART_SCHEME));
-    if (t.scheme != "http" && t.scheme != "https") refuse(field, "only http and https URLs are accepted");
-    if (!part(parsed.get(), CURLUPART_USER).empty() || !part(parsed.get(), CURLUPART_PASSWORD).empty() ||
-        url.substr(0, url.find_first_of("/?#", t.scheme.size() + 3)).find('@') != std::string::npos)
-        refuse(field, "user names and passwords in the URL are not accepted");
-    if (!part(parsed.get(), CURLUPART_ZONEID).empty()) refuse(field, "IPv6 zone ids are not accepted");
-
-    std::string rawHost = part(parsed.get(), CURLUPART_HOST);
-    t.host = canonicalHost(rawHost);
-    if (t.host.empty()) refuse(field, "the URL has no host");
-
-    std::string port = part(parsed.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
-    long portNumber = 0;
-    try {
-        size_t used = 0;
-        portNumber = std::stol(port, &used);
-        if (used != port.size()) portNumber = 0;
-    } catch (const std::exception&) {
-        portNumber = 0;
-    }
-    if (portNumber < 1 || portNumber > 65535) refuse(field, "the port '" + port + "' is not in 1-65535");
-    t.port = static_cast<uint16_t>(portNumber);
-
-    t.pathAndQuery = part(parsed.get(), CURLUPART_PATH);
-    if (t.pathAndQuery.empty()) t.pathAndQuery = "/";
-    if (std::string query = part(parsed.get(), CURLUPART_QUERY); !query.empty()) t.pathAndQuery += "?" + query;
-
-    // The URL curl will be given: the parsed parts, canonical host, no fragment.
-    curl_url_set(parsed.get(), CURLUPART_FRAGMENT, nullptr, 0);
-    std::string bracketed = t.host.find(':') != std::string::npos ? "[" + t.host + "]" : t.host;
-    curl_url_set(parsed.get(), CURLUPART_HOST, bracketed.c_str(), 0);
-    t.url = part(parsed.get(), CURLUPART_URL);
-    if (t.url.empty()) refuse(field, "not a valid URL");
-
+    Target t = parsedTarget(url, field);
     bool literal = isNumericHost(t.host);
-    if (literal) {
-        t.addresses = {t.host};
-    } else {
-        try {
-            t.addresses = resolver_(t.host);
-        } catch (const std::exception& e) {
-            refuse(field, "host '" + t.host + "' could not be resolved: " + e.what());
-        }
-        if (t.addresses.empty()) refuse(field, "host '" + t.host + "' could not be resolved: no address");
-        // The pin compares inet_ntop strings: keep the checked list in that form.
-        for (auto& address : t.addresses) {
-            address = canonicalHost(address);
-            if (!isNumericHost(address))
-                refuse(field, "host '" + t.host + "' resolved to '" + address + "', which is not an IP address");
-        }
-    }
-
+    t.addresses = literal ? std::vector<std::string>{t.host} : resolve(t.host, field);
     t.allowListed = isAllowListed(t.host);
     if (allowPrivateNetwork_ || t.allowListed) return t;
-    for (const auto& address : t.addresses) {
-        std::optional<std::string> reason = refusedRange(address);
-        if (!reason) continue;
-        if (literal) refuse(field, address + " is " + *reason + kHowToAllow);
-        refuse(field, "host '" + t.host + "' resolves to " + address + ", " + *reason + kHowToAllow);
-    }
+    refuseReservedRanges(t, literal, field);
     return t;
+}
+
+std::vector<std::string> AddressPolicy::resolve(const std::string& host, const std::string& field) const {
+    std::vector<std::string> addresses;
+    try {
+        addresses = resolver_(host);
+    } catch (const std::exception& e) {
+        refuse(field, "host '" + host + "' could not be resolved: " + e.what());
+    }
+    if (addresses.empty()) refuse(field, "host '" + host + "' could not be resolved: no address");
+    // The pin compares inet_ntop strings: keep the checked list in that form.
+    for (auto& address : addresses) {
+        address = canonicalHost(address);
+        if (!isNumericHost(address))
+            refuse(field, "host '" + host + "' resolved to '" + address + "', which is not an IP address");
+    }
+    return addresses;
 }
 
 }  // namespace pixelmill::notify

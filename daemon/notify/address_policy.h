@@ -82,6 +82,10 @@ public:
     static std::vector<std::string> resolveSystem(const std::string& host);
 
 private:
+    // The resolver's addresses for a host name, in canonical numeric form;
+    // refuses a name that resolves to none, or to something not numeric.
+    std::vector<std::string> resolve(const std::string& host, const std::string& field) const;
+
     bool allowPrivateNetwork_;
     std::vector<std::string> allowHosts_;  // lower case, no trailing dot
     Resolver resolver_;

@@ -112,76 +112,180 @@ Data throughputChart(const std::vector<DashboardReads::FinishedJob>& finished, i
     return d;
 }
 
-Data percentileChart(const std::vector<DashboardReads::FinishedJob>& finished, int64_t now) {
-    constexpr int kWindows = 12;
-    constexpr int64_t kWindowMs = 5 * 60000;
-    int64_t end = now;
-    int64_t start = end - kWindows * kWindowMs;
+namespace {
+
+constexpr int kWindows = 12;  // of the percentile chart
+constexpr int64_t kWindowMs = 5 * 60000;
+const char* const kQuantileNames[] = {"p50", "p95", "p99"};
+
+// p50, p95 and p99 of the durations of one window's succeeded jobs.
+struct WindowQuantiles {
+    int window;
+    double q[3];
+    size_t n;
+};
+
+// The windows from `start` on that have a succeeded job, oldest first.
+std::vector<WindowQuantiles> windowQuantiles(const std::vector<DashboardReads::FinishedJob>& finished, int64_t start) {
     std::array<std::vector<double>, kWindows> windows;
     for (const auto& f : finished) {
         if (f.state != JobState::Succeeded || !f.durationSeconds || f.finishedAt < start) continue;
         auto w = static_cast<size_t>(std::min<int64_t>((f.finishedAt - start) / kWindowMs, kWindows - 1));
         windows[w].push_back(std::max(*f.durationSeconds, 1e-4));
     }
-    struct Point {
-        int window;
-        double q[3];
-        size_t n;
-    };
-    std::vector<Point> points;
-    double lo = 1e9, hi = 0;
+    std::vector<WindowQuantiles> points;
     for (int w = 0; w < kWindows; ++w) {
         auto& v = windows[static_cast<size_t>(w)];
         if (v.empty()) continue;
         std::sort(v.begin(), v.end());
-        Point p{w, {quantileOf(v, 0.5), quantileOf(v, 0.95), quantileOf(v, 0.99)}, v.size()};
+        points.push_back({w, {quantileOf(v, 0.5), quantileOf(v, 0.95), quantileOf(v, 0.99)}, v.size()});
+    }
+    return points;
+}
+
+// A logarithmic y axis from decade `lo` to decade `hi` (powers of ten).
+struct DecadeScale {
+    double lo;
+    double hi;
+    double y(double v) const { return kPlot - kPlot * (std::log10(v) - lo) / (hi - lo); }
+};
+
+// Whole decades around the data, at least two.
+DecadeScale decadesAround(const std::vector<WindowQuantiles>& points) {
+    double lo = 1e9, hi = 0;
+    for (const WindowQuantiles& p : points) {
         lo = std::min(lo, p.q[0]);
         hi = std::max(hi, p.q[2]);
-        points.push_back(p);
     }
-    Data d;
-    d.set("empty", points.empty());
-    if (points.empty()) return d;
-    // Whole decades around the data, at least two.
     double decadeLo = std::floor(std::log10(lo));
-    double decadeHi = std::max(std::ceil(std::log10(hi)), decadeLo + 1);
-    auto yOf = [&](double v) { return kPlot - kPlot * (std::log10(v) - decadeLo) / (decadeHi - decadeLo); };
+    return {decadeLo, std::max(std::ceil(std::log10(hi)), decadeLo + 1)};
+}
+
+// Quantile k's line through the windows, with a dot on each that says its value.
+Data quantileLine(const std::vector<WindowQuantiles>& points, int k, const DecadeScale& scale, int64_t start) {
     double slot = kWidth / kWindows;
-    static const char* names[] = {"p50", "p95", "p99"};
-    Data lines = list();
-    for (int k = 0; k < 3; ++k) {
-        std::string pts;
-        Data dots = list();
-        for (const Point& p : points) {
-            double x = (p.window + 0.5) * slot;
-            double y = yOf(p.q[k]);
-            pts += (pts.empty() ? "" : " ") + coord(x) + "," + coord(y);
-            Data dot;
-            dot.set("cx", coord(x));
-            dot.set("cy", coord(y));
-            dot.set("title", std::string(names[k]) + " " + secondsLabel(p.q[k]) + " (" + num(static_cast<uint64_t>(p.n)) +
-                                 " jobs, " + clockText(start + p.window * kWindowMs) + "–" +
-                                 clockText(start + (p.window + 1) * kWindowMs) + " UTC)");
-            dots.push_back(dot);
-        }
-        Data line;
-        line.set("name", names[k]);
-        line.set("points", pts);
-        line.set("dots", dots);
-        lines.push_back(line);
+    std::string pts;
+    Data dots = list();
+    for (const WindowQuantiles& p : points) {
+        double x = (p.window + 0.5) * slot;
+        double y = scale.y(p.q[k]);
+        pts += (pts.empty() ? "" : " ") + coord(x) + "," + coord(y);
+        Data dot;
+        dot.set("cx", coord(x));
+        dot.set("cy", coord(y));
+        dot.set("title", std::string(kQuantileNames[k]) + " " + secondsLabel(p.q[k]) + " (" +
+                             num(static_cast<uint64_t>(p.n)) + " jobs, " + clockText(start + p.window * kWindowMs) +
+                             "–" + clockText(start + (p.window + 1) * kWindowMs) + " UTC)");
+        dots.push_back(dot);
     }
+    Data line;
+    line.set("name", kQuantileNames[k]);
+    line.set("points", pts);
+    line.set("dots", dots);
+    return line;
+}
+
+// A labelled grid line at each decade.
+Data decadeGrid(const DecadeScale& scale) {
     Data grid = list();
-    for (double e = decadeLo; e <= decadeHi + 1e-9; e += 1) {
+    for (double e = scale.lo; e <= scale.hi + 1e-9; e += 1) {
         Data g;
-        g.set("y", coord(yOf(std::pow(10.0, e))));
+        g.set("y", coord(scale.y(std::pow(10.0, e))));
         g.set("label", secondsLabel(std::pow(10.0, e)));
         grid.push_back(g);
     }
+    return grid;
+}
+
+// A bar per bucket, as high as its share of the fullest bucket (at least a
+// pixel when it has any), titled with its range and count.
+Data histogramBars(const HistogramSnapshot& h, double slot) {
+    size_t n = h.bounds.size();
+    std::vector<uint64_t> perBucket(n);  // the snapshot's counts are cumulative
+    uint64_t peak = 1;
+    for (size_t i = 0; i < n; ++i) {
+        perBucket[i] = h.cumulative[i] - (i ? h.cumulative[i - 1] : 0);
+        peak = std::max(peak, perBucket[i]);
+    }
+    Data bars = list();
+    for (size_t i = 0; i < n; ++i) {
+        Data bar;
+        double hgt = perBucket[i] ? std::max(1.0, kPlot * static_cast<double>(perBucket[i]) / static_cast<double>(peak)) : 0;
+        bar.set("x", coord(static_cast<double>(i) * slot + 1));
+        bar.set("w", coord(slot - 2));
+        bar.set("y", coord(kPlot - hgt));
+        bar.set("h", coord(hgt));
+        std::string lower = i ? secondsLabel(h.bounds[i - 1]) : std::string("0");
+        std::string upper = std::isinf(h.bounds[i]) ? std::string("∞") : secondsLabel(h.bounds[i]);
+        bar.set("title", lower + " – " + upper + ": " + num(perBucket[i]) + " jobs");
+        bars.push_back(bar);
+    }
+    return bars;
+}
+
+// Axis labels at the bucket bounds of 1 ms, 10 ms, 100 ms, 1 s, 10 s and 5 min.
+Data boundLabels(const HistogramSnapshot& h, double slot) {
+    Data labels = list();
+    for (size_t i = 0; i < h.bounds.size(); ++i) {
+        double b = h.bounds[i];
+        if (!std::isinf(b) && (b == 0.001 || b == 0.01 || b == 0.1 || b == 1 || b == 10 || b == 300)) {
+            Data label;
+            label.set("x", coord(static_cast<double>(i + 1) * slot));
+            label.set("text", secondsLabel(b));
+            labels.push_back(label);
+        }
+    }
+    return labels;
+}
+
+// Where a duration falls on the histogram's x axis: linearly inside its
+// bucket, or the middle of the +Inf bucket.
+double histogramX(const HistogramSnapshot& h, double v, double slot) {
+    for (size_t i = 0; i < h.bounds.size(); ++i) {
+        if (v > h.bounds[i]) continue;
+        if (std::isinf(h.bounds[i])) return (static_cast<double>(i) + 0.5) * slot;
+        double lower = i ? h.bounds[i - 1] : 0;
+        double frac = h.bounds[i] > lower ? (v - lower) / (h.bounds[i] - lower) : 1;
+        return (static_cast<double>(i) + std::clamp(frac, 0.0, 1.0)) * slot;
+    }
+    return kHistWidth - slot / 2;
+}
+
+// p50 / p95 / p99 as markers on the histogram and as values beside it.
+void setQuantileMarkers(Data& d, const HistogramSnapshot& h, double slot) {
+    Data markers = list();
+    static const std::pair<const char*, double> qs[] = {{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99}};
+    int row = 0;
+    for (const auto& [name, q] : qs) {
+        double v = h.quantile(q);
+        Data m;
+        m.set("name", name);
+        m.set("ly", coord(12.0 + 12.0 * row++));
+        m.set("x", coord(histogramX(h, v, slot)));
+        m.set("value", secondsLabel(v));
+        markers.push_back(m);
+        d.set(name, secondsLabel(v));
+    }
+    d.set("markers", markers);
+}
+
+}  // namespace
+
+Data percentileChart(const std::vector<DashboardReads::FinishedJob>& finished, int64_t now) {
+    int64_t end = now;
+    int64_t start = end - kWindows * kWindowMs;
+    std::vector<WindowQuantiles> points = windowQuantiles(finished, start);
+    Data d;
+    d.set("empty", points.empty());
+    if (points.empty()) return d;
+    DecadeScale scale = decadesAround(points);
+    Data lines = list();
+    for (int k = 0; k < 3; ++k) lines.push_back(quantileLine(points, k, scale, start));
     d.set("lines", lines);
-    d.set("grid", grid);
+    d.set("grid", decadeGrid(scale));
     d.set("start_label", clockText(start));
     d.set("end_label", clockText(end));
-    const Point& last = points.back();
+    const WindowQuantiles& last = points.back();
     d.set("p50", secondsLabel(last.q[0]));
     d.set("p95", secondsLabel(last.q[1]));
     d.set("p99", secondsLabel(last.q[2]));
@@ -194,61 +298,10 @@ Data histogramChart(const std::string& plugin, const HistogramSnapshot& h) {
     d.set("count", num(h.count) + (h.count == 1 ? " job" : " jobs"));
     d.set("empty", h.count == 0);
     if (h.count == 0 || h.bounds.empty()) return d;
-    size_t n = h.bounds.size();
-    std::vector<uint64_t> perBucket(n);
-    uint64_t peak = 1;
-    for (size_t i = 0; i < n; ++i) {
-        perBucket[i] = h.cumulative[i] - (i ? h.cumulative[i - 1] : 0);
-        peak = std::max(peak, perBucket[i]);
-    }
-    double slot = kHistWidth / static_cast<double>(n);
-    Data bars = list();
-    Data labels = list();
-    for (size_t i = 0; i < n; ++i) {
-        Data bar;
-        double hgt = perBucket[i] ? std::max(1.0, kPlot * static_cast<double>(perBucket[i]) / static_cast<double>(peak)) : 0;
-        bar.set("x", coord(static_cast<double>(i) * slot + 1));
-        bar.set("w", coord(slot - 2));
-        bar.set("y", coord(kPlot - hgt));
-        bar.set("h", coord(hgt));
-        std::string lower = i ? secondsLabel(h.bounds[i - 1]) : std::string("0");
-        std::string upper = std::isinf(h.bounds[i]) ? std::string("∞") : secondsLabel(h.bounds[i]);
-        bar.set("title", lower + " – " + upper + ": " + num(perBucket[i]) + " jobs");
-        bars.push_back(bar);
-        double b = h.bounds[i];
-        if (!std::isinf(b) && (b == 0.001 || b == 0.01 || b == 0.1 || b == 1 || b == 10 || b == 300)) {
-            Data label;
-            label.set("x", coord(static_cast<double>(i + 1) * slot));
-            label.set("text", secondsLabel(b));
-            labels.push_back(label);
-        }
-    }
-    auto xOf = [&](double v) {
-        for (size_t i = 0; i < n; ++i) {
-            if (v > h.bounds[i]) continue;
-            if (std::isinf(h.bounds[i])) return (static_cast<double>(i) + 0.5) * slot;
-            double lower = i ? h.bounds[i - 1] : 0;
-            double frac = h.bounds[i] > lower ? (v - lower) / (h.bounds[i] - lower) : 1;
-            return (static_cast<double>(i) + std::clamp(frac, 0.0, 1.0)) * slot;
-        }
-        return kHistWidth - slot / 2;
-    };
-    Data markers = list();
-    static const std::pair<const char*, double> qs[] = {{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99}};
-    int row = 0;
-    for (const auto& [name, q] : qs) {
-        double v = h.quantile(q);
-        Data m;
-        m.set("name", name);
-        m.set("ly", coord(12.0 + 12.0 * row++));
-        m.set("x", coord(xOf(v)));
-        m.set("value", secondsLabel(v));
-        markers.push_back(m);
-        d.set(name, secondsLabel(v));
-    }
-    d.set("bars", bars);
-    d.set("labels", labels);
-    d.set("markers", markers);
+    double slot = kHistWidth / static_cast<double>(h.bounds.size());
+    d.set("bars", histogramBars(h, slot));
+    d.set("labels", boundLabels(h, slot));
+    setQuantileMarkers(d, h, slot);
     d.set("mean", secondsLabel(h.sum / static_cast<double>(h.count)));
     return d;
 }

@@ -33,10 +33,30 @@ int limitParam(const Rest::Request& rq) {
     return v;
 }
 
-void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
-    int64_t now = nowMs();
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+// The filters as they stand, for the form and for every link that keeps them.
+struct Filters {
+    std::string state;
+    std::string plugin;
+    std::string search;
+    std::string limit;  // empty for the default page size
+
+    // This page with these filters, `extra` replacing or adding parameters.
+    std::string href(const Pairs& extra) const {
+        Pairs pairs = {{"state", state}, {"plugin", plugin}, {"q", search}, {"limit", limit}};
+        for (auto& [k, v] : extra) {
+            bool replaced = false;
+            for (auto& p : pairs)
+                if (p.first == k) p.second = v, replaced = true;
+            if (!replaced) pairs.emplace_back(k, v);
+        }
+        return "/dashboard/jobs" + queryString(pairs);
+    }
+};
+
+DashboardReads::DashboardJobQuery jobQuery(const Rest::Request& rq, const std::string& state) {
     DashboardReads::DashboardJobQuery q;
-    std::string state = queryParam(rq, "state");
     if (!state.empty()) {
         q.state = parseJobState(state);
         if (!q.state) throw ApiError::invalidParam("state", "state must be one of queued, running, succeeded, failed, canceled");
@@ -48,7 +68,91 @@ void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     q.afterSeq = cursorParam(rq, "after");
     if (q.beforeSeq && q.afterSeq) q.afterSeq.reset();
     q.limit = limitParam(rq);
-    std::string limit = q.limit == kPageSize ? std::string() : std::to_string(q.limit);
+    return q;
+}
+
+// The filter form's values, and the links to the pages before and after this one.
+void setFiltersAndPaging(Data& d, const Filters& f, const DashboardReads::DashboardJobQuery& q,
+                         const DashboardReads::DashboardJobPage& result) {
+    d.set("state", f.state);
+    d.set("plugin", f.plugin);
+    d.set("q", f.search);
+    d.set("limit", f.limit);
+    d.set("has_limit", !f.limit.empty());
+    d.set("filtered", !f.state.empty() || !f.plugin.empty() || !f.search.empty());
+    d.set("clear_href", "/dashboard/jobs");
+    d.set("has_older", result.olderCursor.has_value());
+    d.set("has_newer", result.newerCursor.has_value());
+    if (result.olderCursor) d.set("older_href", f.href({{"before", num(*result.olderCursor)}}));
+    if (result.newerCursor) d.set("newer_href", f.href({{"after", num(*result.newerCursor)}}));
+    d.set("newest_href", f.href({}));
+    d.set("paged", q.beforeSeq.has_value() || q.afterSeq.has_value());
+    std::string self = f.href({{"before", q.beforeSeq ? num(*q.beforeSeq) : std::string()},
+                               {"after", q.afterSeq ? num(*q.afterSeq) : std::string()}});
+    d.set("return", self);
+}
+
+// One state tab: `filter` is the state it filters on, "" for all of them.
+Data stateTab(const std::string& name, const std::string& filter, uint64_t count, const Filters& f) {
+    Data t;
+    t.set("label", name);
+    t.set("state", name);
+    t.set("count", num(count));
+    t.set("href", f.href({{"state", filter}, {"before", ""}, {"after", ""}}));
+    t.set("current", filter == f.state);
+    return t;
+}
+
+// State tabs with their counts (one indexed GROUP BY). The counts are of
+// all jobs: beside a plugin or search filter they would mislead, so then
+// they are neither shown nor counted.
+Data stateTabs(Services& s, const Filters& f, bool showCounts) {
+    Data tabs = list();
+    StateCounts counts = showCounts ? s.reads.countByState()
+                                    : StateCounts{{JobState::Queued, 0}, {JobState::Running, 0},
+                                                  {JobState::Succeeded, 0}, {JobState::Failed, 0},
+                                                  {JobState::Canceled, 0}};
+    uint64_t total = 0;
+    for (const auto& [st, n] : counts) total += n;
+    tabs.push_back(stateTab("all", "", total, f));
+    for (const auto& [st, n] : counts) {
+        std::string name(toString(st));
+        tabs.push_back(stateTab(name, name, n, f));
+    }
+    return tabs;
+}
+
+Data stateOptions(const std::string& state) {
+    Data states = list();
+    for (const char* st : {"queued", "running", "succeeded", "failed", "canceled"}) {
+        Data o;
+        o.set("value", st);
+        o.set("selected", state == st);
+        states.push_back(o);
+    }
+    return states;
+}
+
+// Every loaded plugin, and the one filtered on even if it is gone.
+Data pluginOptions(Services& s, const std::string& selected) {
+    std::set<std::string> pluginNames;
+    for (const auto& p : s.plugins.list()) pluginNames.insert(p->name);
+    if (!selected.empty()) pluginNames.insert(selected);
+    Data plugins = list();
+    for (const auto& name : pluginNames) {
+        Data o;
+        o.set("value", name);
+        o.set("selected", name == selected);
+        plugins.push_back(o);
+    }
+    return plugins;
+}
+
+void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
+    int64_t now = nowMs();
+    std::string state = queryParam(rq, "state");
+    DashboardReads::DashboardJobQuery q = jobQuery(rq, state);
+    Filters filters{state, q.plugin, q.search, q.limit == kPageSize ? std::string() : std::to_string(q.limit)};
 
     DashboardReads::DashboardJobPage result = s.dashboard.dashboardJobs(q);
 
@@ -60,88 +164,13 @@ void jobsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     d.set("rows", rows);
     d.set("empty", result.jobs.empty());
     d.set("count", num(static_cast<uint64_t>(result.jobs.size())));
+    setFiltersAndPaging(d, filters, q, result);
 
-    // The filters as they stand, for the form and for every link that keeps them.
-    auto keep = [&](std::vector<std::pair<std::string, std::string>> extra) {
-        std::vector<std::pair<std::string, std::string>> pairs = {
-            {"state", state}, {"plugin", q.plugin}, {"q", q.search}, {"limit", limit}};
-        for (auto& [k, v] : extra) {
-            bool replaced = false;
-            for (auto& p : pairs)
-                if (p.first == k) p.second = v, replaced = true;
-            if (!replaced) pairs.emplace_back(k, v);
-        }
-        return "/dashboard/jobs" + queryString(pairs);
-    };
-    d.set("state", state);
-    d.set("plugin", q.plugin);
-    d.set("q", q.search);
-    d.set("limit", limit);
-    d.set("has_limit", !limit.empty());
-    d.set("filtered", !state.empty() || !q.plugin.empty() || !q.search.empty());
-    d.set("clear_href", "/dashboard/jobs");
-    d.set("has_older", result.olderCursor.has_value());
-    d.set("has_newer", result.newerCursor.has_value());
-    if (result.olderCursor) d.set("older_href", keep({{"before", num(*result.olderCursor)}}));
-    if (result.newerCursor) d.set("newer_href", keep({{"after", num(*result.newerCursor)}}));
-    d.set("newest_href", keep({}));
-    d.set("paged", q.beforeSeq.has_value() || q.afterSeq.has_value());
-    std::string self = keep({{"before", q.beforeSeq ? num(*q.beforeSeq) : std::string()},
-                             {"after", q.afterSeq ? num(*q.afterSeq) : std::string()}});
-    d.set("return", self);
-
-    // State tabs with their counts (one indexed GROUP BY). The counts are of
-    // all jobs: beside a plugin or search filter they would mislead, so then
-    // they are neither shown nor counted.
     bool showCounts = q.plugin.empty() && q.search.empty();
-    Data tabs = list();
-    StateCounts counts = showCounts ? s.reads.countByState()
-                                    : StateCounts{{JobState::Queued, 0}, {JobState::Running, 0},
-                                                  {JobState::Succeeded, 0}, {JobState::Failed, 0},
-                                                  {JobState::Canceled, 0}};
-    uint64_t total = 0;
-    for (const auto& [st, n] : counts) total += n;
-    {
-        Data all;
-        all.set("label", "all");
-        all.set("count", num(total));
-        all.set("href", keep({{"state", ""}, {"before", ""}, {"after", ""}}));
-        all.set("current", state.empty());
-        all.set("state", "all");
-        tabs.push_back(all);
-    }
-    for (const auto& [st, n] : counts) {
-        Data t;
-        std::string name(toString(st));
-        t.set("label", name);
-        t.set("state", name);
-        t.set("count", num(n));
-        t.set("href", keep({{"state", name}, {"before", ""}, {"after", ""}}));
-        t.set("current", name == state);
-        tabs.push_back(t);
-    }
-    d.set("tabs", tabs);
+    d.set("tabs", stateTabs(s, filters, showCounts));
     d.set("tab_counts", showCounts);
-
-    Data states = list();
-    for (const char* st : {"queued", "running", "succeeded", "failed", "canceled"}) {
-        Data o;
-        o.set("value", st);
-        o.set("selected", state == st);
-        states.push_back(o);
-    }
-    d.set("states", states);
-    std::set<std::string> pluginNames;
-    for (const auto& p : s.plugins.list()) pluginNames.insert(p->name);
-    if (!q.plugin.empty()) pluginNames.insert(q.plugin);
-    Data plugins = list();
-    for (const auto& name : pluginNames) {
-        Data o;
-        o.set("value", name);
-        o.set("selected", name == q.plugin);
-        plugins.push_back(o);
-    }
-    d.set("plugins", plugins);
+    d.set("states", stateOptions(state));
+    d.set("plugins", pluginOptions(s, q.plugin));
     page.send();
 }
 

@@ -14,8 +14,7 @@ namespace {
 constexpr int kJobsShown = 4;
 constexpr uint64_t kPreviewMaxBytes = 4 << 20;  // larger originals are not loaded as thumbnails
 
-void originalsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
-    int64_t now = nowMs();
+OriginalFilter originalFilter(const Rest::Request& rq) {
     OriginalFilter filter;
     std::string pending = queryParam(rq, "pending");
     filter.pendingOnly = pending == "true" || pending == "1" || pending == "on";
@@ -27,6 +26,50 @@ void originalsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& r
             throw ApiError::invalidParam("before", "before must be a position this page gave out");
         filter.beforeSeq = v;
     }
+    return filter;
+}
+
+// The latest jobs that used an original, as links.
+Data jobLinks(const std::vector<Job>& latest) {
+    Data jobs = list();
+    for (const Job& j : latest) {
+        Data jd;
+        jd.set("href", "/dashboard/jobs/" + j.id);
+        jd.set("state", std::string(toString(j.state)));
+        jd.set("plugin", j.plugin);
+        jd.set("short_id", shortId(j.id));
+        jobs.push_back(jd);
+    }
+    return jobs;
+}
+
+Data originalRow(const Original& o, const DashboardReads::OriginalUsage& u, int64_t now) {
+    Data r;
+    r.set("id", o.id);
+    r.set("short_id", shortId(o.id));
+    r.set("filename", o.filename.empty() ? std::string("(unnamed)") : o.filename);
+    r.set("media_type", o.mediaType);
+    r.set("size", bytesText(o.sizeBytes));
+    r.set("has_dims", o.width.has_value() && o.height.has_value());
+    if (o.width && o.height) r.set("dims", std::to_string(*o.width) + " × " + std::to_string(*o.height));
+    r.set("has_pages", o.pages.has_value());
+    if (o.pages) r.set("pages", std::to_string(*o.pages));
+    r.set("created_ago", agoText(o.createdAt, now));
+    r.set("created_at", timeText(o.createdAt));
+    r.set("purged", o.purgedAt.has_value());
+    r.set("thumb", !o.purgedAt && isPreviewable(o.mediaType) && o.sizeBytes <= kPreviewMaxBytes);
+    r.set("content_url", "/v1/originals/" + o.id + "/content");
+    r.set("job_count", num(u.jobs));
+    r.set("unused", u.jobs == 0);
+    r.set("jobs", jobLinks(u.latest));
+    r.set("more_jobs", u.jobs > u.latest.size());
+    r.set("more_count", num(u.jobs - u.latest.size()));
+    return r;
+}
+
+void originalsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
+    int64_t now = nowMs();
+    OriginalFilter filter = originalFilter(rq);
     OriginalPage result = s.jobs.listOriginals(filter);
     std::vector<std::string> ids;
     for (const Original& o : result.originals) ids.push_back(o.id);
@@ -36,39 +79,7 @@ void originalsPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& r
     page.offerLive();
     Data& d = page.data();
     Data rows = list();
-    for (const Original& o : result.originals) {
-        Data r;
-        r.set("id", o.id);
-        r.set("short_id", shortId(o.id));
-        r.set("filename", o.filename.empty() ? std::string("(unnamed)") : o.filename);
-        r.set("media_type", o.mediaType);
-        r.set("size", bytesText(o.sizeBytes));
-        r.set("has_dims", o.width.has_value() && o.height.has_value());
-        if (o.width && o.height) r.set("dims", std::to_string(*o.width) + " × " + std::to_string(*o.height));
-        r.set("has_pages", o.pages.has_value());
-        if (o.pages) r.set("pages", std::to_string(*o.pages));
-        r.set("created_ago", agoText(o.createdAt, now));
-        r.set("created_at", timeText(o.createdAt));
-        r.set("purged", o.purgedAt.has_value());
-        r.set("thumb", !o.purgedAt && isPreviewable(o.mediaType) && o.sizeBytes <= kPreviewMaxBytes);
-        r.set("content_url", "/v1/originals/" + o.id + "/content");
-        const auto& u = usage[o.id];
-        r.set("job_count", num(u.jobs));
-        r.set("unused", u.jobs == 0);
-        Data jobs = list();
-        for (const Job& j : u.latest) {
-            Data jd;
-            jd.set("href", "/dashboard/jobs/" + j.id);
-            jd.set("state", std::string(toString(j.state)));
-            jd.set("plugin", j.plugin);
-            jd.set("short_id", shortId(j.id));
-            jobs.push_back(jd);
-        }
-        r.set("jobs", jobs);
-        r.set("more_jobs", u.jobs > u.latest.size());
-        r.set("more_count", num(u.jobs - u.latest.size()));
-        rows.push_back(r);
-    }
+    for (const Original& o : result.originals) rows.push_back(originalRow(o, usage[o.id], now));
     d.set("rows", rows);
     d.set("empty", result.originals.empty());
     d.set("pending", filter.pendingOnly);

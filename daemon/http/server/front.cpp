@@ -49,6 +49,20 @@ std::string clientFileName(std::string_view name) {
     return out;
 }
 
+// A request target as the login form's `next` parameter: unreserved
+// characters and '/' as they are, every other byte percent-encoded.
+std::string percentEncoded(std::string_view target) {
+    std::string next;
+    for (unsigned char ch : target) {
+        if (std::isalnum(ch) || std::strchr("/-._~", ch)) next.push_back(static_cast<char>(ch));
+        else {
+            static const char* hex = "0123456789ABCDEF";
+            next += {'%', hex[ch >> 4], hex[ch & 15]};
+        }
+    }
+    return next;
+}
+
 ApiError pipelineTooLong() {
     return ApiError::badRequest("pipeline_too_long", "more than " + humanBytes(kMaxHeldBytes) +
                                                          " of pipelined requests arrived before the answer to an earlier one");
@@ -225,52 +239,7 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
     c.body->present = true;
     c.body->contentType = c.request.contentType;
     std::string_view type = c.request.contentType;
-    if (iequals(trim(type.substr(0, type.find(';'))), "multipart/form-data")) {
-        auto boundary = MultipartParser::boundaryOf(c.request.contentType);
-        if (!boundary) throw ApiError::badRequest("bad_multipart", "multipart/form-data without a boundary");
-        c.body->multipart = true;
-        Connection* conn = &c;
-        MultipartParser::Callbacks cb;
-        cb.begin = [this, conn](const MultipartParser::Part& part) {
-            RequestBody& b = *conn->body;
-            if (part.hasFilename) {
-                if (b.files.size() >= limits_.maxFileParts)
-                    throw ApiError::badRequest("bad_multipart", "at most " + std::to_string(limits_.maxFileParts) +
-                                                                    " file parts are taken per request");
-                b.files.push_back(FormFile{part.name, clientFileName(part.filename), part.contentType, blobs_->writer()});
-                conn->currentFile = static_cast<int>(b.files.size()) - 1;
-            } else {
-                conn->currentField = part.name;
-                conn->inField = true;
-                b.fields[part.name].clear();
-            }
-        };
-        cb.data = [this, conn](const char* data, size_t size) {
-            RequestBody& b = *conn->body;
-            if (conn->currentFile >= 0) {
-                FormFile& f = b.files[static_cast<size_t>(conn->currentFile)];
-                if (f.writer->size() + size > limits_.maxUploadBytes)
-                    throw ApiError::tooLarge("the file is larger than the limit of " +
-                                             humanBytes(limits_.maxUploadBytes));
-                f.writer->write(data, size);
-            } else if (conn->inField) {
-                std::string& value = b.fields[conn->currentField];
-                if (value.size() + size > kMaxFieldBytes)
-                    throw ApiError::invalidParam(conn->currentField, "field " + conn->currentField +
-                                                                         " is longer than 64 KiB");
-                conn->fieldBytes += size;
-                if (conn->fieldBytes > limits_.maxFieldBytes)
-                    throw ApiError::badRequest("bad_multipart", "the form fields are longer than " +
-                                                                    humanBytes(limits_.maxFieldBytes) + " in all");
-                value.append(data, size);
-            }
-        };
-        cb.end = [conn] {
-            conn->currentFile = -1;
-            conn->inField = false;
-        };
-        c.multipart = std::make_unique<MultipartParser>(*boundary, std::move(cb));
-    }
+    if (iequals(trim(type.substr(0, type.find(';'))), "multipart/form-data")) startMultipart(c);
     if (c.request.expectContinue) {
         static const char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
         peer->send(RawBuffer(kContinue, sizeof kContinue - 1));
@@ -278,6 +247,55 @@ void StreamingHandler::startBody(Connection& c, const std::shared_ptr<Tcp::Peer>
     c.remaining = c.request.contentLength.value_or(0);
     c.phase = Connection::Phase::Body;
     c.mark(ConnectionGuard::Phase::Body);
+}
+
+void StreamingHandler::startMultipart(Connection& c) {
+    auto boundary = MultipartParser::boundaryOf(c.request.contentType);
+    if (!boundary) throw ApiError::badRequest("bad_multipart", "multipart/form-data without a boundary");
+    c.body->multipart = true;
+    Connection* conn = &c;
+    MultipartParser::Callbacks cb;
+    cb.begin = [this, conn](const MultipartParser::Part& part) { beginPart(*conn, part); };
+    cb.data = [this, conn](const char* data, size_t size) { partBytes(*conn, data, size); };
+    cb.end = [conn] {
+        conn->currentFile = -1;
+        conn->inField = false;
+    };
+    c.multipart = std::make_unique<MultipartParser>(*boundary, std::move(cb));
+}
+
+void StreamingHandler::beginPart(Connection& c, const MultipartParser::Part& part) {
+    RequestBody& b = *c.body;
+    if (part.hasFilename) {
+        if (b.files.size() >= limits_.maxFileParts)
+            throw ApiError::badRequest("bad_multipart", "at most " + std::to_string(limits_.maxFileParts) +
+                                                            " file parts are taken per request");
+        b.files.push_back(FormFile{part.name, clientFileName(part.filename), part.contentType, blobs_->writer()});
+        c.currentFile = static_cast<int>(b.files.size()) - 1;
+    } else {
+        c.currentField = part.name;
+        c.inField = true;
+        b.fields[part.name].clear();
+    }
+}
+
+void StreamingHandler::partBytes(Connection& c, const char* data, size_t size) {
+    RequestBody& b = *c.body;
+    if (c.currentFile >= 0) {
+        FormFile& f = b.files[static_cast<size_t>(c.currentFile)];
+        if (f.writer->size() + size > limits_.maxUploadBytes)
+            throw ApiError::tooLarge("the file is larger than the limit of " + humanBytes(limits_.maxUploadBytes));
+        f.writer->write(data, size);
+    } else if (c.inField) {
+        std::string& value = b.fields[c.currentField];
+        if (value.size() + size > kMaxFieldBytes)
+            throw ApiError::invalidParam(c.currentField, "field " + c.currentField + " is longer than 64 KiB");
+        c.fieldBytes += size;
+        if (c.fieldBytes > limits_.maxFieldBytes)
+            throw ApiError::badRequest("bad_multipart", "the form fields are longer than " +
+                                                            humanBytes(limits_.maxFieldBytes) + " in all");
+        value.append(data, size);
+    }
 }
 
 void StreamingHandler::bodyBytes(Connection& c, const char* data, size_t size) {
@@ -330,49 +348,10 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
                                      "' without tokens (localhost, 127.0.0.1, [::1] or --public-url's host)"));
         return false;
     }
-    c.client = "ip:" + peer->address().host();
-    if (access_) {
-        try {
-            c.client = access_->admit(
-                Caller{method, path, c.rule.scope, c.request.authorization, c.request.cookie, peer->address().host()});
-        } catch (const ApiError& e) {
-            // A person opening a dashboard page without a session is sent to the login form.
-            bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
-            if (e.status() != 401 || !page) {
-                reject(c, peer, e);
-                return false;
-            }
-            Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
-            response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-            RequestTiming timing = timingOf(c.origin(), metrics_, "front", std::string(method));
-            TimingScope scope(&timing);
-            std::string next;
-            for (unsigned char ch : target) {
-                if (std::isalnum(ch) || std::strchr("/-._~", ch)) next.push_back(static_cast<char>(ch));
-                else {
-                    static const char* hex = "0123456789ABCDEF";
-                    next += {'%', hex[ch >> 4], hex[ch & 15]};
-                }
-            }
-            sendEmpty(response, 303, {{"Location", "/dashboard/login?next=" + next}});
-            c.reset();
-            c.phase = Connection::Phase::Discard;
-            return false;
-        }
-    }
+    if (!admitCaller(c, peer, method, path, target)) return false;
     bool hasBody = c.request.chunked || c.request.contentLength.value_or(0) > 0;
     if (!allow.empty()) {
-        // Answered before any body is read; a body sent along closes the connection.
-        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
-        if (hasBody || !c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        RequestTiming timing = timingOf(c.origin(), metrics_, *route, std::string(method));
-        TimingScope scope(&timing);
-        addHeader(response, "Allow", allow);
-        sendError(response, ApiError(405, "method_not_allowed",
-                                     std::string(method) + " is not allowed here; allowed: " + allow));
-        c.reset();
-        if (hasBody) c.phase = Connection::Phase::Discard;
-        else c.mark(ConnectionGuard::Phase::Idle);
+        refuseMethod(c, peer, method, *route, allow, hasBody);
         return false;
     }
     if (hasBody && c.rule.maxBody == 0) {
@@ -381,17 +360,68 @@ bool StreamingHandler::admit(Connection& c, const std::shared_ptr<Tcp::Peer>& pe
         return false;
     }
     if (!route) {
-        // Answered here, not by the router: it would fold the path first.
-        Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
-        if (!c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
-        RequestTiming timing = timingOf(c.origin(), metrics_, "unmatched", std::string(method));
-        TimingScope scope(&timing);
-        sendError(response, ApiError::notFound("no route for " + std::string(method) + " " + std::string(path)));
-        c.reset();
-        c.mark(ConnectionGuard::Phase::Idle);
+        answerNoRoute(c, peer, method, path);
         return false;
     }
     return true;
+}
+
+bool StreamingHandler::admitCaller(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, std::string_view method,
+                                   std::string_view path, std::string_view target) {
+    c.client = "ip:" + peer->address().host();
+    if (!access_) return true;
+    try {
+        c.client = access_->admit(
+            Caller{method, path, c.rule.scope, c.request.authorization, c.request.cookie, peer->address().host()});
+    } catch (const ApiError& e) {
+        // A person opening a dashboard page without a session is sent to the login form.
+        bool page = (method == "GET" || method == "HEAD") && (path == "/dashboard" || path.starts_with("/dashboard/"));
+        if (e.status() != 401 || !page) {
+            reject(c, peer, e);
+            return false;
+        }
+        redirectToLogin(c, peer, method, target);
+        return false;
+    }
+    return true;
+}
+
+void StreamingHandler::redirectToLogin(Connection& c, const std::shared_ptr<Tcp::Peer>& peer,
+                                       std::string_view method, std::string_view target) {
+    Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+    response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    RequestTiming timing = timingOf(c.origin(), metrics_, "front", std::string(method));
+    TimingScope scope(&timing);
+    sendEmpty(response, 303, {{"Location", "/dashboard/login?next=" + percentEncoded(target)}});
+    c.reset();
+    c.phase = Connection::Phase::Discard;
+}
+
+void StreamingHandler::refuseMethod(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, std::string_view method,
+                                    const std::string& route, const std::string& allow, bool hasBody) {
+    // Answered before any body is read; a body sent along closes the connection.
+    Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+    if (hasBody || !c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    RequestTiming timing = timingOf(c.origin(), metrics_, route, std::string(method));
+    TimingScope scope(&timing);
+    addHeader(response, "Allow", allow);
+    sendError(response, ApiError(405, "method_not_allowed",
+                                 std::string(method) + " is not allowed here; allowed: " + allow));
+    c.reset();
+    if (hasBody) c.phase = Connection::Phase::Discard;
+    else c.mark(ConnectionGuard::Phase::Idle);
+}
+
+void StreamingHandler::answerNoRoute(Connection& c, const std::shared_ptr<Tcp::Peer>& peer, std::string_view method,
+                                     std::string_view path) {
+    // Answered here, not by the router: it would fold the path first.
+    Http::ResponseWriter response(Http::Version::Http11, transport(), this, peer);
+    if (!c.request.keepAlive) response.headers().add<Http::Header::Connection>(Http::ConnectionControl::Close);
+    RequestTiming timing = timingOf(c.origin(), metrics_, "unmatched", std::string(method));
+    TimingScope scope(&timing);
+    sendError(response, ApiError::notFound("no route for " + std::string(method) + " " + std::string(path)));
+    c.reset();
+    c.mark(ConnectionGuard::Phase::Idle);
 }
 
 void StreamingHandler::dispatch(Connection& c, const std::shared_ptr<Tcp::Peer>& peer) {

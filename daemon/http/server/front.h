@@ -3,6 +3,7 @@
 #include "common/error.h"
 #include "http/server/access.h"
 #include "http/server/connection_guard.h"
+#include "http/server/multipart.h"
 #include "http/server/respond.h"
 #include "http/server/route_rules.h"
 #include "store/blob_store.h"
@@ -78,6 +79,11 @@ private:
     static void onAnswered(const std::shared_ptr<Pistache::Tcp::Peer>& peer, AnswerPhase phase);
     void resume(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void startBody(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    // A multipart/form-data body: file parts stream into blob writers, plain
+    // fields into the body's fields, each within the front end's limits.
+    void startMultipart(Connection& c);
+    void beginPart(Connection& c, const MultipartParser::Part& part);
+    void partBytes(Connection& c, const char* data, size_t size);
     void bodyBytes(Connection& c, const char* data, size_t size);
     void dispatch(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
     void reject(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, const ApiError& error,
@@ -85,6 +91,18 @@ private:
     // Target, Host, auth, rate limit and body rules, from the head alone:
     // nothing of a refused body is read. False when the request was answered.
     bool admit(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer);
+    // Who sent the request, as the access layer knows it (c.client). False when
+    // refused, or when a dashboard page without a session went to the login form.
+    bool admitCaller(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::string_view method,
+                     std::string_view path, std::string_view target);
+    void redirectToLogin(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::string_view method,
+                         std::string_view target);
+    // 405 with Allow, for a known path and a method it does not take.
+    void refuseMethod(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::string_view method,
+                      const std::string& route, const std::string& allow, bool hasBody);
+    // 404 for a path no route has.
+    void answerNoRoute(Connection& c, const std::shared_ptr<Pistache::Tcp::Peer>& peer, std::string_view method,
+                       std::string_view path);
 
     std::shared_ptr<Pistache::Rest::Router> router_;
     BlobStore* blobs_;
