@@ -140,6 +140,42 @@ private:
     fs::path path_;
 };
 
+// The -p key=value arguments, as the plugin's schema reads them.
+std::map<std::string, std::string> parseParams(const std::vector<std::string>& params) {
+    std::map<std::string, std::string> raw;
+    for (const std::string& kv : params) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) throw ApiError::invalidParam(kv, "-p takes key=value, got '" + kv + "'");
+        raw[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return raw;
+}
+
+// The same checks as a daemon's (SVG references and size included), with the
+// plugin named on the command line instead of one chosen by type.
+CheckedSource checkInput(PluginHost& host, const Config& config,
+                         const std::shared_ptr<const PluginDescriptor>& plugin, std::ifstream& in,
+                         const fs::path& source) {
+    std::string head(4096, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    head.resize(static_cast<size_t>(in.gcount()));
+    std::error_code sizeError;
+    uint64_t size = fs::file_size(source, sizeError);
+    JobLimits limits;
+    limits.maxPixels = config.maxPixels;
+    limits.maxPages = config.maxPages;
+    limits.maxSvgBytes = config.maxSvgBytes;
+    return checkSource(host, limits, head, source.string(), sizeError ? 0 : size, [&](const std::string& type) {
+        if (!plugin->acceptsType(type)) {
+            std::string accepts;
+            for (const auto& a : plugin->accepts) accepts += (accepts.empty() ? "" : ", ") + a;
+            throw ApiError::unsupportedMediaType("file is " + type + "; plugin '" + plugin->name + "' accepts " +
+                                                 accepts);
+        }
+        return plugin;
+    });
+}
+
 }  // namespace
 
 int runOnce(const std::string& pluginDir, const std::string& pluginName, const std::string& input,
@@ -159,42 +195,14 @@ int runOnce(const std::string& pluginDir, const std::string& pluginName, const s
     fs::path source = stdinCopy ? stdinCopy->path() : fs::path(input);
 
     try {
-        std::map<std::string, std::string> raw;
-        for (const std::string& kv : params) {
-            auto eq = kv.find('=');
-            if (eq == std::string::npos || eq == 0) throw ApiError::invalidParam(kv, "-p takes key=value, got '" + kv + "'");
-            raw[kv.substr(0, eq)] = kv.substr(eq + 1);
-        }
-        nlohmann::json canonical = plugin->params.validate(raw);
+        nlohmann::json canonical = plugin->params.validate(parseParams(params));
 
         std::ifstream in(source, std::ios::binary);
         if (!in) {
             std::cerr << "pixelmill: cannot read " << source.string() << "\n";
             return 2;
         }
-        std::string head(4096, '\0');
-        in.read(head.data(), static_cast<std::streamsize>(head.size()));
-        head.resize(static_cast<size_t>(in.gcount()));
-        std::error_code sizeError;
-        uint64_t size = fs::file_size(source, sizeError);
-        JobLimits limits;
-        limits.maxPixels = config.maxPixels;
-        limits.maxPages = config.maxPages;
-        limits.maxSvgBytes = config.maxSvgBytes;
-        // The same checks as a daemon's (SVG references and size included).
-        CheckedSource checked = checkSource(host, limits, head, source.string(), sizeError ? 0 : size,
-                                            [&](const std::string& type) {
-                                                if (!plugin->acceptsType(type)) {
-                                                    std::string accepts;
-                                                    for (const auto& a : plugin->accepts)
-                                                        accepts += (accepts.empty() ? "" : ", ") + a;
-                                                    throw ApiError::unsupportedMediaType(
-                                                        "file is " + type + "; plugin '" + plugin->name +
-                                                        "' accepts " + accepts);
-                                                }
-                                                return plugin;
-                                            });
-        const std::string& mediaType = checked.mediaType;
+        CheckedSource checked = checkInput(host, config, plugin, in, source);
 
         fs::create_directories(outDir);
         LocalControl control(outDir, config.jobTimeoutSeconds);
@@ -204,7 +212,7 @@ int runOnce(const std::string& pluginDir, const std::string& pluginName, const s
         request.pluginVersion = plugin->version;
         request.params = ParamSchema::toText(canonical);
         request.inputPath = fs::absolute(source).string();
-        request.mediaType = mediaType;
+        request.mediaType = checked.mediaType;
         ExecResult result = executor.execute(request, control);
         if (result.status != ExecResult::Status::Ok) {
             std::cerr << "pixelmill: " << plugin->name << " failed: "

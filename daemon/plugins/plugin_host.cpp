@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <optional>
 #include <regex>
 
 namespace fs = std::filesystem;
@@ -31,6 +32,38 @@ std::string fileSignature(const fs::path& file) {
     if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
     return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
            std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino);
+}
+
+// What is wrong with a library's table, or "" if nothing. abi_version
+// first: nothing else of the struct is trusted before it matches.
+std::string abiProblem(const pm_plugin& abi) {
+    if (abi.abi_version != PIXELMILL_PLUGIN_ABI_VERSION) {
+        return "ABI version " + std::to_string(abi.abi_version) + ", this daemon speaks " +
+               std::to_string(PIXELMILL_PLUGIN_ABI_VERSION);
+    }
+    if (!validName(abi.name)) return "name is missing or not [a-z0-9_-]";
+    if (!abi.version || !*abi.version) return "version is missing";
+    if (!abi.process) return "process is missing";
+    if (!abi.accepts || !abi.accepts[0]) return "accepts no media types";
+    return {};
+}
+
+// Fills `descriptor` from a library's table; returns why the library is
+// refused (a broken table or parameter schema), or "".
+std::string readDescriptor(const pm_plugin& abi, const fs::path& file, PluginDescriptor& descriptor) {
+    if (std::string problem = abiProblem(abi); !problem.empty()) return problem;
+    descriptor.name = abi.name;
+    descriptor.version = abi.version;
+    descriptor.description = abi.description ? abi.description : "";
+    descriptor.file = file.string();
+    for (const char* const* a = abi.accepts; *a; ++a) descriptor.accepts.emplace_back(*a);
+    descriptor.canProbe = abi.probe != nullptr;
+    try {
+        descriptor.params = ParamSchema::parse(abi.params_schema ? abi.params_schema : "{}");
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return {};
 }
 
 }  // namespace
@@ -144,33 +177,9 @@ bool PluginHost::load(const fs::path& file) {
         return false;
     };
     if (!staging_.empty()) {
-        std::string bytes;
-        try {
-            MappedFile mapped(file.string());
-            bytes.assign(reinterpret_cast<const char*>(mapped.data()), mapped.size());
-        } catch (const std::exception& e) {
-            refuse(file, std::string("cannot be read: ") + e.what());
-            return false;
-        }
-        std::string sha = Sha256::hex(bytes);
-        {
-            std::lock_guard lock(mutex_);
-            if (staged_.count(sha)) return false;  // these very bytes were loaded (or refused) already
-            staged_[sha] = file.string();
-        }
-        from = staging_ / (sha + ".so");
-        fs::path tmp = staging_ / (sha + ".so.tmp");
-        {
-            std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-            if (!out) {
-                std::error_code ec;
-                fs::remove(tmp, ec);
-                refuse(file, "cannot be copied to " + staging_.string());
-                return false;
-            }
-        }
-        fs::rename(tmp, from);
+        std::optional<fs::path> copy = stage(file);
+        if (!copy) return false;
+        from = *copy;
         staged = true;
         if (loadCheck_) {
             std::string problem = loadCheck_(from);
@@ -183,60 +192,14 @@ bool PluginHost::load(const fs::path& file) {
         seen_[file.string()] = fileSignature(file);
     }
     boost::dll::shared_library library;
-    try {
-        library.load(from.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
-    } catch (const std::exception& e) {
-        return refuseLoad(std::string("cannot be loaded: ") + e.what());
-    }
-    if (!library.has(PIXELMILL_PLUGIN_SYMBOL)) {
-        {
-            std::lock_guard lock(mutex_);
-            libraries_.push_back(std::move(library));  // never unload: its constructors have run
-        }
-        return refuseLoad(std::string("does not export ") + PIXELMILL_PLUGIN_SYMBOL);
-    }
+    if (std::string problem = openLibrary(from, library); !problem.empty()) return refuseLoad(problem);
     const pm_plugin& abi = library.get<const pm_plugin>(PIXELMILL_PLUGIN_SYMBOL);
-    std::string problem;
-    // abi_version first: nothing else of the struct is trusted before it matches.
-    if (abi.abi_version != PIXELMILL_PLUGIN_ABI_VERSION) {
-        problem = "ABI version " + std::to_string(abi.abi_version) + ", this daemon speaks " +
-                  std::to_string(PIXELMILL_PLUGIN_ABI_VERSION);
-    } else if (!validName(abi.name)) {
-        problem = "name is missing or not [a-z0-9_-]";
-    } else if (!abi.version || !*abi.version) {
-        problem = "version is missing";
-    } else if (!abi.process) {
-        problem = "process is missing";
-    } else if (!abi.accepts || !abi.accepts[0]) {
-        problem = "accepts no media types";
-    }
-
     auto descriptor = std::make_shared<PluginDescriptor>();
-    if (problem.empty()) {
-        descriptor->name = abi.name;
-        descriptor->version = abi.version;
-        descriptor->description = abi.description ? abi.description : "";
-        descriptor->file = file.string();
-        for (const char* const* a = abi.accepts; *a; ++a) descriptor->accepts.emplace_back(*a);
-        descriptor->canProbe = abi.probe != nullptr;
-        try {
-            descriptor->params = ParamSchema::parse(abi.params_schema ? abi.params_schema : "{}");
-        } catch (const std::exception& e) {
-            problem = e.what();
-        }
-    }
+    std::string problem = readDescriptor(abi, file, *descriptor);
 
     std::unique_lock lock(mutex_);
     libraries_.push_back(std::move(library));
-    if (problem.empty()) {
-        for (const LoadedPlugin& p : plugins_) {
-            if (p.descriptor->name == descriptor->name && p.descriptor->version == descriptor->version) {
-                problem = "duplicate: plugin '" + descriptor->name + "' " + descriptor->version +
-                          " is already loaded from " + p.descriptor->file;
-                break;
-            }
-        }
-    }
+    if (problem.empty()) problem = duplicateOf(*descriptor);
     if (!problem.empty()) {
         lock.unlock();
         return refuseLoad(problem);
@@ -246,6 +209,63 @@ bool PluginHost::load(const fs::path& file) {
     lock.unlock();
     log::info("plugin_loaded", {{"plugin", descriptor->name}, {"version", descriptor->version}, {"file", file.string()}});
     return true;
+}
+
+std::optional<fs::path> PluginHost::stage(const fs::path& file) {
+    std::string bytes;
+    try {
+        MappedFile mapped(file.string());
+        bytes.assign(reinterpret_cast<const char*>(mapped.data()), mapped.size());
+    } catch (const std::exception& e) {
+        refuse(file, std::string("cannot be read: ") + e.what());
+        return std::nullopt;
+    }
+    std::string sha = Sha256::hex(bytes);
+    {
+        std::lock_guard lock(mutex_);
+        if (staged_.count(sha)) return std::nullopt;  // these very bytes were loaded (or refused) already
+        staged_[sha] = file.string();
+    }
+    fs::path copy = staging_ / (sha + ".so");
+    fs::path tmp = staging_ / (sha + ".so.tmp");
+    {
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out) {
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            refuse(file, "cannot be copied to " + staging_.string());
+            return std::nullopt;
+        }
+    }
+    fs::rename(tmp, copy);
+    return copy;
+}
+
+std::string PluginHost::openLibrary(const fs::path& from, boost::dll::shared_library& library) {
+    try {
+        library.load(from.string(), boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+    } catch (const std::exception& e) {
+        return std::string("cannot be loaded: ") + e.what();
+    }
+    if (!library.has(PIXELMILL_PLUGIN_SYMBOL)) {
+        {
+            std::lock_guard lock(mutex_);
+            libraries_.push_back(std::move(library));  // never unload: its constructors have run
+        }
+        return std::string("does not export ") + PIXELMILL_PLUGIN_SYMBOL;
+    }
+    return {};
+}
+
+std::string PluginHost::duplicateOf(const PluginDescriptor& descriptor) const {
+    for (const LoadedPlugin& p : plugins_) {
+        if (p.descriptor->name == descriptor.name && p.descriptor->version == descriptor.version) {
+            return "duplicate: plugin '" + descriptor.name + "' " + descriptor.version +
+                   " is already loaded from " + p.descriptor->file;
+        }
+    }
+    return {};
 }
 
 std::shared_ptr<const PluginDescriptor> PluginHost::find(std::string_view name, std::string_view version) const {

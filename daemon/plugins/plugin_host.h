@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,15 @@ public:
 private:
     void refuse(const std::filesystem::path& file, const std::string& reason);
     void writeAcceptedList();
+    // Copies a library to staging/<sha256>.so, the copy this process maps;
+    // nothing when it is refused or these very bytes were staged before.
+    std::optional<std::filesystem::path> stage(const std::filesystem::path& file);
+    // Maps a library; returns why it is refused, or "". One that does not
+    // export the plugin symbol is kept anyway: its constructors have run.
+    std::string openLibrary(const std::filesystem::path& from, boost::dll::shared_library& library);
+    // Why a plugin of the same name and version cannot be loaded too, or ""
+    // (mutex_ held).
+    std::string duplicateOf(const PluginDescriptor& descriptor) const;
 
     std::filesystem::path folder_;
     PluginLimits limits_;

@@ -301,30 +301,8 @@ void Scheduler::workerLoop() {
             continue;
         }
         if (!ready_.empty()) {
-            Ready next = std::move(ready_.front());
-            ready_.pop_front();
-            // Its lease runs from the claim: one that waited long (the attempts grew slower) is
-            // given back rather than run on what is left of it.
-            if (nowMs() - next.claimedAt > options_.leaseMarginMs / 2) {
-                lock.unlock();
-                giveBack({std::move(next.job)});
-                lock.lock();
-                lookAgain = true;
-                continue;
-            }
-            auto attempt = std::make_shared<Attempt>(*this, std::move(next.job));
-            running_[attempt->job().id] = attempt;  // with the pop: a cancel finds it in one place or the other
-            ++busy_;
-            // Feed ahead: top the ready queue up while the others still have work in it.
-            int target = feedAhead();
-            if (target > 0 && moreReady_ && !claimInFlight_ && static_cast<int>(ready_.size()) * 2 <= target)
-                claimInto(lock, target - static_cast<int>(ready_.size()));
-            lock.unlock();
-            runAttempt(attempt);
-            attempt.reset();
-            --busy_;
+            runNextReady(lock);
             lookAgain = true;
-            lock.lock();
             continue;
         }
         if (claimInFlight_) {  // another worker is claiming: wait for what it brings
@@ -332,18 +310,7 @@ void Scheduler::workerLoop() {
             continue;
         }
         if (!lookAgain && wakeTokens_ == 0) {
-            int64_t waitMs = options_.idlePollMs;
-            lock.unlock();
-            std::optional<int64_t> due;
-            try { due = queue_.nextRunAfter(); } catch (const std::exception&) {}
-            lock.lock();
-            if (due) waitMs = std::clamp<int64_t>(*due - nowMs(), 0, waitMs);
-            auto nothingToDo = [&] {
-                return wakeTokens_ == 0 && help_.empty() && ready_.empty() && !claimInFlight_ && claiming_ &&
-                       !stopping_;
-            };
-            if (nothingToDo()) wake_.wait_for(lock, std::chrono::milliseconds(waitMs));
-            if (nothingToDo()) lookAgain = true;  // poll
+            lookAgain = waitIdle(lock);  // poll
             continue;
         }
         if (wakeTokens_ > 0) --wakeTokens_;
@@ -352,6 +319,46 @@ void Scheduler::workerLoop() {
     }
     --liveWorkers_;
     idle_.notify_all();
+}
+
+void Scheduler::runNextReady(std::unique_lock<std::mutex>& lock) {
+    Ready next = std::move(ready_.front());
+    ready_.pop_front();
+    // Its lease runs from the claim: one that waited long (the attempts grew slower) is
+    // given back rather than run on what is left of it.
+    if (nowMs() - next.claimedAt > options_.leaseMarginMs / 2) {
+        lock.unlock();
+        giveBack({std::move(next.job)});
+        lock.lock();
+        return;
+    }
+    auto attempt = std::make_shared<Attempt>(*this, std::move(next.job));
+    running_[attempt->job().id] = attempt;  // with the pop: a cancel finds it in one place or the other
+    ++busy_;
+    // Feed ahead: top the ready queue up while the others still have work in it.
+    int target = feedAhead();
+    if (target > 0 && moreReady_ && !claimInFlight_ && static_cast<int>(ready_.size()) * 2 <= target)
+        claimInto(lock, target - static_cast<int>(ready_.size()));
+    lock.unlock();
+    runAttempt(attempt);
+    attempt.reset();
+    --busy_;
+    lock.lock();
+}
+
+bool Scheduler::waitIdle(std::unique_lock<std::mutex>& lock) {
+    int64_t waitMs = options_.idlePollMs;
+    lock.unlock();
+    std::optional<int64_t> due;
+    try { due = queue_.nextRunAfter(); } catch (const std::exception&) {}
+    lock.lock();
+    if (due) waitMs = std::clamp<int64_t>(*due - nowMs(), 0, waitMs);
+    auto nothingToDo = [&] {
+        return wakeTokens_ == 0 && help_.empty() && ready_.empty() && !claimInFlight_ && claiming_ &&
+               !stopping_;
+    };
+    if (nothingToDo()) wake_.wait_for(lock, std::chrono::milliseconds(waitMs));
+    return nothingToDo();
 }
 
 void Scheduler::claimInto(std::unique_lock<std::mutex>& lock, int max) {
@@ -410,44 +417,11 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
     log::debug("job_started", {{"job", job.id}, {"plugin", job.plugin}, {"attempt", job.attempt},
                                {"queue_wait_s", queueWait}});
 
-    ExecRequest request;
-    request.jobId = job.id;
-    request.plugin = job.plugin;
-    request.pluginVersion = job.pluginVersion;
-    request.mediaType = job.sourceMediaType;
-    ExecResult result;
     double started = monotonicSeconds();
-    if (attempt->canceled()) {
-        result = {ExecResult::Status::Canceled, "canceled before it started", 0};
-    } else {
-        // A plugin that can take the daemon down begins its attempt durably first: if the daemon
-        // dies, the attempt counts, and a job that kills it every time runs out of attempts. A
-        // plugin in its own process cannot: a daemon that dies (killed, its machine lost) is not
-        // the job's doing, and the job goes back without using an attempt.
-        if (executor_.sharesProcess()) attempt->beginDurably();
-        try {
-            request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
-            request.inputPath = blobs_.path(job.sourceSha256);
-            result = executor_.execute(request, *attempt);
-            // Outputs of a failed attempt are dropped with their temp files; a
-            // success whose outputs cannot all be kept is tried again.
-            if (!attempt->publish(result.status == ExecResult::Status::Ok))
-                result = {ExecResult::Status::Transient, "the outputs could not be stored", result.seconds};
-        } catch (const std::exception& e) {
-            result = {ExecResult::Status::Internal, e.what(), 0};
-        }
-    }
+    ExecResult result = runPlugin(*attempt);
     double took = monotonicSeconds() - started;
 
-    AttemptReport report;
-    report.result = result;
-    report.canceled = attempt->canceled();
-    report.drained = attempt->drained();
-    report.timedOut = attempt->timedOut();
-    report.storageError = attempt->storageError();
-    report.attempt = job.attempt;
-    report.maxAttempts = job.maxAttempts;
-    report.timeoutSeconds = options_.jobTimeoutSeconds;
+    AttemptReport report = reportOf(*attempt, result);
     AttemptResult ended = decideOutcome(report, nowMs(), backoffMs(job.attempt));
     ended.endedAt = nowMs();  // not when the commit comes: the next claim may be recorded first
 
@@ -465,6 +439,46 @@ void Scheduler::runAttempt(const std::shared_ptr<Attempt>& attempt) {
                                       reportEnd(*attempt, report, ended, owned, error);
                                   });
                               });
+}
+
+ExecResult Scheduler::runPlugin(Attempt& attempt) {
+    const ClaimedJob& job = attempt.job();
+    ExecRequest request;
+    request.jobId = job.id;
+    request.plugin = job.plugin;
+    request.pluginVersion = job.pluginVersion;
+    request.mediaType = job.sourceMediaType;
+    if (attempt.canceled()) return {ExecResult::Status::Canceled, "canceled before it started", 0};
+    // A plugin that can take the daemon down begins its attempt durably first: if the daemon
+    // dies, the attempt counts, and a job that kills it every time runs out of attempts. A
+    // plugin in its own process cannot: a daemon that dies (killed, its machine lost) is not
+    // the job's doing, and the job goes back without using an attempt.
+    if (executor_.sharesProcess()) attempt.beginDurably();
+    try {
+        request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
+        request.inputPath = blobs_.path(job.sourceSha256);
+        ExecResult result = executor_.execute(request, attempt);
+        // Outputs of a failed attempt are dropped with their temp files; a
+        // success whose outputs cannot all be kept is tried again.
+        if (!attempt.publish(result.status == ExecResult::Status::Ok))
+            result = {ExecResult::Status::Transient, "the outputs could not be stored", result.seconds};
+        return result;
+    } catch (const std::exception& e) {
+        return {ExecResult::Status::Internal, e.what(), 0};
+    }
+}
+
+AttemptReport Scheduler::reportOf(const Attempt& attempt, const ExecResult& result) const {
+    AttemptReport report;
+    report.result = result;
+    report.canceled = attempt.canceled();
+    report.drained = attempt.drained();
+    report.timedOut = attempt.timedOut();
+    report.storageError = attempt.storageError();
+    report.attempt = attempt.job().attempt;
+    report.maxAttempts = attempt.job().maxAttempts;
+    report.timeoutSeconds = options_.jobTimeoutSeconds;
+    return report;
 }
 
 void Scheduler::reportEnd(const Attempt& attempt, const AttemptReport& report, AttemptResult ended, bool owned,

@@ -96,6 +96,12 @@ private:
     };
 
     void workerLoop();
+    // Runs the job at the front of the ready queue, or gives it back when it
+    // waited there too long. Called and returns with `lock` held.
+    void runNextReady(std::unique_lock<std::mutex>& lock);
+    // Waits, with `lock` held, until woken or until the next job is due (at
+    // most the idle poll); true if there is still nothing to do: look at the store.
+    bool waitIdle(std::unique_lock<std::mutex>& lock);
     // Claims up to `max` jobs into the ready queue. Called and returns with
     // `lock` held; the store is asked without it.
     void claimInto(std::unique_lock<std::mutex>& lock, int max);
@@ -103,6 +109,10 @@ private:
     int feedAhead() const;
     void giveBack(std::vector<ClaimedJob> jobs);
     void runAttempt(const std::shared_ptr<Attempt>& attempt);
+    // The plugin's run of an attempt, its outputs published; not started when canceled already.
+    ExecResult runPlugin(Attempt& attempt);
+    // What decideOutcome() needs to know of how the attempt went.
+    AttemptReport reportOf(const Attempt& attempt, const ExecResult& result) const;
     // On the reporter thread, once the store has answered the posted end.
     void reportEnd(const Attempt& attempt, const AttemptReport& report, AttemptResult ended, bool owned,
                    std::exception_ptr error);

@@ -164,9 +164,8 @@ protocol::Probed probeSource(PluginHost& host, const protocol::Probe& probe) {
     return answer;
 }
 
-}  // namespace
-
-int runWorker(const WorkerOptions& options) {
+// The process's own settings: its parent, priority, signals, log and memory limit.
+void setUpProcess(const WorkerOptions& options) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the daemon
     // Below the daemon's reactors (set before any thread starts: threads inherit it).
     lowerThreadPriority(kWorkerNice);
@@ -179,7 +178,74 @@ int runWorker(const WorkerOptions& options) {
     }
     std::set_new_handler(outOfMemory);
     initImageLibrary("pixelmill-worker", 1);
+}
 
+// What the reader thread hands the job loop: Run and Probe requests, in
+// order. Stop and Ack are for the job running now, and go to it at once.
+class Inbox {
+public:
+    void deliver(protocol::ToWorker m) {
+        std::lock_guard lock(mutex_);
+        if (std::holds_alternative<protocol::Stop>(m)) {
+            if (current_) current_->requestStop();
+        } else if (const auto* ack = std::get_if<protocol::Ack>(&m)) {
+            if (current_) current_->acknowledge(ack->seq, ack->ok);
+        } else {
+            requests_.push_back(std::move(m));
+            arrived_.notify_one();
+        }
+    }
+
+    // Waits for the next Run or Probe.
+    protocol::ToWorker next() {
+        std::unique_lock lock(mutex_);
+        arrived_.wait(lock, [&] { return !requests_.empty(); });
+        protocol::ToWorker request = std::move(requests_.front());
+        requests_.pop_front();
+        return request;
+    }
+
+    void setCurrent(ChildControl* control) {
+        std::lock_guard lock(mutex_);
+        current_ = control;
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable arrived_;
+    std::deque<protocol::ToWorker> requests_;
+    ChildControl* current_ = nullptr;
+};
+
+// Reads what the daemon says, for the life of the process.
+void startReader(Channel& channel, Inbox& inbox) {
+    std::thread reader([&channel, &inbox] {
+        for (;;) {
+            std::optional<protocol::ToWorker> m;
+            try {
+                m = protocol::receiveToWorker(channel, std::chrono::milliseconds(1000));
+            } catch (const std::exception&) {
+                ::_exit(0);  // the daemon is gone, closed us, or spoke another protocol: nothing left to do
+            }
+            if (m) inbox.deliver(std::move(*m));
+        }
+    });
+    reader.detach();
+}
+
+// Runs one job within its CPU allowance, and waits until its outputs are kept.
+ExecResult runJob(const protocol::Run& run, PluginHost& host, InProcessExecutor& executor, ChildControl& control,
+                  double cpuSeconds) {
+    ExecRequest exec{run.job, run.plugin, run.version, run.params, run.input, run.mediaType};
+    if (!host.abi(exec.plugin, exec.pluginVersion)) host.scan();  // a plugin newer than this worker
+    limitCpu(cpuSeconds);
+    return control.publish(executor.execute(exec, control));
+}
+
+}  // namespace
+
+int runWorker(const WorkerOptions& options) {
+    setUpProcess(options);
     PluginHost host(options.pluginDir, options.limits);
     // Only what the daemon accepted: a library it refused may crash whoever loads it.
     if (!options.pluginList.empty()) host.setLibraryList(options.pluginList);
@@ -189,41 +255,12 @@ int runWorker(const WorkerOptions& options) {
     Channel channel(options.fd);
 
     // One thread reads everything the daemon says; jobs run on this one.
-    std::mutex mutex;
-    std::condition_variable arrived;
-    std::deque<protocol::ToWorker> requests;  // Run and Probe, in order
-    ChildControl* current = nullptr;
-    std::thread reader([&] {
-        for (;;) {
-            std::optional<protocol::ToWorker> m;
-            try {
-                m = protocol::receiveToWorker(channel, std::chrono::milliseconds(1000));
-            } catch (const std::exception&) {
-                ::_exit(0);  // the daemon is gone, closed us, or spoke another protocol: nothing left to do
-            }
-            if (!m) continue;
-            std::lock_guard lock(mutex);
-            if (std::holds_alternative<protocol::Stop>(*m)) {
-                if (current) current->requestStop();
-            } else if (const auto* ack = std::get_if<protocol::Ack>(&*m)) {
-                if (current) current->acknowledge(ack->seq, ack->ok);
-            } else {
-                requests.push_back(std::move(*m));
-                arrived.notify_one();
-            }
-        }
-    });
-    reader.detach();
+    Inbox inbox;
+    startReader(channel, inbox);
     protocol::send(channel, protocol::Ready{static_cast<int>(::getpid())});
 
     for (;;) {
-        protocol::ToWorker request;
-        {
-            std::unique_lock lock(mutex);
-            arrived.wait(lock, [&] { return !requests.empty(); });
-            request = std::move(requests.front());
-            requests.pop_front();
-        }
+        protocol::ToWorker request = inbox.next();
         if (const auto* probe = std::get_if<protocol::Probe>(&request)) {
             protocol::send(channel, probeSource(host, *probe));
             continue;
@@ -231,18 +268,9 @@ int runWorker(const WorkerOptions& options) {
         const auto* run = std::get_if<protocol::Run>(&request);
         if (!run) continue;
         ChildControl control(channel, blobs, options.threads);
-        {
-            std::lock_guard lock(mutex);
-            current = &control;
-        }
-        ExecRequest exec{run->job, run->plugin, run->version, run->params, run->input, run->mediaType};
-        if (!host.abi(exec.plugin, exec.pluginVersion)) host.scan();  // a plugin newer than this worker
-        limitCpu(options.cpuSecondsPerJob);
-        ExecResult result = control.publish(executor.execute(exec, control));
-        {
-            std::lock_guard lock(mutex);
-            current = nullptr;
-        }
+        inbox.setCurrent(&control);
+        ExecResult result = runJob(*run, host, executor, control, options.cpuSecondsPerJob);
+        inbox.setCurrent(nullptr);
         protocol::send(channel, protocol::Done{result.status, result.message, result.seconds});
         // A 5K progressive JPEG needs ~90 MB of coefficients; hand freed
         // memory back to the system between jobs instead of keeping each
