@@ -140,13 +140,14 @@ OpenedStore openStore(const Config& config, const fs::path& dataDir, const NodeS
 }
 
 // The plugin folder scanned, libraries loaded from checked copies under the
-// data folder (see PluginHost::setStaging).
+// data folder (see PluginLoading::staging), each first loaded in a child process.
 std::unique_ptr<PluginHost> loadPlugins(const Config& config, const fs::path& dataDir) {
-    auto plugins = std::make_unique<PluginHost>(config.pluginDir, PluginLimits{config.maxPixels, config.maxPages});
-    plugins->setStaging(dataDir / "plugins-loaded");
+    PluginLoading loading{.staging = dataDir / "plugins-loaded"};
     std::error_code ec;
     fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) plugins->setLoadCheck([self](const fs::path& library) { return checkInChild(self, library); });
+    if (!ec) loading.check = [self](const fs::path& library) { return checkInChild(self, library); };
+    auto plugins = std::make_unique<PluginHost>(config.pluginDir, PluginLimits{config.maxPixels, config.maxPages},
+                                                std::move(loading));
     plugins->scan();
     return plugins;
 }

@@ -84,14 +84,25 @@ int compareVersions(std::string_view a, std::string_view b) {
     return 0;
 }
 
-PluginHost::PluginHost(fs::path folder, PluginLimits limits) : folder_(std::move(folder)), limits_(limits) {}
+namespace {
 
-void PluginHost::setStaging(fs::path dir) {
+// The staging folder, emptied: it is the daemon's own.
+fs::path emptied(fs::path dir) {
+    if (dir.empty()) return dir;
     std::error_code ec;
     fs::remove_all(dir, ec);
     fs::create_directories(dir);
-    staging_ = std::move(dir);
+    return dir;
 }
+
+}  // namespace
+
+PluginHost::PluginHost(fs::path folder, PluginLimits limits, PluginLoading loading)
+    : folder_(std::move(folder)),
+      limits_(limits),
+      staging_(emptied(std::move(loading.staging))),
+      libraryList_(std::move(loading.libraryList)),
+      loadCheck_(std::move(loading.check)) {}
 
 int PluginHost::scan(bool settle) {
     std::lock_guard scanning(scanMutex_);

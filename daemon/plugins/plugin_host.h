@@ -38,11 +38,36 @@ struct PluginLimits {
 // name+version with one log line naming the file and the reason. Refused files
 // do not stop the others.
 //
+// Where a PluginHost loads libraries from, and what it checks first.
+struct PluginLoading {
+    // With a staging folder every library is first copied to
+    // staging/<sha256>.so and loaded from there: a file replaced in the
+    // plugin folder, even at the same path, loads as a new library (dlopen
+    // would hand back the old one for a known path), a copy still being
+    // written is never mapped, and worker processes load exactly the bytes
+    // this host checked. Files are also given a moment to settle (see
+    // settling()). The folder is emptied first: it is the daemon's own.
+    // A refused library's staged copy is removed at once, and after every
+    // scan the staged names of the accepted libraries, one a line, are
+    // written to acceptedList() (replaced whole, never half-written).
+    std::filesystem::path staging;
+    // Loads exactly the libraries a list names (a file written by another
+    // host's acceptedList(); names relative to the folder) instead of every
+    // .so in the folder: worker processes load what the daemon accepted and
+    // nothing it refused.
+    std::filesystem::path libraryList;
+    // Checks a staged copy before this process maps it (for example by
+    // loading it in a child process first, so that a truncated or hostile
+    // library crashes the child, not the daemon); returns why it is refused,
+    // or "" to go on.
+    std::function<std::string(const std::filesystem::path&)> check;
+};
+
 // Thread-safe: a mutex guards the lists; libraries and LoadedPlugins are
 // never removed, so pointers handed out stay valid for the process's life.
 class PluginHost final : public PluginCatalog {
 public:
-    PluginHost(std::filesystem::path folder, PluginLimits limits);
+    PluginHost(std::filesystem::path folder, PluginLimits limits, PluginLoading loading = {});
 
     // Loads every .so in the folder that is new or changed since the last
     // scan; returns how many were accepted. Serialized: concurrent callers
@@ -54,30 +79,8 @@ public:
     // second (possibly still being copied in): scan again a little later.
     bool settling() const { return settling_; }
 
-    // With a staging folder every library is first copied to
-    // staging/<sha256>.so and loaded from there: a file replaced in the
-    // plugin folder, even at the same path, loads as a new library (dlopen
-    // would hand back the old one for a known path), a copy still being
-    // written is never mapped, and worker processes load exactly the bytes
-    // this host checked. Files are also given a moment to settle (see
-    // settling()). The folder is emptied first: it is the daemon's own.
-    // A refused library's staged copy is removed at once, and after every
-    // scan the staged names of the accepted libraries, one a line, are
-    // written to acceptedList() (replaced whole, never half-written).
-    void setStaging(std::filesystem::path dir);
     // The file listing the accepted libraries' staged copies (staging only).
     std::filesystem::path acceptedList() const { return staging_.empty() ? staging_ : staging_ / "accepted"; }
-    // Loads exactly the libraries a list names (a file written by another
-    // host's acceptedList(); names relative to the folder) instead of every
-    // .so in the folder: worker processes load what the daemon accepted and
-    // nothing it refused.
-    void setLibraryList(std::filesystem::path list) { libraryList_ = std::move(list); }
-    // Checks a staged copy before this process maps it (for example by
-    // loading it in a child process first, so that a truncated or hostile
-    // library crashes the child, not the daemon); returns why it is refused,
-    // or "" to go on.
-    using LoadCheck = std::function<std::string(const std::filesystem::path&)>;
-    void setLoadCheck(LoadCheck check) { loadCheck_ = std::move(check); }
     // Loads one file; returns true if accepted (else it is in refused()).
     bool load(const std::filesystem::path& file);
 
@@ -88,7 +91,9 @@ public:
     SourceInfo probe(const PluginDescriptor& plugin, const std::string& path,
                      std::string_view mediaType) const override;
 
-    // Probes run elsewhere (in a worker process) when a runner is set.
+    // Probes run elsewhere (in a worker process) when a runner is set. Set
+    // after construction: the worker processes that run them are started
+    // with the list of libraries this host accepted (acceptedList()).
     using ProbeRunner = std::function<ProbeResult(const PluginDescriptor&, const std::string& path,
                                                   std::string_view mediaType)>;
     void setProbeRunner(ProbeRunner runner) { probeRunner_ = std::move(runner); }
@@ -120,13 +125,13 @@ private:
     std::vector<RefusedPlugin> refused_;
     std::map<std::string, std::string> seen_;  // file → size/mtime/inode when last tried
     std::map<std::string, std::string> staged_;  // sha256 → staged copy already loaded or refused
-    std::filesystem::path staging_;
+    const std::filesystem::path staging_;
     std::vector<std::string> acceptedStaged_;  // staged file names of accepted libraries
-    std::filesystem::path libraryList_;
+    const std::filesystem::path libraryList_;
     std::mutex scanMutex_;
     std::atomic<bool> settling_{false};
     ProbeRunner probeRunner_;
-    LoadCheck loadCheck_;
+    const std::function<std::string(const std::filesystem::path&)> loadCheck_;
 };
 
 // Compares dotted version strings numerically ("1.10.0" > "1.9.3").

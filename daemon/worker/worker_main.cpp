@@ -246,9 +246,8 @@ ExecResult runJob(const protocol::Run& run, PluginHost& host, InProcessExecutor&
 
 int runWorker(const WorkerOptions& options) {
     setUpProcess(options);
-    PluginHost host(options.pluginDir, options.limits);
     // Only what the daemon accepted: a library it refused may crash whoever loads it.
-    if (!options.pluginList.empty()) host.setLibraryList(options.pluginList);
+    PluginHost host(options.pluginDir, options.limits, {.libraryList = options.pluginList});
     host.scan();
     FsBlobStore blobs(options.blobDir, options.tmpDir, options.fsync, /*owner=*/false);
     InProcessExecutor executor(host);

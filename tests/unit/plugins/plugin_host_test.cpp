@@ -274,15 +274,14 @@ TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted li
     std::string noop = test::readFile(test::fixturePluginDir() / "fixture_noop.so");
     test::writeFile(folder / "truncated.so", noop.substr(0, 2000));  // cut inside its first page
     test::writeFile(folder / "checked-out.so", noop + "x");  // refused by the load check below
-    PluginHost host(folder, PluginLimits{});
-    host.setStaging(dir / "staged");
-    // Stands in for the daemon's check in a child process: mapping a truncated
-    // library in this process could end it with SIGBUS.
-    host.setLoadCheck([](const fs::path& library) {
-        std::string bytes = test::readFile(library);
-        bool bad = bytes.size() < 4096 || bytes.back() == 'x';
-        return bad ? std::string("crashed while loading (test); not loaded") : std::string();
-    });
+    // The check stands in for the daemon's check in a child process: mapping a
+    // truncated library in this process could end it with SIGBUS.
+    PluginHost host(folder, PluginLimits{},
+                    {.staging = dir / "staged", .check = [](const fs::path& library) {
+                         std::string bytes = test::readFile(library);
+                         bool bad = bytes.size() < 4096 || bytes.back() == 'x';
+                         return bad ? std::string("crashed while loading (test); not loaded") : std::string();
+                     }});
 
     CHECK(host.scan() == 3);
     CHECK(host.refused().size() == 5);
@@ -302,8 +301,7 @@ TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted li
 
     // A host given that list (a worker process) loads exactly those, even with more in the folder.
     test::writeFile(dir / "staged" / "stray.so", noop);  // say, left there by an older daemon
-    PluginHost worker(dir / "staged", PluginLimits{});
-    worker.setLibraryList(host.acceptedList());
+    PluginHost worker(dir / "staged", PluginLimits{}, {.libraryList = host.acceptedList()});
     CHECK(worker.scan() == 3);
     CHECK(names(worker.list()) == std::vector<std::string>{"flaky", "noop", "slow"});
     CHECK(worker.refused().empty());
