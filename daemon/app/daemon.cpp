@@ -292,6 +292,18 @@ void storeConnectionMetrics(Metrics& m, ConnectionCounts c) {
     m.gauge("pixelmill_store_connections", help, {{"state", "idle"}}).Set(static_cast<double>(c.idle));
 }
 
+// The config file's presets; a bad name stops the daemon before it serves.
+std::vector<Preset> configuredPresets(const Config& config) {
+    std::vector<Preset> out;
+    for (const ConfiguredPreset& c : config.presets) {
+        if (!Presets::validName(c.name))
+            throw std::runtime_error("config file: preset name '" + c.name +
+                                     "' is not 1 to 64 letters, digits, '.', '_' or '-'");
+        out.push_back({c.name, c.plugin, nlohmann::json::parse(c.params), 0, true});
+    }
+    return out;
+}
+
 }  // namespace
 
 Daemon::Daemon(ServeSetup setup, SystemdNotifier& systemd)
@@ -317,13 +329,15 @@ Daemon::Daemon(ServeSetup setup, SystemdNotifier& systemd)
       policy_(config_.allowPrivateNetwork, config_.allowHosts),
       storage_({.originals = store_, .cache = store_, .references = store_, .queue = store_}, blobs_,
                storageOptions(config_)),
+      presets_(store_, *plugins_, configuredPresets(config_)),
       jobs_({.queue = store_, .reads = store_, .originals = store_, .cache = store_, .references = store_}, blobs_,
             *plugins_, scheduler_, events_,
             JobLimits{config_.maxPixels, config_.maxPages, config_.maxAttempts, config_.queueLimit,
                       config_.maxSvgBytes},
             {.metrics = &metrics_,
              .storage = &storage_,
-             .checkCallback = [this](const std::string& url) { policy_.check(url, "callback_url"); }}),
+             .checkCallback = [this](const std::string& url) { policy_.check(url, "callback_url"); },
+             .presets = &presets_}),
       outbound_(4),
       // Every request that may wait (a commit, a probe, an SVG scan, a DNS
       // lookup) runs here, never on a reactor thread; at a lower priority
@@ -354,6 +368,7 @@ http::Services Daemon::services() {
         .ready = ready_,
         .waiters = waiters_,
         .storage = storage_,
+        .presets = presets_,
         .metrics = metrics_,
         .outbound = outbound_,
         .fetchSource =

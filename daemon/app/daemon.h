@@ -107,6 +107,7 @@ private:
     Scheduler scheduler_;
     notify::AddressPolicy policy_;  // every outbound request: source_url, callback_url, email
     StorageKeeper storage_;
+    Presets presets_;
     JobService jobs_;
     TaskPool outbound_;
     TaskPool intake_;

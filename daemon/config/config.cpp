@@ -75,6 +75,32 @@ std::string tomlValueToString(const toml::node& node, bool allowArray = false) {
     throw std::invalid_argument("unsupported value type");
 }
 
+// [presets.NAME] tables: a string `plugin` and scalar parameters.
+std::vector<ConfiguredPreset> readPresets(const toml::table& file, const std::string& path) {
+    std::vector<ConfiguredPreset> out;
+    const toml::node* node = file.get("presets");
+    if (!node) return out;
+    const toml::table* presets = node->as_table();
+    if (!presets) throw std::invalid_argument("config file " + path + ": presets must be a table of [presets.NAME]");
+    for (auto&& [name, value] : *presets) {
+        std::string where = "config file " + path + ": presets." + std::string(name.str());
+        const toml::table* table = value.as_table();
+        if (!table) throw std::invalid_argument(where + " must be a table");
+        const toml::node* plugin = table->get("plugin");
+        if (!plugin || !plugin->is_string()) throw std::invalid_argument(where + " needs plugin = \"NAME\"");
+        toml::table params = *table;
+        params.erase("plugin");
+        for (auto&& [key, param] : params)
+            if (!param.is_string() && !param.is_integer() && !param.is_floating_point() && !param.is_boolean())
+                throw std::invalid_argument(where + "." + std::string(key.str()) +
+                                            ": a parameter is a string, number or boolean");
+        std::ostringstream json;
+        json << toml::json_formatter{params};
+        out.push_back({std::string(name.str()), plugin->as_string()->get(), json.str()});
+    }
+    return out;
+}
+
 }  // namespace
 
 uint64_t parseBytes(const std::string& text) {
@@ -299,6 +325,7 @@ Config ConfigOptions::resolve() const {
                 throw std::invalid_argument("config file " + config.configFile + ": unknown option '" +
                                             std::string(key.str()) + "'");
         }
+        config.presets = readPresets(file, config.configFile);
     }
 
     for (const Option& o : options_) {

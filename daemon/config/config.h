@@ -13,6 +13,13 @@ namespace pixelmill {
 // Everything `pixelmill serve` can be told. Each field is also a flag
 // (--listen), an environment variable (PIXELMILL_LISTEN) and a key of the
 // TOML config file (listen = "…"); flag beats env beats file beats default.
+// A preset from the config file: [presets.NAME], `plugin = "…"`, then parameters.
+struct ConfiguredPreset {
+    std::string name;
+    std::string plugin;
+    std::string params;  // the table's other keys, as a JSON object
+};
+
 struct Config {
     std::string listen = "127.0.0.1:8080";
     std::string dataDir = "./data";
@@ -61,6 +68,7 @@ struct Config {
     double workerCpuSeconds = 0;         // RLIMIT_CPU per job in a worker; 0: job timeout x cores
     std::string logLevel = "info";
     std::string logFormat = "logfmt";  // or "json"
+    std::vector<ConfiguredPreset> presets;  // config file only: no flag or variable names them
 
     // Filled in by resolve(): the effective values, for logs and /v1/status.
     std::string describe() const;

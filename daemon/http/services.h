@@ -37,6 +37,7 @@ struct Services {
     std::atomic<bool>& ready;                       // store and plugins loaded, not draining
     JobWaiters& waiters;                            // ?wait= long-polls
     StorageKeeper& storage;                         // quota, deletes
+    Presets& presets;                               // GET/PUT/DELETE /v1/presets
     Metrics& metrics;                               // /metrics, and every request's duration
     TaskPool& outbound;                             // slow outbound work (source_url downloads)
     // Downloads a source_url into an upload (address policy applied); null: unsupported.
@@ -61,6 +62,7 @@ constexpr size_t kMaxQueuedChecks = 256;
 void addJobRoutes(RouteTable& routes, Services& services);
 void addSystemRoutes(RouteTable& routes, Services& services);
 void addOriginalRoutes(RouteTable& routes, Services& services);
+void addPresetRoutes(RouteTable& routes, Services& services);
 // GET /openapi.json and GET /docs (http/docs/openapi/openapi.json, compiled in).
 void addDocsRoutes(RouteTable& routes, Services& services);
 void addCompatRoutes(RouteTable& routes, Services& services);

@@ -104,7 +104,8 @@ JobService::JobService(Store store, BlobStore& blobs, const PluginCatalog& plugi
       limits_(limits),
       callbackCheck_(std::move(helpers.checkCallback)),
       storage_(helpers.storage),
-      metrics_(helpers.metrics) {}
+      metrics_(helpers.metrics),
+      presets_(helpers.presets) {}
 
 std::string JobService::dedupKey(const std::string& sourceSha256, const PluginDescriptor& plugin,
                                  const std::string& canonicalParams) {
@@ -117,13 +118,31 @@ std::string JobService::requestFingerprint(const std::string& sourceSha256, cons
 }
 
 std::shared_ptr<const PluginDescriptor> JobService::plugin(const std::string& name) const {
-    if (name.empty()) throw ApiError::invalidParam("plugin", "plugin is required");
+    if (name.empty()) throw ApiError::invalidParam("plugin", "plugin or preset is required");
     auto p = plugins_.find(name, {});
     if (!p) {
         std::string known;
         for (const auto& d : plugins_.list()) known += (known.empty() ? "" : ", ") + d->name;
         throw ApiError(404, "unknown_plugin", "no plugin named '" + name + "'; loaded: " + known, "plugin");
     }
+    return p;
+}
+
+// The plugin and canonical parameters: named, or a preset's with those sent in place of its own.
+JobService::Prepared JobService::preparePlugin(const SubmitRequest& request) const {
+    Prepared p;
+    if (request.preset.empty()) {
+        p.plugin = plugin(request.plugin);
+        p.params = std::visit([&](const auto& raw) { return p.plugin->params.validate(raw); }, request.params).dump();
+        return p;
+    }
+    if (!request.plugin.empty())
+        throw ApiError::invalidParam("preset", "give plugin or preset, not both: a preset names its plugin");
+    if (!presets_) throw ApiError(404, "unknown_preset", "no preset named '" + request.preset + "'", "preset");
+    Preset preset = presets_->find(request.preset);
+    p.plugin = plugin(preset.plugin);
+    p.params = presets_->resolveParams(preset, *p.plugin, request.params).dump();
+    p.preset = preset.name;
     return p;
 }
 
@@ -134,11 +153,7 @@ JobService::Prepared JobService::prepare(const SubmitRequest& request) const {
                 !std::all_of(key->begin(), key->end(), [](char c) { return c >= 0x20 && c < 0x7f; })))
         throw ApiError::invalidParam("idempotency_key",
                                      "an Idempotency-Key is 1 to 255 printable ASCII characters");
-    Prepared p;
-    p.plugin = plugin(request.plugin);
-    nlohmann::json canonical =
-        std::visit([&](const auto& raw) { return p.plugin->params.validate(raw); }, request.params);
-    p.params = canonical.dump();
+    Prepared p = preparePlugin(request);
     if (!request.callbackUrl.empty() && callbackCheck_) callbackCheck_(request.callbackUrl);
     if (!request.callbackEmail.empty()) {
         const std::string& e = request.callbackEmail;
@@ -192,6 +207,7 @@ NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const
     job.callbackEmail = request.callbackEmail;
     job.createdAt = now;
     job.requestId = request.requestId;
+    job.preset = p.preset;
     if (request.idempotencyKey)
         job.idempotency =
             IdempotencyKey{request.client, *request.idempotencyKey, requestFingerprint(sourceSha256, job)};

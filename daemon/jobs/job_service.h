@@ -3,6 +3,7 @@
 #include "jobs/job_events.h"
 #include "jobs/model/job.h"
 #include "jobs/plugin_catalog.h"
+#include "jobs/presets.h"
 #include "jobs/storage_keeper.h"
 #include "metrics/metrics.h"
 #include "store/blob_references.h"
@@ -40,8 +41,9 @@ struct Upload {
 
 struct SubmitRequest {
     std::string plugin;
+    std::string preset;  // instead of plugin: the preset's plugin and parameters, under `params`
     // Parameters as the client sent them: text (form fields, query) or JSON.
-    std::variant<std::map<std::string, std::string>, nlohmann::json> params;
+    SentParams params;
     int priority = 0;
     std::string callbackUrl;
     std::string callbackEmail;
@@ -106,6 +108,7 @@ struct JobServiceHelpers {
     StorageKeeper* storage = nullptr;  // the quota; without one, storage is unbounded
     // Checks a callback URL before it is accepted (the address policy); throws ApiError 400.
     std::function<void(const std::string& url)> checkCallback;
+    const Presets* presets = nullptr;  // what `preset=` names; without them, a preset is unknown
 };
 
 // The domain's entry points: submit (validate, sniff, probe, dedup, enqueue),
@@ -170,7 +173,9 @@ private:
     struct Prepared {
         std::shared_ptr<const PluginDescriptor> plugin;
         std::string params;  // canonical JSON
+        std::string preset;  // the preset named, if any
     };
+    Prepared preparePlugin(const SubmitRequest& request) const;
     Prepared prepare(const SubmitRequest& request) const;
     void checkAccepts(const PluginDescriptor& plugin, const std::string& mediaType) const;
     void checkPixels(const SourceInfo& info) const;
@@ -193,6 +198,7 @@ private:
     const std::function<void(const std::string&)> callbackCheck_;
     StorageKeeper* const storage_;
     Metrics* const metrics_;
+    const Presets* const presets_;
 };
 
 }  // namespace pixelmill

@@ -290,6 +290,19 @@ json ParamSchema::validate(const json& object) const {
     return finish(std::move(given));
 }
 
+json ParamSchema::validateOver(const json& base, const json& overlay) const {
+    if (!base.is_object() || !overlay.is_object())
+        throw ApiError::badRequest("invalid_param", "params must be an object", "params");
+    auto property = [this](const std::string& key) {
+        const Property* p = find(key);
+        return p ? p->name : key;
+    };
+    json merged = json::object();
+    for (auto& [key, value] : base.items()) merged[property(key)] = value;
+    for (auto& [key, value] : overlay.items()) merged[property(key)] = value;
+    return validate(merged);
+}
+
 std::vector<std::pair<std::string, std::string>> ParamSchema::toText(const json& canonical) {
     std::vector<std::pair<std::string, std::string>> out;
     for (auto& [k, v] : canonical.items()) {

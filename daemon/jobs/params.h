@@ -46,6 +46,10 @@ public:
     // invalid_param naming the field.
     nlohmann::json validate(const std::map<std::string, std::string>& text) const;
     nlohmann::json validate(const nlohmann::json& object) const;
+    // validate() of `base` with `overlay`'s parameters in place of base's
+    // for the same property (by its name or an alias): a preset's
+    // parameters, then those sent with the submission.
+    nlohmann::json validateOver(const nlohmann::json& base, const nlohmann::json& overlay) const;
 
     // Canonical object → the key/value text pairs plugins receive.
     static std::vector<std::pair<std::string, std::string>> toText(const nlohmann::json& canonical);

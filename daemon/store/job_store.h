@@ -11,6 +11,7 @@
 #include "store/job_reads.h"
 #include "store/original_store.h"
 #include "store/output_cache.h"
+#include "store/preset_store.h"
 
 #include <cstdint>
 
@@ -42,7 +43,8 @@ class JobStore : public JobQueue,
                  public DeliveryQueue,
                  public ClusterMembership,
                  public BlobReferences,
-                 public DashboardReads {
+                 public DashboardReads,
+                 public PresetStore {
 public:
     ~JobStore() override = default;
 

@@ -19,6 +19,7 @@ Job queuedJob(const NewJob& job, const Original& original, int64_t seq) {
     j.callbackUrl = job.callbackUrl;
     j.callbackEmail = job.callbackEmail;
     j.requestId = job.requestId;
+    j.preset = job.preset;
     j.original = original;
     return j;
 }

@@ -238,6 +238,29 @@ async function main() {
     const done = await waitForState(base, submitted, ["succeeded", "failed"]);
     check(done.state === "succeeded" && done.outputs[0].width === 120, `the submitted job ended ${done.state}`);
 
+    step = "presets";
+    await page.goto(`${base}/dashboard/presets`);
+    await page.fill("form.preset-form input[name=name]", "avatar");
+    await page.selectOption("form.preset-form select[name=plugin]", "thumbnail");
+    await page.fill("form.preset-form input[name=params]", '{"size": 72}');
+    await page.click("form.preset-form button[type=submit]");
+    await page.waitForURL("**/dashboard/presets?notice=*");
+    check((await page.textContent(".flash.notice")).includes("Saved preset avatar"), "a notice says the preset was saved");
+    check((await page.textContent("#preset-avatar")).includes("valid"), "the saved preset is listed as valid");
+    const listedPreset = (await api(base, "/v1/presets")).body.presets.find((p) => p.name === "avatar");
+    check(listedPreset && listedPreset.params.size === 72, "the API lists the preset the form saved");
+    await shot("presets");
+    await page.click("#preset-avatar a.button");
+    await page.waitForURL("**/dashboard/submit?preset=avatar");
+    check(await page.$eval("select[data-plugin-select]", (s) => s.value) === "thumbnail", "the preset's plugin is chosen");
+    await page.setInputFiles("input[type=file]", file);
+    await shot("submit-preset");
+    await page.click("form.submit-form button[type=submit]");
+    await page.waitForURL(/\/dashboard\/jobs\/[0-9a-f-]{36}\?notice=/);
+    const fromPreset = await waitForState(base, page.url().match(/jobs\/([0-9a-f-]{36})/)[1], ["succeeded", "failed"]);
+    check(fromPreset.preset === "avatar" && fromPreset.outputs[0].width === 72,
+      `the job from the preset ended ${fromPreset.state}, preset ${fromPreset.preset}, ${fromPreset.outputs[0]?.width} px`);
+
     step = "phone and dark";
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/dashboard`);

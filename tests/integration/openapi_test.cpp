@@ -40,6 +40,9 @@ const std::set<std::pair<std::string, std::string>> kRoutes = {
     {"GET", "/v1/batches/{id}"},
     {"GET", "/v1/plugins"},
     {"POST", "/v1/plugins/reload"},
+    {"GET", "/v1/presets"},
+    {"PUT", "/v1/presets/{name}"},
+    {"DELETE", "/v1/presets/{name}"},
     {"GET", "/v1/status"},
     {"GET", "/metrics"},
     {"GET", "/healthz"},
@@ -168,7 +171,7 @@ json fetchDocument(Daemon& d) {
 
 // A path template with its parameters filled in.
 std::string fill(std::string path, const std::string& id, const std::string& index = "0") {
-    for (auto [name, value] : {std::pair<std::string, std::string>{"{id}", id}, {"{index}", index}})
+    for (auto [name, value] : {std::pair<std::string, std::string>{"{id}", id}, {"{index}", index}, {"{name}", id}})
         if (auto at = path.find(name); at != std::string::npos) path.replace(at, name.size(), value);
     return path;
 }
@@ -368,10 +371,12 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
     writeFile(files / "picture.bmp", "BM" + std::string(64, '\x01'));
     const std::string bigJson = "{\"plugin\": \"" + std::string(1100000, 'x') + "\"}";
 
+    writeFile(files / "pixelmill.toml", "[presets.avatar]\nplugin = \"thumbnail\"\nsize = 48\n");
+
     std::vector<Observed> seen;
     json doc;
     {
-        Daemon d;
+        Daemon d(DaemonOptions{.args = {"--config", (files / "pixelmill.toml").string()}});
         doc = fetchDocument(d);
         HttpClient& h = d.http();
         auto see = [&seen](std::string op, std::string what, Response r) {
@@ -435,6 +440,15 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
             h.del("/v1/originals/" + slow.json()["original"]["id"].get<std::string>()));
         see("POST /v1/jobs/{id}/cancel", "retried job", h.post("/v1/jobs/" + canceled + "/cancel", ""));
         see("DELETE /v1/jobs/{id}", "job", h.del("/v1/jobs/" + fromOriginal.json()["id"].get<std::string>()));
+        auto putPreset = [&h](const std::string& name, const std::string& body) {
+            return h.request("PUT", "/v1/presets/" + name, body, {"Content-Type: application/json"});
+        };
+        see("PUT /v1/presets/{name}", "new", putPreset("small", R"({"plugin": "thumbnail", "params": {"size": 32}})"));
+        see("PUT /v1/presets/{name}", "replaced", putPreset("small", R"({"plugin": "thumbnail", "params": {"size": 40}})"));
+        see("GET /v1/presets", "list", h.get("/v1/presets"));
+        see("POST /v1/jobs", "with a preset",
+            h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(), {{"preset", "small", "", ""}}));
+        see("DELETE /v1/presets/{name}", "saved", h.del("/v1/presets/small"));
 
         // Bad requests.
         see("POST /v1/jobs", "no body", h.post("/v1/jobs?plugin=thumbnail", ""));
@@ -488,6 +502,15 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
             h.post("/v1/batches", json{{"plugin", "thumbnail"}, {"original_ids", {textOriginal}}}.dump(),
                    "application/json"));
         see("GET /v1/batches/{id}", "unknown", h.get("/v1/batches/" + kUnknownId));
+        see("POST /v1/jobs", "unknown preset",
+            h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(), {{"preset", "nope", "", ""}}));
+        see("PUT /v1/presets/{name}", "size out of range",
+            putPreset("small", R"({"plugin": "thumbnail", "params": {"size": 0}})"));
+        see("PUT /v1/presets/{name}", "not JSON", putPreset("small", "size=3"));
+        see("PUT /v1/presets/{name}", "unknown plugin", putPreset("small", R"({"plugin": "sharpen"})"));
+        see("PUT /v1/presets/{name}", "the config file's", putPreset("avatar", R"({"plugin": "thumbnail"})"));
+        see("DELETE /v1/presets/{name}", "unknown", h.del("/v1/presets/small"));
+        see("DELETE /v1/presets/{name}", "the config file's", h.del("/v1/presets/avatar"));
         see("DELETE /v1/originals/{id}", "text original", h.del("/v1/originals/" + textOriginal));
         see("GET /v1/originals/{id}/content", "deleted content", h.get("/v1/originals/" + textOriginal + "/content"));
     }
@@ -579,6 +602,10 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
             std::string body;
             std::vector<std::string> headers;
             if (op.key() == "POST /v1/jobs" || op.key() == "POST /v1/originals") body = "plain text";
+            if (op.key() == "PUT /v1/presets/{name}") {
+                body = R"({"plugin": "noop"})";
+                headers = {"Content-Type: application/json"};
+            }
             if (op.key() == "POST /v1/batches") {
                 body = json{{"plugin", "noop"}, {"original_ids", {kUnknownId}}}.dump();
                 headers = {"Content-Type: application/json"};

@@ -43,6 +43,15 @@
     });
   }
 
+  // A preset runs its own plugin: show that plugin's inputs, for overrides.
+  function choosePresetPlugin(select) {
+    var option = select.selectedOptions[0];
+    var plugins = select.form.querySelector("select[data-plugin-select]");
+    if (!option || !plugins || !option.getAttribute("data-plugin")) return;
+    plugins.value = option.getAttribute("data-plugin");
+    updatePluginFields(plugins);
+  }
+
   function enhance(root) {
     root.querySelectorAll("form").forEach(updateSelection);
     root.querySelectorAll("select[data-plugin-select]").forEach(updatePluginFields);
@@ -54,6 +63,7 @@
       selectionBoxes(target.form).forEach(function (box) { if (!box.disabled) box.checked = target.checked; });
     }
     if (target.matches("select[data-plugin-select]")) updatePluginFields(target);
+    if (target.matches("select[data-preset-select]")) choosePresetPlugin(target);
     if (target.form) updateSelection(target.form);
   });
 

@@ -64,6 +64,7 @@ json jobJson(const Job& j) {
     return {{"id", j.id},
             {"plugin", j.plugin},
             {"plugin_version", j.pluginVersion},
+            {"preset", j.preset.empty() ? json(nullptr) : json(j.preset)},
             {"params", std::move(params)},
             {"state", toString(j.state)},
             {"priority", j.priority},
@@ -104,6 +105,15 @@ json pluginJson(const PluginDescriptor& p) {
             {"params", p.params.document()},
             // Libraries are never unloaded: a deleted file's plugin serves until a restart.
             {"file_removed", !p.file.empty() && !std::filesystem::exists(p.file)}};
+}
+
+json presetJson(const PresetState& state) {
+    const Preset& p = state.preset;
+    return {{"name", p.name},
+            {"plugin", p.plugin},
+            {"params", json(p.params)},
+            {"valid", state.valid},
+            {"why", state.valid ? json(nullptr) : json(state.why)}};
 }
 
 }  // namespace pixelmill::http

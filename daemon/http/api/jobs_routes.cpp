@@ -20,8 +20,9 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // Form fields and query names that are not plugin parameters.
-const std::set<std::string> kReserved = {"plugin",          "callback_url", "callback_email", "priority",
-                                         "idempotency_key", "wait",         "file",           "filename"};
+const std::set<std::string> kReserved = {"plugin",   "preset",          "callback_url", "callback_email",
+                                         "priority", "idempotency_key", "wait",         "file",
+                                         "filename"};
 
 std::string queryValue(const Rest::Request& request, const std::string& key) {
     auto v = request.query().get(key);
@@ -75,6 +76,7 @@ void applyRequest(SubmitRequest& submit, const Rest::Request& request, std::opti
 // The reserved fields of a text submit (multipart fields or query string).
 void applyReserved(SubmitRequest& submit, const Rest::Request& request, std::map<std::string, std::string>& reserved) {
     submit.plugin = reserved["plugin"];
+    submit.preset = reserved["preset"];
     if (reserved.count("priority")) submit.priority = parsePriority(reserved["priority"]);
     submit.callbackUrl = reserved["callback_url"];
     submit.callbackEmail = reserved["callback_email"];
@@ -86,6 +88,7 @@ void submitJson(Services& s, const Rest::Request& request, const RequestBody& bo
     nlohmann::json doc = body.jsonObject();
     SubmitRequest submit;
     submit.plugin = stringMember(doc, "plugin");
+    submit.preset = stringMember(doc, "preset");
     submit.priority = priorityMember(doc);
     submit.callbackUrl = stringMember(doc, "callback_url");
     submit.callbackEmail = stringMember(doc, "callback_email");

@@ -105,6 +105,7 @@ void addOriginalRoutes(RouteTable& routes, Services& s) {
         nlohmann::json doc = body.jsonObject();
         BatchRequest request;
         request.job.plugin = stringMember(doc, "plugin");
+        request.job.preset = stringMember(doc, "preset");
         if (doc.contains("params") && !doc["params"].is_object())
             throw ApiError::invalidParam("params", "params must be an object");
         request.job.params = doc.value("params", nlohmann::json::object());

@@ -104,13 +104,25 @@ void submit(Services& s, const Rest::Request& rq, RequestBody& body, Http::Respo
     Form form = Form::of(body);
     checkCsrf(rq, form.get(kCsrfField));
     std::string plugin = form.get("plugin");
+    std::string preset = form.get("preset");
     std::optional<Upload> upload = body.takeFile("file");
     if (!upload || !upload->writer || upload->writer->size() == 0) {
-        renderSubmitPage(s, rq, rs, 400, "Choose a file to upload (it was missing or empty).", plugin);
+        renderSubmitPage(s, rq, rs, 400, "Choose a file to upload (it was missing or empty).", plugin, preset);
         return;
     }
     SubmitRequest request;
     request.plugin = plugin;
+    try {
+        // With a preset, its plugin runs, and the inputs filled in for that plugin override its parameters.
+        if (!preset.empty()) {
+            plugin = s.presets.find(preset).plugin;
+            request.plugin.clear();
+            request.preset = preset;
+        }
+    } catch (const ApiError& e) {
+        renderSubmitPage(s, rq, rs, e.status(), e.what(), plugin, "");
+        return;
+    }
     request.params = pluginParams(plugin, form.fields());
     request.callbackUrl = form.get("callback_url");
     try {
@@ -122,21 +134,21 @@ void submit(Services& s, const Rest::Request& rq, RequestBody& body, Http::Respo
             request.priority = v;
         }
     } catch (const ApiError& e) {
-        renderSubmitPage(s, rq, rs, e.status(), e.what(), plugin);
+        renderSubmitPage(s, rq, rs, e.status(), e.what(), plugin, preset);
         return;
     }
     // The source's checks read the whole file (SVG references, probe): off the reactor thread,
     // with a copy of the request for the page that may have to be shown again.
     auto source = std::make_shared<Upload>(std::move(*upload));
     auto copy = std::make_shared<Rest::Request>(rq);
-    answerChecked(s, rs, [&s, request = std::move(request), source, copy, plugin](Http::ResponseWriter& w) {
+    answerChecked(s, rs, [&s, request = std::move(request), source, copy, plugin, preset](Http::ResponseWriter& w) {
         try {
             Submitted result = s.jobs.submit(request, std::move(*source));
             redirect(w, withMessage("/dashboard/jobs/" + result.job.id, "notice",
                                     result.created ? "Job submitted."
                                                    : "An equal job had already run: this is its result."));
         } catch (const ApiError& e) {
-            renderSubmitPage(s, *copy, w, e.status(), e.what(), plugin);
+            renderSubmitPage(s, *copy, w, e.status(), e.what(), plugin, preset);
         }
     });
 }

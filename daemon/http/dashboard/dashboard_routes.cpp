@@ -134,6 +134,7 @@ void addDashboardRoutes(RouteTable& routes, Services& s) {
     dashboard::addJobPage(routes, s);
     dashboard::addOriginalsPage(routes, s);
     dashboard::addPluginsPage(routes, s);
+    dashboard::addPresetsPage(routes, s);
     dashboard::addSubmitPage(routes, s);
     dashboard::addActions(routes, s);
     dashboard::addLoginPage(routes, s);

@@ -17,6 +17,7 @@ void addJobsPage(RouteTable& routes, Services& s);          // GET /dashboard/jo
 void addJobPage(RouteTable& routes, Services& s);           // GET /dashboard/jobs/:id
 void addOriginalsPage(RouteTable& routes, Services& s);     // GET /dashboard/originals
 void addPluginsPage(RouteTable& routes, Services& s);       // GET /dashboard/plugins
+void addPresetsPage(RouteTable& routes, Services& s);       // GET /dashboard/presets and its actions
 void addSubmitPage(RouteTable& routes, Services& s);        // GET /dashboard/submit
 void addActions(RouteTable& routes, Services& s);           // POST /dashboard/actions/*
 void addLoginPage(RouteTable& routes, Services& s);         // /dashboard/login, /dashboard/logout
@@ -35,6 +36,6 @@ std::map<std::string, std::string> pluginParams(const std::string& plugin,
 
 // Renders the submit page (also after a failed submission, with the problem).
 void renderSubmitPage(Services& s, const Pistache::Rest::Request& request, Pistache::Http::ResponseWriter& response,
-                      int status, const std::string& problem, const std::string& plugin);
+                      int status, const std::string& problem, const std::string& plugin, const std::string& preset);
 
 }  // namespace pixelmill::http::dashboard

@@ -105,6 +105,7 @@ struct Job {
     int64_t hits = 0;      // output downloads
     bool evicted = false;  // outputs dropped for the storage quota
     std::string requestId;  // X-Request-Id of the request that made it; webhooks send it back
+    std::string preset;     // the preset it was submitted with; "" for none
 
     Original original;                     // filled by reads
     std::vector<Output> outputs;           // filled by reads, in index order

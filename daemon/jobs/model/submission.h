@@ -33,6 +33,7 @@ struct NewJob {
     std::string callbackEmail;
     int64_t createdAt = 0;
     std::string requestId;                     // the submitting request's X-Request-Id; "" for none
+    std::string preset;                        // the preset named, if any; plugin and params are resolved
     std::optional<IdempotencyKey> idempotency;  // submit only: see JobQueue::submit
 };
 

@@ -133,6 +133,11 @@ public:
     std::map<std::string, OriginalUsage> originalUsage(const std::vector<std::string>& originalIds,
                                                        int latest) override;
 
+    std::vector<Preset> listPresets() override;
+    std::optional<Preset> getPreset(std::string_view name) override;
+    bool savePreset(const Preset& preset) override;
+    bool deletePreset(std::string_view name) override;
+
 private:
     // A count or a minimum of one row.
     std::optional<int64_t> scalar(const std::string& sql, std::initializer_list<pg::Value> params = {});

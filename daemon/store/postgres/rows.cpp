@@ -162,7 +162,7 @@ std::unordered_map<std::string, std::string> equalJobs(Connection& c, const std:
 // New jobs as columns, inserted in one statement (unnest), in order.
 struct NewJobColumns {
     std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email,
-        requestId;
+        requestId, preset;
 
     void add(const NewJob& job, const std::string& original) {
         id.emplace_back(job.id);
@@ -177,6 +177,7 @@ struct NewJobColumns {
         url.emplace_back(job.callbackUrl);
         email.emplace_back(job.callbackEmail);
         requestId.emplace_back(job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
+        preset.emplace_back(job.preset.empty() ? std::nullopt : std::optional(job.preset));
     }
 
     // Inserts them, marks their originals used; the rows are (id, seq).
@@ -184,18 +185,18 @@ struct NewJobColumns {
         return c.query(
             "WITH inserted AS ("
             " INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, max_attempts,"
-            "                   run_after, created_at, callback_url, callback_email, request_id)"
+            "                   run_after, created_at, callback_url, callback_email, request_id, preset)"
             " SELECT id, plugin, version, params, key, original_id, 'queued', priority, max_attempts, created_at,"
-            "        created_at, url, email, request_id"
+            "        created_at, url, email, request_id, preset"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],"
-            "             $9::bigint[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY"
+            "             $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY"
             "      AS n (id, plugin, version, params, key, original_id, priority, max_attempts, created_at, url, email,"
-            "            request_id, pos)"
+            "            request_id, preset, pos)"
             " ORDER BY pos RETURNING id, seq, original_id), "
             "used AS (UPDATE originals SET used = true WHERE id IN (SELECT original_id FROM inserted) AND NOT used) "
             "SELECT id, seq FROM inserted",
             {array(id), array(plugin), array(version), array(params), array(key), array(originalId), array(priority),
-             array(maxAttempts), array(createdAt), array(url), array(email), array(requestId)});
+             array(maxAttempts), array(createdAt), array(url), array(email), array(requestId), array(preset)});
     }
 };
 

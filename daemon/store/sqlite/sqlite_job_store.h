@@ -103,6 +103,11 @@ public:
     std::map<std::string, OriginalUsage> originalUsage(const std::vector<std::string>& originalIds,
                                                        int latest) override;
 
+    std::vector<Preset> listPresets() override;
+    std::optional<Preset> getPreset(std::string_view name) override;
+    bool savePreset(const Preset& preset) override;
+    bool deletePreset(std::string_view name) override;
+
 private:
     // A read-only connection borrowed from the pool for a scope.
     class ReadLease {

@@ -312,4 +312,32 @@ TEST_CASE("params: parse() refuses what it cannot honour with std::invalid_argum
                     std::invalid_argument);
 }
 
+TEST_CASE("params: a preset's parameters under those sent with a submission", "[jobs][params][presets]") {
+    const json preset = {{"size", 128}, {"crop", "centre"}, {"w", 40}};
+    // Nothing sent: the preset's, with the schema's defaults.
+    json plain = thumbnail().validateOver(preset, json::object());
+    CHECK(plain["size"] == 128);
+    CHECK(plain["crop"] == "centre");
+    CHECK(plain["width"] == 40);
+    CHECK(plain["enlarge"] == false);
+
+    // Sent as form text: coerced, and in place of the preset's own.
+    json text = thumbnail().validateOver(preset, json{{"size", "64"}, {"enlarge", "true"}});
+    CHECK(text["size"] == 64);
+    CHECK(text["enlarge"] == true);
+    CHECK(text["crop"] == "centre");
+
+    // An alias sent replaces the preset's value of that property, not a conflict.
+    json alias = thumbnail().validateOver(preset, json{{"cols", 80}});
+    CHECK(alias["width"] == 80);
+    json byName = thumbnail().validateOver(preset, json{{"width", 90}});
+    CHECK(byName["width"] == 90);
+
+    // What is sent is still checked, naming the field.
+    invalidParam([&] { thumbnail().validateOver(preset, json{{"size", 0}}); }, "size");
+    invalidParam([&] { thumbnail().validateOver(preset, json{{"colour", "red"}}); }, "colour");
+    // A null sent leaves the preset's value out, so the default applies.
+    CHECK(thumbnail().validateOver(preset, json{{"crop", nullptr}})["crop"] == "none");
+}
+
 }  // namespace pixelmill
