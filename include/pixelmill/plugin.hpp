@@ -9,6 +9,8 @@
 //       static constexpr const char* kDescription = "Sepia tone";
 //       static constexpr const char* kAccepts[] = {"image/jpeg", nullptr};
 //       static constexpr const char* kSchema = R"({"type":"object","properties":{}})";
+//       // or, for a schema that depends on what this build can do, decided
+//       // once when the library is loaded: static const char* schema();
 //       void process(pixelmill::sdk::Job& job) const;          // required
 //       pixelmill::sdk::Probe probe(const pixelmill::sdk::Input&) const; // optional
 //   };
@@ -19,6 +21,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <concepts>
 #include <cstring>
 #include <exception>
 #include <mutex>
@@ -220,7 +223,12 @@ constexpr pm_plugin describe() {
     d.version = P::kVersion;
     d.description = P::kDescription;
     d.accepts = P::kAccepts;
-    d.params_schema = P::kSchema;
+    // A schema() makes the table dynamically initialized: it runs while the
+    // library is loaded, before the host reads the table.
+    if constexpr (requires { { P::schema() } -> std::convertible_to<const char*>; })
+        d.params_schema = P::schema();
+    else
+        d.params_schema = P::kSchema;
     d.process = &process<P>;
     if constexpr (HasProbe<P>) d.probe = &probe<P>;
     return d;

@@ -38,8 +38,8 @@ std::vector<double> padColour(const vips::VImage& image, bool transparent) {
 }
 
 // Centres `image` on a width x height canvas (an odd leftover pixel goes to
-// the right or bottom). JPEG has no alpha, so its padding is white; PNG and
-// WebP get an alpha band (always, for contain, so that the output's kind does
+// the right or bottom). JPEG has no alpha, so its padding is white; the other
+// formats get an alpha band (always, for contain, so that the output's kind does
 // not depend on the source's shape) and transparent padding.
 vips::VImage pad(vips::VImage image, int width, int height, bool transparent) {
     if (transparent && !image.has_alpha()) {
@@ -62,7 +62,7 @@ public:
         "EXIF orientation applied, never enlarges unless asked";
     static constexpr const char* kAccepts[] = {"image/jpeg",    "image/png",  "image/webp", "image/gif", "image/tiff",
                                                "image/svg+xml", "image/heif", "image/avif", nullptr};
-    static constexpr const char* kSchema = R"json({
+    static constexpr const char* kSchemaTemplate = R"json({
       "type": "object",
       "properties": {
         "width":   {"type": "integer", "minimum": 1, "maximum": 16384,
@@ -70,17 +70,24 @@ public:
         "height":  {"type": "integer", "minimum": 1, "maximum": 16384,
                     "description": "box height in pixels; alone, the width follows the aspect ratio"},
         "fit":     {"type": "string", "enum": ["inside", "cover", "fill", "contain"], "default": "inside",
-                    "description": "inside: fit within the box; cover: fill the box and crop the centre; fill: stretch to the box; contain: fit within and pad to the box (white for JPEG, transparent for PNG and WebP)"},
-        "format":  {"type": "string", "enum": ["jpeg", "png", "webp"],
+                    "description": "inside: fit within the box; cover: fill the box and crop the centre; fill: stretch to the box; contain: fit within and pad to the box (white for JPEG, transparent for the other formats)"},
+        "format":  {"type": "string", "enum": @FORMATS@,
                     "description": "default: png when the source has alpha, else jpeg"},
         "quality": {"type": "integer", "minimum": 1, "maximum": 100, "default": 80,
-                    "description": "JPEG and WebP quality"},
+                    "description": "JPEG, WebP, AVIF and JPEG XL quality"},
         "enlarge": {"type": "boolean", "default": false,
                     "description": "allow scaling up a source smaller than the box"}
       },
       "anyOf": [{"required": ["width"]}, {"required": ["height"]}],
       "additionalProperties": false
     })json";
+
+    // The format enum lists what this build of libvips can write (AVIF and
+    // JPEG XL are optional), decided once when the plugin is loaded.
+    static const char* schema() {
+        static const std::string text = plugins::withWritableFormats(kSchemaTemplate);
+        return text.c_str();
+    }
 
     sdk::Probe probe(const sdk::Input& input) const { return plugins::probeImage(input); }
 

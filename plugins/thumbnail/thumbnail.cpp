@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <iterator>
+#include <string>
 #include <vector>
 
 namespace {
@@ -23,20 +24,27 @@ public:
         "Shrinks an image to fit a square box (never enlarges), EXIF orientation applied";
     static constexpr const char* kAccepts[] = {"image/jpeg", "image/png",     "image/webp", "image/gif", "image/tiff",
                                                "image/svg+xml", "image/heif", "image/avif", nullptr};
-    static constexpr const char* kSchema = R"({
+    static constexpr const char* kSchemaTemplate = R"({
       "type": "object",
       "properties": {
         "size":    {"type": "integer", "minimum": 1, "maximum": 4096, "default": 256,
                     "description": "box in pixels; the longer side fits it"},
         "crop":    {"type": "string", "enum": ["none", "centre", "attention"], "default": "none",
                     "description": "none keeps the whole picture; centre and attention fill the box"},
-        "format":  {"type": "string", "enum": ["jpeg", "png", "webp"],
+        "format":  {"type": "string", "enum": @FORMATS@,
                     "description": "default: png when the source has alpha, else jpeg"},
         "quality": {"type": "integer", "minimum": 1, "maximum": 100, "default": 80,
-                    "description": "JPEG and WebP quality"}
+                    "description": "JPEG, WebP, AVIF and JPEG XL quality"}
       },
       "additionalProperties": false
     })";
+
+    // The format enum lists what this build of libvips can write (AVIF and
+    // JPEG XL are optional), decided once when the plugin is loaded.
+    static const char* schema() {
+        static const std::string text = plugins::withWritableFormats(kSchemaTemplate);
+        return text.c_str();
+    }
 
     sdk::Probe probe(const sdk::Input& input) const { return plugins::probeImage(input); }
 

@@ -364,3 +364,34 @@ TEST_CASE("resize: `pixelmill run` writes resized.<ext> into the output folder")
     CHECK(bad.status == 2);
     CHECK(bad.output.find("invalid_param") != std::string::npos);
 }
+
+TEST_CASE("resize: AVIF and JPEG XL outputs, with alpha padding and their own file names and types") {
+    Daemon d;
+    TempDir files;
+    makeJpeg(files / "land.jpg", 800, 400, 1, 1);
+    struct Case {
+        const char* format;
+        const char* name;
+        const char* mediaType;
+    };
+    for (Case c : {Case{"avif", "resized.avif", "image/avif"}, Case{"jxl", "resized.jxl", "image/jxl"}}) {
+        INFO(c.format);
+        Result plain = runJob(d, files / "land.jpg", {{"width", "320"}, {"format", c.format}});
+        CHECK(plain.job["outputs"][0]["name"] == c.name);
+        CHECK(plain.job["outputs"][0]["media_type"] == c.mediaType);
+        CHECK(plain.contentType == c.mediaType);
+        vips::VImage image = decoded(plain.bytes);
+        CHECK(image.width() == 320);
+        CHECK(image.height() == 160);
+
+        // contain pads with transparency, as PNG and WebP do.
+        Result padded =
+            runJob(d, files / "land.jpg", {{"width", "200"}, {"height", "200"}, {"fit", "contain"}, {"format", c.format}});
+        vips::VImage box = decoded(padded.bytes);
+        CHECK(box.width() == 200);
+        CHECK(box.height() == 200);
+        REQUIRE(box.bands() == 4);
+        CHECK(regionMean(box, 0, 0, 200, 45, 3) < 5);
+        CHECK(regionMean(box, 0, 60, 200, 80, 3) > 250);
+    }
+}

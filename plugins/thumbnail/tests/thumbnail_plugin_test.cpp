@@ -5,9 +5,13 @@
 #include "support/images.h"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <pixelmill/testing.hpp>
+#include <vips/vips8>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 using pixelmill::test::decodeImage;
 using pixelmill::test::readFile;
@@ -62,4 +66,63 @@ TEST_CASE("thumbnail: a source over the host's pixel limit is refused, and nothi
     CHECK(result.status == PM_UNPROCESSABLE);
     CHECK_FALSE(result.message.empty());
     CHECK(host.outputs().empty());
+}
+
+namespace {
+
+// The format enum of the plugin's schema, as the host reads it.
+std::vector<std::string> formatEnum(const pm_plugin& plugin) {
+    auto schema = nlohmann::json::parse(plugin.params_schema);
+    return schema["properties"]["format"]["enum"].get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+TEST_CASE("thumbnail: AVIF (AV1) and JPEG XL outputs decode to the thumbnail's size", "[thumbnail]") {
+    auto formats = formatEnum(thumbnail());
+    // Debian 12's libvips writes both: a build that lost one should fail here, not quietly drop it.
+    REQUIRE(std::count(formats.begin(), formats.end(), "avif") == 1);
+    REQUIRE(std::count(formats.begin(), formats.end(), "jxl") == 1);
+    struct Case {
+        const char* format;
+        const char* name;
+        const char* mediaType;
+        const char* loader;
+    };
+    for (Case c : {Case{"avif", "thumbnail.avif", "image/avif", "heifload_buffer"},
+                   Case{"jxl", "thumbnail.jxl", "image/jxl", "jxlload_buffer"}}) {
+        INFO(c.format);
+        FakeHost host(thumbnail(), "image/jpeg");
+        pixelmill::testing::Result result = host.process(jpeg(800, 600), {{"size", "96"}, {"format", c.format}});
+        REQUIRE(result.status == PM_OK);
+        auto outputs = host.outputs();
+        REQUIRE(outputs.size() == 1);
+        const auto& out = outputs.at(0);
+        CHECK(out.name == c.name);
+        CHECK(out.mediaType == c.mediaType);
+        auto image = decodeImage(out.bytes);
+        CHECK(image.loader == c.loader);
+        CHECK(image.width == 96);
+        CHECK(image.height == 72);
+        CHECK(out.width == 96);
+        CHECK(out.height == 72);
+    }
+}
+
+TEST_CASE("thumbnail: AVIF is AV1 in a HEIF file, and quality changes its size", "[thumbnail]") {
+    auto avifAt = [](const char* quality) {
+        FakeHost host(thumbnail(), "image/jpeg");
+        pixelmill::testing::Result result =
+            host.process(jpeg(800, 600), {{"size", "256"}, {"format", "avif"}, {"quality", quality}});
+        REQUIRE(result.status == PM_OK);
+        return host.outputs().at(0).bytes;
+    };
+    std::string low = avifAt("10"), high = avifAt("95");
+    CHECK(low.compare(4, 8, "ftypavif") == 0);  // the AVIF brand, not HEIC's
+    pixelmill::test::initVips();
+    vips::VImage image = vips::VImage::new_from_buffer(high.data(), high.size(), "");
+    const char* compression = nullptr;
+    REQUIRE(vips_image_get_string(image.get_image(), "heif-compression", &compression) == 0);
+    CHECK(std::string(compression) == "av1");
+    CHECK(low.size() < high.size());
 }
