@@ -178,6 +178,16 @@ TEST_CASE("info: a title that is not valid text still gives valid JSON") {
     json info = infoOf(pdf, "application/pdf");
     CHECK(info["pages"] == 1);
     CHECK((info["pdf"]["title"].is_null() || info["pdf"]["title"].is_string()));
+
+    // 200 euro signs are 600 bytes of UTF-8: cut at 256, inside a character,
+    // whose remains become U+FFFD.
+    std::string euros = "/Title <FEFF";
+    for (int i = 0; i < 200; ++i) euros += "20AC";
+    info = infoOf(makePdf({PageSpec{}}, euros + ">"), "application/pdf");
+    std::string title = info["pdf"]["title"];
+    CHECK(title.size() <= 256 + 3);
+    CHECK(title.rfind("\u20ac\u20ac", 0) == 0);
+    CHECK(title.substr(title.size() - 3) == "\ufffd");
 }
 
 TEST_CASE("info: broken, truncated and encrypted files fail as unprocessable with a reason") {
