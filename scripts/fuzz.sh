@@ -16,17 +16,19 @@ declare -A seeds=(
   [multipart_fuzz]=multipart [params_fuzz]=params [page_ranges_fuzz]=page_ranges [sniff_fuzz]=sniff
   [route_scope_fuzz]=route_scope [framing_fuzz]=framing [image_header_fuzz]=image_header
   [plugin_thumbnail_fuzz]=plugin_image [plugin_resize_fuzz]=plugin_image [plugin_ascii_fuzz]=plugin_image
-  [plugin_pdf2png_fuzz]=plugin_pdf
+  [plugin_pdf2png_fuzz]=plugin_pdf [plugin_info_fuzz]="plugin_image plugin_pdf plugin_info"
 )
 mkdir -p "$BUILD/findings"
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1"  # libvips keeps caches alive on purpose
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 failed=0
 printf '%-24s %12s %10s %s\n' harness executions exec/s result
-for h in multipart_fuzz params_fuzz page_ranges_fuzz sniff_fuzz route_scope_fuzz framing_fuzz image_header_fuzz plugin_thumbnail_fuzz plugin_resize_fuzz plugin_ascii_fuzz plugin_pdf2png_fuzz; do
+for h in multipart_fuzz params_fuzz page_ranges_fuzz sniff_fuzz route_scope_fuzz framing_fuzz image_header_fuzz plugin_thumbnail_fuzz plugin_resize_fuzz plugin_ascii_fuzz plugin_pdf2png_fuzz plugin_info_fuzz; do
   corpus="$BUILD/corpus/$h"
   mkdir -p "$corpus"
-  cp -n tests/fuzz/corpus/"${seeds[$h]}"/* "$corpus"/ 2>/dev/null || true
+  for seed in ${seeds[$h]}; do  # one or more folders of seeds
+    cp -n tests/fuzz/corpus/"$seed"/* "$corpus"/ 2>/dev/null || true
+  done
   log="$BUILD/$h.log"
   if "$BUILD/$h" -max_total_time="$SECONDS_EACH" -timeout=20 -rss_limit_mb=2048 -max_len=65536 \
        -artifact_prefix="$BUILD/findings/$h-" -print_final_stats=1 "$corpus" >"$log" 2>&1; then

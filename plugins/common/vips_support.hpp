@@ -1,4 +1,4 @@
-// Helpers shared by the libvips plugins (thumbnail, resize, ascii): a header
+// Helpers shared by the libvips plugins (thumbnail, resize, ascii, info): a header
 // compiled into each plugin, so every .so stays self-contained.
 #pragma once
 
@@ -46,13 +46,16 @@ struct ImageHeader {
     int orientation = 1;  // the EXIF orientation, 1-8
 };
 
-inline ImageHeader readHeader(const sdk::Input& input) {
-    vips::VImage image;
+// The source opened for its header only: libvips reads no pixels until asked.
+inline vips::VImage openHeader(const sdk::Input& input) {
     try {
-        image = vips::VImage::new_from_file(input.path(), vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
+        return vips::VImage::new_from_file(input.path(), vips::VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL));
     } catch (const vips::VError& e) {
         throw sdk::Error(PM_UNPROCESSABLE, firstLine(e.what()));
     }
+}
+
+inline ImageHeader headerOf(const vips::VImage& image) {
     ImageHeader header;
     if (vips_image_get_typeof(image.get_image(), VIPS_META_ORIENTATION))
         vips_image_get_int(image.get_image(), VIPS_META_ORIENTATION, &header.orientation);
@@ -63,6 +66,8 @@ inline ImageHeader readHeader(const sdk::Input& input) {
     if (pages > 1) header.probe.pages = pages;
     return header;
 }
+
+inline ImageHeader readHeader(const sdk::Input& input) { return headerOf(openHeader(input)); }
 
 inline sdk::Probe probeImage(const sdk::Input& input) { return readHeader(input).probe; }
 

@@ -1,5 +1,7 @@
-// Opening PDFs with poppler-cpp, and a pool of documents for parallel pages.
+// A pool of poppler documents over one PDF, for pages rendered in parallel.
 #pragma once
+
+#include "pdf_document.hpp"
 
 #include <pixelmill/plugin.hpp>
 
@@ -13,14 +15,10 @@
 
 namespace pixelmill::pdf2png {
 
-// Opens `bytes` (which must outlive the document: poppler reads them in
-// place, no copy). Throws sdk::Error(PM_UNPROCESSABLE) for a PDF that poppler
-// cannot read, one that needs a password, or one without pages.
-std::unique_ptr<poppler::document> openDocument(std::span<const unsigned char> bytes);
-
-// What poppler last reported on this thread ("" if nothing), for messages.
-std::string lastPopplerError();
-void clearPopplerError();
+// Opening one document, and poppler's last message: plugins/common.
+using plugins::clearPopplerError;
+using plugins::lastPopplerError;
+using plugins::openDocument;
 
 // Documents over one job's input, one per concurrently running task: a
 // poppler::document (and every page made from it) must not be used from two

@@ -41,8 +41,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     vips_concurrency_set(1);
     vips_cache_set_max(0);
     path = "/tmp/pixelmill-fuzz-" + std::to_string(::getpid());
-    std::string spec = FUZZ_PARAMS;  // "k=v,k=v"
-    for (size_t at = 0; at <= spec.size();) {
+    std::string spec = FUZZ_PARAMS;  // "k=v,k=v", or "" for a plugin without parameters
+    for (size_t at = 0; !spec.empty() && at <= spec.size();) {
         size_t comma = spec.find(',', at);
         std::string kv = spec.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
         size_t eq = kv.find('=');

@@ -340,7 +340,7 @@ TEST_CASE("cmake --install lays out the daemon, plugins, SDK, monitoring and pac
 
     for (const char* file : {"bin/pixelmill", "lib/pixelmill/plugins/thumbnail.so", "lib/pixelmill/plugins/resize.so",
                              "lib/pixelmill/plugins/ascii.so", "lib/pixelmill/plugins/pdf2png.so",
-                             "include/pixelmill/plugin.h", "include/pixelmill/plugin.hpp",
+                             "lib/pixelmill/plugins/info.so", "include/pixelmill/plugin.h", "include/pixelmill/plugin.hpp",
                              "lib/cmake/pixelmill/pixelmillConfig.cmake", "share/pixelmill/pixelmill.toml",
                              "share/pixelmill/monitoring/prometheus.yml", "share/pixelmill/monitoring/alerts.yml",
                              "share/pixelmill/monitoring/alerts_test.yml", "share/pixelmill/monitoring/README.md",
@@ -353,7 +353,7 @@ TEST_CASE("cmake --install lays out the daemon, plugins, SDK, monitoring and pac
     std::set<std::string> installedPlugins;
     for (const auto& e : fs::directory_iterator(prefix / "lib/pixelmill/plugins"))
         installedPlugins.insert(e.path().filename().string());
-    CHECK(installedPlugins == std::set<std::string>{"ascii.so", "pdf2png.so", "resize.so", "thumbnail.so"});
+    CHECK(installedPlugins == std::set<std::string>{"ascii.so", "info.so", "pdf2png.so", "resize.so", "thumbnail.so"});
     CHECK(readFile(prefix / "share/pixelmill/pixelmill.toml") == readFile(packagingDir() / "pixelmill.toml"));
 
     // The installed monitoring files work where they are installed.
@@ -373,7 +373,7 @@ TEST_CASE("cmake --install lays out the daemon, plugins, SDK, monitoring and pac
     std::set<std::string> names;
     nlohmann::json listed = r.json();
     for (const auto& p : listed["plugins"]) names.insert(p["name"].get<std::string>());
-    CHECK(names == std::set<std::string>{"ascii", "pdf2png", "resize", "thumbnail"});
+    CHECK(names == std::set<std::string>{"ascii", "info", "pdf2png", "resize", "thumbnail"});
 
     // And it runs a job with them (in a worker process started from the installed binary).
     makeJpeg(tmp / "in.jpg", 300, 200);

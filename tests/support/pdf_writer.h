@@ -1,4 +1,4 @@
-// Small, valid PDFs written on the spot for the pdf2png tests: nothing fetched,
+// Small, valid PDFs written on the spot for the PDF plugins' tests: nothing fetched,
 // no PDF library. Each page has its own size, an optional /Rotate, and a left
 // half filled with its own colour, so order, size and orientation all show in
 // the rendered pixels. Text uses Helvetica (a standard font: not embedded).
@@ -49,10 +49,13 @@ inline std::string pageContent(const PageSpec& p, int number) {
 
 // A PDF with the given pages. Objects are written page by page first, and the
 // page tree and catalog last, so that a file cut short loses its catalog.
-inline std::string makePdf(const std::vector<PageSpec>& pages) {
+// `info`, when given, is the body of the document information dictionary as
+// written, e.g. "/Title (Report) /Author <FEFF00E9>".
+inline std::string makePdf(const std::vector<PageSpec>& pages, const std::string& info = "") {
     const int n = static_cast<int>(pages.size());
-    // 1 font, 2 page tree, 3 catalog, then page 4+2i and its content 5+2i.
-    const int objects = 3 + 2 * n;
+    // 1 font, 2 page tree, 3 catalog, then page 4+2i and its content 5+2i,
+    // then the information dictionary.
+    const int objects = 3 + 2 * n + (info.empty() ? 0 : 1);
     std::vector<size_t> offsets(static_cast<size_t>(objects) + 1, 0);
     std::string out = "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n";
     auto object = [&](int id, const std::string& body) {
@@ -75,6 +78,7 @@ inline std::string makePdf(const std::vector<PageSpec>& pages) {
     }
     object(2, "<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(n) + " >>");
     object(3, "<< /Type /Catalog /Pages 2 0 R >>");
+    if (!info.empty()) object(objects, "<< " + info + " >>");
 
     size_t xref = out.size();
     out += "xref\n0 " + std::to_string(objects + 1) + "\n0000000000 65535 f \n";
@@ -83,8 +87,9 @@ inline std::string makePdf(const std::vector<PageSpec>& pages) {
         std::snprintf(entry, sizeof entry, "%010zu 00000 n \n", offsets[static_cast<size_t>(id)]);
         out += entry;
     }
-    out += "trailer\n<< /Size " + std::to_string(objects + 1) + " /Root 3 0 R >>\nstartxref\n" + std::to_string(xref) +
-           "\n%%EOF\n";
+    std::string infoRef = info.empty() ? "" : " /Info " + std::to_string(objects) + " 0 R";
+    out += "trailer\n<< /Size " + std::to_string(objects + 1) + " /Root 3 0 R" + infoRef + " >>\nstartxref\n" +
+           std::to_string(xref) + "\n%%EOF\n";
     return out;
 }
 
