@@ -20,6 +20,7 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
     RouteTable routes(*router_, &services_.metrics, {services_.intake, kMaxQueuedChecks});
     addJobRoutes(routes, services_);
     addOriginalRoutes(routes, services_);
+    addShareRoutes(routes, services_);
     addCompatRoutes(routes, services_);
     addSystemRoutes(routes, services_);
     addDocsRoutes(routes, services_);
