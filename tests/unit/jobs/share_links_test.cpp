@@ -65,7 +65,7 @@ TEST_CASE("a token under another secret, or changed anywhere, is refused", "[sha
     const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     for (size_t i = 0; i < token.size(); ++i) {
         std::string forged = token;
-        forged[i] = alphabet[(alphabet.find(token[i]) + 1 + i) % alphabet.size()];
+        forged[i] = alphabet[(alphabet.find(token[i]) + 1 + i % 63) % alphabet.size()];  // never itself
         INFO("position " << i << ": " << forged);
         CHECK_FALSE(links.verify(forged));
     }
