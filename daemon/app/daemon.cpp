@@ -285,6 +285,17 @@ void httpMetrics(Metrics& m, const http::ConnectionGuard& guard, const http::Acc
         .Set(static_cast<double>(intake.queued()));
 }
 
+// What signs share links: --link-secret, else the secret kept in the data
+// folder (made at the first start). Daemons sharing a store each make their
+// own unless told one, and then honour only their own links.
+ShareLinks shareLinks(const Config& config, const fs::path& dataDir) {
+    if (!config.linkSecret.empty()) return ShareLinks(config.linkSecret);
+    if (config.store.rfind("postgres", 0) == 0)
+        log::warn("link_secret_per_node", {{"hint", "give every daemon sharing the store the same --link-secret, "
+                                                    "or a share link works only on the daemon that made it"}});
+    return ShareLinks(loadOrCreateLinkSecret(dataDir / "link-secret"));
+}
+
 // The store's pooled connections: PostgreSQL's, or SQLite's readers.
 void storeConnectionMetrics(Metrics& m, ConnectionCounts c) {
     const char* help = "Job store connections of this process, by state: in_use (borrowed by a call) or idle (pooled)";
@@ -344,6 +355,7 @@ Daemon::Daemon(ServeSetup setup, SystemdNotifier& systemd)
       // than the reactors, so that a core busy with an upload's checks is
       // still handed at once to a reactor with a request to frame or answer.
       intake_(intakeThreads_, kIntakeNice),
+      links_(shareLinks(config_, dataDir_)),
       services_(services()),
       server_(services_, http::FrontLimits{config_.maxUploadBytes, 16 * 1024}, guardLimits(config_)) {
     events_.subscribe([this](const std::string& id, JobState) { waiters_.notify(id); });
@@ -364,6 +376,7 @@ http::Services Daemon::services() {
         .blobs = blobs_,
         .plugins = *plugins_,
         .config = config_,
+        .links = links_,
         .workers = [this] { return std::make_pair(scheduler_.busy(), scheduler_.total()); },
         .ready = ready_,
         .waiters = waiters_,

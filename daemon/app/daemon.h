@@ -8,6 +8,7 @@
 #include "http/server/server.h"
 #include "jobs/job_events.h"
 #include "jobs/job_service.h"
+#include "jobs/share_links.h"
 #include "jobs/storage_keeper.h"
 #include "metrics/metrics.h"
 #include "notify/address_policy.h"
@@ -111,6 +112,7 @@ private:
     JobService jobs_;
     TaskPool outbound_;
     TaskPool intake_;
+    ShareLinks links_;
     std::atomic<bool> ready_{false};
     http::Services services_;
     http::Server server_;

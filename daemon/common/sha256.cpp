@@ -1,5 +1,6 @@
 #include "common/sha256.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -46,12 +47,22 @@ std::string Sha256::hex(std::string_view data) {
     return h.hexDigest();
 }
 
-std::string hmacSha256Hex(std::string_view key, std::string_view data) {
+std::string hmacSha256(std::string_view key, std::string_view data) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-         reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
-    return toHex(digest, length);
+    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+              reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length))
+        throw std::runtime_error("hmac-sha256: cannot compute");
+    return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string hmacSha256Hex(std::string_view key, std::string_view data) {
+    std::string raw = hmacSha256(key, data);
+    return toHex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
+bool equalInConstantTime(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 }  // namespace pixelmill

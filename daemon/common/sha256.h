@@ -29,7 +29,12 @@ private:
     std::unique_ptr<evp_md_ctx_st, Free> ctx_;
 };
 
-// HMAC-SHA256 of `data` under `key`, lower-case hex.
+// HMAC-SHA256 of `data` under `key`: the 32 raw bytes, or lower-case hex.
+std::string hmacSha256(std::string_view key, std::string_view data);
 std::string hmacSha256Hex(std::string_view key, std::string_view data);
+
+// Whether `a` and `b` hold the same bytes, taking the same time wherever
+// they differ (for MACs and secrets; a length difference shows, nothing else).
+bool equalInConstantTime(std::string_view a, std::string_view b);
 
 }  // namespace pixelmill

@@ -35,6 +35,7 @@ struct Config {
     uint64_t maxStorageBytes = 0;        // 0: no quota
     bool allowPrivateNetwork = false;
     std::string webhookSecret;
+    std::string linkSecret;              // signs share links; empty: <data-dir>/link-secret, made when absent
     double notifyRetryBaseSeconds = 5;   // notification retries: base, x3 each time, 6 attempts
     std::string smtpUrl;
     std::string mailFrom;                // default: pixelmill@<host name>

@@ -7,6 +7,7 @@
 #include "http/server/route_table.h"
 #include "jobs/job_service.h"
 #include "jobs/plugin_catalog.h"
+#include "jobs/share_links.h"
 #include "metrics/metrics.h"
 #include "store/blob_store.h"
 #include "store/cluster.h"
@@ -33,6 +34,7 @@ struct Services {
     BlobStore& blobs;
     const PluginCatalog& plugins;
     const Config& config;
+    const ShareLinks& links;  // signs and checks share links (/s/…)
     std::function<std::pair<int, int>()> workers;  // busy, total
     std::atomic<bool>& ready;                       // store and plugins loaded, not draining
     JobWaiters& waiters;                            // ?wait= long-polls
@@ -63,6 +65,8 @@ void addJobRoutes(RouteTable& routes, Services& services);
 void addSystemRoutes(RouteTable& routes, Services& services);
 void addOriginalRoutes(RouteTable& routes, Services& services);
 void addPresetRoutes(RouteTable& routes, Services& services);
+// POST /v1/jobs/{id}/outputs/{index}/link and GET /s/{token}: share links.
+void addShareRoutes(RouteTable& routes, Services& services);
 // GET /openapi.json and GET /docs (http/docs/openapi/openapi.json, compiled in).
 void addDocsRoutes(RouteTable& routes, Services& services);
 void addCompatRoutes(RouteTable& routes, Services& services);

@@ -30,6 +30,8 @@ const std::vector<Route>& table() {
         {"GET", "/openapi.json", RouteRule::open()}, {"GET", "/docs", RouteRule::open()},
         {"GET", "/dashboard/login", RouteRule::open()}, {"POST", "/dashboard/login", RouteRule::open(16384)},
         {"POST", "/dashboard/logout", RouteRule::open(16384)}, {"GET", "/dashboard/static/:file", RouteRule::open()},
+        {"GET", "/s/:token", RouteRule::open()}, {"POST", "/v1/jobs/:id/outputs/:index/link", RouteRule{RouteScope::Read, 4096}},
+        {"POST", "/dashboard/actions/link", RouteRule{RouteScope::Read, 16384}},
         {"GET", "/metrics", RouteRule::read()}, {"GET", "/v1/status", RouteRule::read()},
         {"GET", "/v1/plugins", RouteRule::read()}, {"POST", "/v1/plugins/reload", RouteRule::admin()},
         {"GET", "/v1/jobs", RouteRule::read()}, {"POST", "/v1/jobs", RouteRule::submit()},

@@ -103,6 +103,7 @@ const std::vector<RouteCase>& everyRoute() {
         {"POST", "/dashboard/login", Open},
         {"POST", "/dashboard/logout", Open},
         {"GET", "/dashboard/static/style.css", Open},
+        {"GET", "/s/" + std::string(82, 'A'), Open},  // a share link: its token is the credential
         {"GET", "/metrics", Read},
         {"GET", "/v1/status", Read},
         {"GET", "/v1/plugins", Read},
@@ -115,6 +116,7 @@ const std::vector<RouteCase>& everyRoute() {
         {"POST", "/v1/jobs/" + x + "/cancel", Submit},
         {"POST", "/v1/jobs/" + x + "/retry", Submit},
         {"GET", "/v1/jobs/" + x + "/outputs/0", Read},
+        {"POST", "/v1/jobs/" + x + "/outputs/0/link", Read},
         {"GET", "/v1/jobs/" + x + "/original", Read},
         {"POST", "/v1/originals", Submit},
         {"GET", "/v1/originals", Read},
@@ -150,6 +152,7 @@ const std::vector<RouteCase>& everyRoute() {
         {"POST", "/dashboard/actions/cancel", Submit},
         {"POST", "/dashboard/actions/process", Submit},
         {"POST", "/dashboard/actions/submit", Submit},
+        {"POST", "/dashboard/actions/link", Read},
     };
     return all;
 }

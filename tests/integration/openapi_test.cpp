@@ -31,6 +31,8 @@ const std::set<std::pair<std::string, std::string>> kRoutes = {
     {"POST", "/v1/jobs/{id}/retry"},
     {"GET", "/v1/jobs/{id}/outputs/{index}"},
     {"GET", "/v1/jobs/{id}/original"},
+    {"POST", "/v1/jobs/{id}/outputs/{index}/link"},
+    {"GET", "/s/{token}"},
     {"POST", "/v1/originals"},
     {"GET", "/v1/originals"},
     {"GET", "/v1/originals/{id}"},
@@ -57,6 +59,9 @@ const std::set<std::pair<std::string, int>> kNotConstructible = {
     // An original over --max-pixels cannot be stored under the same limit;
     // it takes a restart with a lower one.
     {"POST /v1/batches", 422},
+    // A link names an output that existed when it was made; only the storage
+    // quota evicting it brings that answer (the download route's own code).
+    {"GET /s/{token}", 409},
 };
 
 const char* kMethods[] = {"get", "put", "post", "delete", "patch"};
@@ -413,6 +418,12 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
                                                             {"original_id", original}}.dump(),
                                            "application/json"));
         REQUIRE(fromOriginal.status == 202);
+        const std::string linkPath = "/v1/jobs/" + job + "/outputs/0/link";
+        auto link = [&h, &linkPath](const std::string& body, const std::string& path = "") {
+            return h.post(path.empty() ? linkPath : path, body, "application/json");
+        };
+        Response expiring = see("POST /v1/jobs/{id}/outputs/{index}/link", "1 s link", link(R"({"expires_in": 1})"));
+        REQUIRE(expiring.status == 201);
 
         // Successful answers, for their shapes.
         see("GET /v1/jobs", "list", h.get("/v1/jobs?limit=2"));
@@ -422,6 +433,10 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         see("GET /v1/jobs/{id}/outputs/{index}", "output again",
             h.get("/v1/jobs/" + job + "/outputs/0", {"If-None-Match: " + output.header("etag")}));
         see("GET /v1/jobs/{id}/original", "source", h.get("/v1/jobs/" + job + "/original"));
+        Response shared = see("POST /v1/jobs/{id}/outputs/{index}/link", "link", link(R"({"expires_in": 600})"));
+        see("GET /s/{token}", "shared output", h.get(shared.json()["url"].get<std::string>()));
+        see("GET /s/{token}", "shared output again",
+            h.get(shared.json()["url"].get<std::string>(), {"If-None-Match: " + output.header("etag")}));
         see("GET /v1/originals", "list", h.get("/v1/originals?pending=false&limit=5"));
         see("GET /v1/originals/{id}", "original", h.get("/v1/originals/" + original));
         see("GET /v1/originals/{id}/content", "content", h.get("/v1/originals/" + original + "/content"));
@@ -480,6 +495,17 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         see("GET /v1/jobs/{id}/outputs/{index}", "no such output", h.get("/v1/jobs/" + job + "/outputs/7"));
         see("GET /v1/jobs/{id}/outputs/{index}", "canceled job", h.get("/v1/jobs/" + canceled + "/outputs/0"));
         see("GET /v1/jobs/{id}/original", "unknown", h.get("/v1/jobs/" + kUnknownId + "/original"));
+        see("POST /v1/jobs/{id}/outputs/{index}/link", "expires_in 0", link(R"({"expires_in": 0})"));
+        see("POST /v1/jobs/{id}/outputs/{index}/link", "not JSON", link("expires_in=60"));
+        see("POST /v1/jobs/{id}/outputs/{index}/link", "unknown job",
+            link(R"({"expires_in": 60})", "/v1/jobs/" + kUnknownId + "/outputs/0/link"));
+        see("POST /v1/jobs/{id}/outputs/{index}/link", "canceled job",
+            link(R"({"expires_in": 60})", "/v1/jobs/" + canceled + "/outputs/0/link"));
+        see("POST /v1/jobs/{id}/outputs/{index}/link", "body over 4 KiB",
+            link("{\"expires_in\": 60, \"pad\": \"" + std::string(5000, 'x') + "\"}"));
+        see("GET /s/{token}", "forged", h.get("/s/" + std::string(82, 'A')));
+        std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the 1 s link has expired
+        see("GET /s/{token}", "expired", h.get(expiring.json()["url"].get<std::string>()));
         see("POST /v1/originals", "no body", h.post("/v1/originals", ""));
         see("POST /v1/originals", "JSON without source_url", h.post("/v1/originals", "{}", "application/json"));
         see("POST /v1/originals", "JSON over 1 MiB", h.post("/v1/originals", bigJson, "application/json"));
@@ -596,7 +622,15 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         TempDir blobs;
         PostgresServer pg;
         Daemon d(DaemonOptions{.args = {"--store", pg.createDatabase(), "--blob-dir", (blobs / "blobs").string()}});
+        // A share link made while the store is up, followed once it is down.
+        Response made = d.http().postFile("/v1/jobs?wait=30", "file", (files / "photo.jpg").string(),
+                                          {{"plugin", "thumbnail", "", ""}, {"size", "64", "", ""}});
+        REQUIRE(made.json()["state"] == "succeeded");
+        Response shared = d.http().post("/v1/jobs/" + made.json()["id"].get<std::string>() + "/outputs/0/link",
+                                        R"({"expires_in": 600})", "application/json");
+        REQUIRE(shared.status == 201);
         pg.stop();
+        seen.push_back({"GET /s/{token}", "PostgreSQL down", d.http().get(shared.json()["url"].get<std::string>())});
         for (const Operation& op : operations(doc)) {
             if (op.op.value("x-pixelmill-scope", "") == "open") continue;
             std::string body;
@@ -608,6 +642,10 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
             }
             if (op.key() == "POST /v1/batches") {
                 body = json{{"plugin", "noop"}, {"original_ids", {kUnknownId}}}.dump();
+                headers = {"Content-Type: application/json"};
+            }
+            if (op.key() == "POST /v1/jobs/{id}/outputs/{index}/link") {
+                body = R"({"expires_in": 60})";
                 headers = {"Content-Type: application/json"};
             }
             std::string path = fill(op.path, kUnknownId) + (op.key() == "POST /v1/jobs" ? "?plugin=noop" : "");

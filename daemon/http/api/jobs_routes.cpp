@@ -2,13 +2,13 @@
 #include "common/error.h"
 #include "common/ids.h"
 #include "http/api/job_json.h"
+#include "http/api/output_download.h"
 #include "http/api/route_helpers.h"
 #include "http/server/body.h"
 #include "http/server/respond.h"
 
 #include <pistache/router.h>
 
-#include <charconv>
 #include <ctime>
 #include <set>
 
@@ -179,39 +179,7 @@ void list(Services& s, const Rest::Request& request, Http::ResponseWriter& respo
 }
 
 void output(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {
-    Job job = s.jobs.get(jobId(request));
-    std::string indexText = request.param(":index").as<std::string>();
-    uint32_t index = 0;
-    auto [p, ec] = std::from_chars(indexText.data(), indexText.data() + indexText.size(), index);
-    if (ec != std::errc() || p != indexText.data() + indexText.size())
-        throw ApiError::notFound("no output '" + indexText + "' of job " + job.id);
-    if (job.evicted) {
-        // The output cache let it go: make it again.
-        s.jobs.regenerate(job);
-        throw ApiError::conflict("not_ready", "the outputs of job " + job.id +
-                                                  " were evicted to honour the storage quota; they are being made again")
-            .retryAfter(2);
-    }
-    const Output* found = nullptr;
-    for (const Output& o : job.outputs)
-        if (o.index == index) found = &o;
-    if (!found) {
-        if (job.state == JobState::Succeeded) throw ApiError::notFound("job " + job.id + " has no output " + indexText);
-        ApiError e = ApiError::conflict("not_ready", "job " + job.id + " is " + std::string(toString(job.state)) +
-                                                         "; output " + indexText + " does not exist yet");
-        if (job.state == JobState::Queued || job.state == JobState::Running) e.retryAfter(1);
-        throw e;
-    }
-    std::string etag = "\"" + found->sha256 + "\"";
-    if (auto inm = request.headers().tryGetRaw("If-None-Match"); inm && inm->value() == etag) {
-        sendEmpty(response, 304, {{"ETag", etag}, {"Cache-Control", cacheControl(Stored::Output, s.behindTokens())}});
-        return;
-    }
-    if (!s.blobs.exists(found->sha256)) throw ApiError::notFound("the bytes of output " + indexText + " are gone");
-    // A download keeps the output ahead in the eviction order; a HEAD is no download.
-    if (request.method() != Http::Method::Head) s.jobs.recordDownload(job);
-    sendFile(response, s.blobs.path(found->sha256), found->mediaType,
-             storedContentHeaders(Stored::Output, s.behindTokens(), found->mediaType, found->name, found->sha256));
+    sendOutput(s, request, response, s.jobs.get(jobId(request)), request.param(":index").as<std::string>());
 }
 
 void original(Services& s, const Rest::Request& request, Http::ResponseWriter& response) {

@@ -1,7 +1,9 @@
 // POST /dashboard/actions/*: everything the dashboard changes. Each action
 // checks the CSRF token first, calls JobService, then answers 303 to a page
 // (post/redirect/get) with a notice of what happened.
+#include "common/clock.h"
 #include "common/ids.h"
+#include "http/api/output_download.h"
 #include "http/api/route_helpers.h"
 #include "http/dashboard/csrf.h"
 #include "http/dashboard/form.h"
@@ -17,6 +19,8 @@ using namespace Pistache;
 namespace {
 
 constexpr size_t kMaxIds = 1000;
+constexpr int64_t kShareLinkSeconds = 7 * 24 * 3600;
+constexpr uint64_t kShareFormBytes = 16 * 1024;
 
 // `path` with its notice/problem replaced by `message`.
 std::string withMessage(const std::string& path, const std::string& key, const std::string& message) {
@@ -153,6 +157,41 @@ void submit(Services& s, const Rest::Request& rq, RequestBody& body, Http::Respo
     });
 }
 
+// Where a share link is opened from: --public-url, else the address this
+// dashboard was reached at (its Host), else none (a path).
+std::string linkOrigin(Services& s, const Rest::Request& rq) {
+    std::string base = s.config.publicUrl;
+    if (base.empty()) {
+        auto host = rq.headers().tryGetRaw("Host");
+        std::string value = host ? host->value() : std::string();
+        bool plain = !value.empty() && value.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                               "0123456789.-:[]") == std::string::npos;
+        base = plain ? "http://" + value : std::string();
+    }
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+}
+
+// A 7-day share link to one output, shown on the job's page to copy.
+void shareLink(Services& s, const Rest::Request& rq, const RequestBody& body, Http::ResponseWriter& rs) {
+    Form form = Form::of(body);
+    checkCsrf(rq, form.get(kCsrfField));
+    std::string id = form.get("id");
+    if (!isValidId(id)) throw ApiError::notFound("'" + id + "' is not a job id");
+    std::string back = "/dashboard/jobs/" + id;
+    try {
+        Job job = s.jobs.get(id);
+        const Output& output = findOutput(job, form.get("index"));
+        ShareLink link{job.id, output.index, nowMs() + kShareLinkSeconds * 1000};
+        redirect(rs, withMessage(back, "notice",
+                                 "Link to " + output.name + ", no sign-in needed, until " +
+                                     formatTime(link.expiresAtMs) + ": " + linkOrigin(s, rq) + "/s/" +
+                                     s.links.sign(link)));
+    } catch (const ApiError& e) {
+        redirect(rs, withMessage(back, "problem", e.what()));
+    }
+}
+
 }  // namespace
 
 void addActions(RouteTable& routes, Services& s) {
@@ -166,6 +205,10 @@ void addActions(RouteTable& routes, Services& s) {
     routes.post("/dashboard/actions/process", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
                     process(s, rq, body, rs);
                 }));
+    // Making a link reads nothing new: the read scope, as for the API's route.
+    routes.post("/dashboard/actions/link", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
+                    shareLink(s, rq, body, rs);
+                }), RouteRule{RouteScope::Read, kShareFormBytes});
     routes.post("/dashboard/actions/submit", guarded(s, [&s](const Rest::Request& rq, Body& body, Http::ResponseWriter& rs) {
                     submit(s, rq, body, rs);
                 }));

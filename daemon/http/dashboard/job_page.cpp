@@ -89,6 +89,7 @@ Data outputs(Services& s, const Job& j) {
         Data d;
         std::string url = "/v1/jobs/" + j.id + "/outputs/" + std::to_string(o.index);
         d.set("url", url);
+        d.set("job_id", j.id);  // for the share button's form
         d.set("name", o.name);
         d.set("index", num(static_cast<uint64_t>(o.index)));
         d.set("media_type", o.mediaType);

@@ -21,6 +21,7 @@ void Server::init(const std::string& host, uint16_t port, int threads) {
     addJobRoutes(routes, services_);
     addOriginalRoutes(routes, services_);
     addPresetRoutes(routes, services_);
+    addShareRoutes(routes, services_);
     addCompatRoutes(routes, services_);
     addSystemRoutes(routes, services_);
     addDocsRoutes(routes, services_);
