@@ -198,7 +198,8 @@ ConfigOptions::ConfigOptions(CLI::App& app) {
     add("link-secret", "HMAC-SHA256 key that signs share links (/s/…), at least 16 characters; default: one made "
         "into <data-dir>/link-secret; daemons sharing a store need the same one; a new one revokes every link",
         [](Config& c, const std::string& v) {
-            if (v.size() < 16) throw std::invalid_argument("a link secret must be at least 16 characters long");
+            if (!v.empty() && v.size() < 16)  // empty: the one in the data dir
+                throw std::invalid_argument("a link secret must be at least 16 characters long");
             c.linkSecret = v;
         });
     add("notify-retry-base", "first retry of a webhook or email (5s); then x3, 6 attempts in all",

@@ -23,6 +23,7 @@ inline constexpr const char* kOriginalColumnsButSeq =
 inline constexpr const char* kDeliveryColumns =
     "id, job_id, kind, target, state, attempts, next_attempt_at, last_status, last_error";
 inline constexpr const char* kOutputColumns = "idx, name, media_type, sha256, size_bytes, width, height";
+inline constexpr const char* kPresetColumns = "name, plugin, params, updated_at";
 inline constexpr const char* kAttemptColumns =
     "attempt, started_at, finished_at, outcome, error_code, error_message, duration_seconds";
 
@@ -115,6 +116,18 @@ AttemptRecord readAttempt(const Row& r, int c) {
     if (!r.isNull(c + 4)) a.error = JobError{r.text(c + 4), r.text(c + 5)};
     a.durationSeconds = r.optReal(c + 6);
     return a;
+}
+
+// kPresetColumns; parameters that are not a JSON object read as none.
+template <class Row>
+Preset readPreset(const Row& r, int c) {
+    Preset p;
+    p.name = r.text(c);
+    p.plugin = r.text(c + 1);
+    p.params = nlohmann::json::parse(r.text(c + 2), nullptr, false);
+    if (!p.params.is_object()) p.params = nlohmann::json::object();
+    p.updatedAt = r.i64(c + 3);
+    return p;
 }
 
 }  // namespace pixelmill::rows

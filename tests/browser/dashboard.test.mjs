@@ -261,6 +261,28 @@ async function main() {
     check(fromPreset.preset === "avatar" && fromPreset.outputs[0].width === 72,
       `the job from the preset ended ${fromPreset.state}, preset ${fromPreset.preset}, ${fromPreset.outputs[0]?.width} px`);
 
+    step = "share link";
+    await page.goto(`${base}/dashboard/jobs/${banner.id}`);
+    await page.click("button[data-action=share]");
+    await page.waitForURL(`**/dashboard/jobs/${banner.id}?notice=*`);
+    const linkText = await page.textContent(".flash.notice");
+    const link = (linkText.match(/https?:\/\/\S+\/s\/[A-Za-z0-9_-]+/) || [])[0];
+    check(link, `the notice gives a share link: ${linkText}`);
+    await shot("job-share-link");
+    // Opened in a fresh browser context: no session, no token, only the link.
+    const stranger = await chromium.launch({ executablePath: chromiumPath, headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+    try {
+      const tab = await stranger.newPage();
+      const opened = await tab.goto(link);
+      check(opened.status() === 200 && opened.headers()["content-type"] === banner.outputs[0].media_type,
+        `the share link answered ${opened.status()} ${opened.headers()["content-type"]}`);
+      const forged = await tab.goto(link.slice(0, -2) + (link.endsWith("AA") ? "BB" : "AA"));
+      check(forged.status() === 404, `a forged link answered ${forged.status()}`);
+    } finally {
+      await stranger.close();
+    }
+
     step = "phone and dark";
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/dashboard`);

@@ -2,40 +2,27 @@
 #include "store/postgres/postgres_job_store.h"
 
 #include "store/postgres/rows.h"
+#include "store/row_mapping.h"
 
 namespace pixelmill {
 
 using namespace pg;
 
-namespace {
-
-constexpr const char* kPresetColumns = "SELECT name, plugin, params, updated_at FROM presets";
-
-Preset readPreset(const Row& r) {
-    Preset p;
-    p.name = r.text(0);
-    p.plugin = r.text(1);
-    p.params = nlohmann::json::parse(r.text(2), nullptr, false);
-    if (!p.params.is_object()) p.params = nlohmann::json::object();
-    p.updatedAt = r.i64(3);
-    return p;
-}
-
-}  // namespace
-
 std::vector<Preset> PostgresJobStore::listPresets() {
     return pool_.run([&](Connection& c) {
         std::vector<Preset> out;
-        for (Row r : c.query(std::string(kPresetColumns) + " ORDER BY name")) out.push_back(readPreset(r));
+        for (Row r : c.query(std::string("SELECT ") + rows::kPresetColumns + " FROM presets ORDER BY name"))
+            out.push_back(rows::readPreset(r, 0));
         return out;
     });
 }
 
 std::optional<Preset> PostgresJobStore::getPreset(std::string_view name) {
     return pool_.run([&](Connection& c) -> std::optional<Preset> {
-        Result rows = c.query(std::string(kPresetColumns) + " WHERE name = $1", {std::string(name)});
-        if (rows.empty()) return std::nullopt;
-        return readPreset(rows.front());
+        Result found =
+            c.query(std::string("SELECT ") + rows::kPresetColumns + " FROM presets WHERE name = $1", {std::string(name)});
+        if (found.empty()) return std::nullopt;
+        return rows::readPreset(found.front(), 0);
     });
 }
 

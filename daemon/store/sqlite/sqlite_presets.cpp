@@ -1,4 +1,5 @@
 // SqliteJobStore: presets saved through the API.
+#include "store/row_mapping.h"
 #include "store/sqlite/rows.h"
 #include "store/sqlite/sqlite_job_store.h"
 
@@ -6,36 +7,22 @@ namespace pixelmill {
 
 using namespace sqlite;
 
-namespace {
-
-Preset readPreset(const Statement& s) {
-    Preset p;
-    p.name = s.text(0);
-    p.plugin = s.text(1);
-    p.params = nlohmann::json::parse(s.text(2), nullptr, false);
-    if (!p.params.is_object()) p.params = nlohmann::json::object();
-    p.updatedAt = s.i64(3);
-    return p;
-}
-
-}  // namespace
-
 std::vector<Preset> SqliteJobStore::listPresets() {
     auto db = reader();
-    Statement& s = db->prepare("SELECT name, plugin, params, updated_at FROM presets ORDER BY name");
+    Statement& s = db->prepare(std::string("SELECT ") + rows::kPresetColumns + " FROM presets ORDER BY name");
     Reset r(s);
     std::vector<Preset> out;
-    while (s.step()) out.push_back(readPreset(s));
+    while (s.step()) out.push_back(rows::readPreset(s, 0));
     return out;
 }
 
 std::optional<Preset> SqliteJobStore::getPreset(std::string_view name) {
     auto db = reader();
-    Statement& s = db->prepare("SELECT name, plugin, params, updated_at FROM presets WHERE name = ?");
+    Statement& s = db->prepare(std::string("SELECT ") + rows::kPresetColumns + " FROM presets WHERE name = ?");
     Reset r(s);
     s.bind(1, name);
     if (!s.step()) return std::nullopt;
-    return readPreset(s);
+    return rows::readPreset(s, 0);
 }
 
 bool SqliteJobStore::savePreset(const Preset& preset) {
