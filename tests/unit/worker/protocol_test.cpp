@@ -48,8 +48,8 @@ TEST_CASE("worker protocol: every daemon-to-worker message survives the wire", "
 TEST_CASE("worker protocol: every worker-to-daemon message survives the wire", "[worker][protocol]") {
     CHECK(std::get<Ready>(decodeFromWorker(wire(encode(FromWorker{Ready{4242}})))).pid == 4242);
 
-    Output out{7, 3, "page-3.png", "image/png", std::string(64, 'a'), 1ull << 40, true, -1, 1080};
-    auto o = std::get<Output>(decodeFromWorker(wire(encode(FromWorker{out}))));
+    protocol::Output out{7, 3, "page-3.png", "image/png", std::string(64, 'a'), 1ull << 40, true, -1, 1080};
+    auto o = std::get<protocol::Output>(decodeFromWorker(wire(encode(FromWorker{out}))));
     CHECK(o.seq == 7);
     CHECK(o.index == 3);
     CHECK(o.name == out.name);
@@ -119,7 +119,7 @@ TEST_CASE("worker protocol: anything but these messages is refused", "[worker][p
     wrongType["job"] = 12;
     CHECK_THROWS_AS(decodeToWorker(wrongType), ProtocolError);
 
-    json output = encode(FromWorker{Output{1, 0, "o", "image/png", "h", 10, false, 5, 5}});
+    json output = encode(FromWorker{protocol::Output{1, 0, "o", "image/png", "h", 10, false, 5, 5}});
     json negative = output;
     negative["size"] = -1;
     CHECK_THROWS_AS(decodeFromWorker(negative), ProtocolError);
