@@ -60,7 +60,9 @@ test-package: deps-test deps-package configure
 	cd $(BUILD) && ctest --output-on-failure -L package
 
 # The unit and integration suites under AddressSanitizer + UBSan, then the
-# unit suite (scheduler, store, blob store) under ThreadSanitizer; each in its own build folder.
+# unit tests of the threaded modules (scheduler, stores, blob commits,
+# notifier, plugin host, workers) under ThreadSanitizer; each in its own build
+# folder. The TSan tree builds neither the HTTP layer nor the daemon binary.
 # ASan reserves terabytes of address space, so worker processes run without
 # RLIMIT_AS here and the memory-limit tests (isolation) are left to the normal
 # suite; the timing-bound and tool-only tests (slow clients, disk full, kill -9

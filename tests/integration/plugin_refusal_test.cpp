@@ -3,13 +3,16 @@
 // a truncated, wrong-ABI, crashing or not-a-library .so dropped into a running
 // daemon's plugin folder never stops thumbnails. Worker processes, which run
 // plugin code, get none of the daemon's secrets from the environment.
+// `pixelmill plugins` prints what was loaded and what was refused, and why.
 #include "support/daemon.h"
 #include "support/images.h"
 
 #include <catch2/catch.hpp>
 
 #include <signal.h>
+#include <sys/wait.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -75,6 +78,26 @@ void restartWorkers(Daemon& d, const fs::path& image) {
     }
     FAIL("no worker could start");
 }
+
+// A command's exit status and what it printed on stdout (stderr is the log).
+struct CommandResult {
+    int status = -1;
+    std::string out;
+};
+
+CommandResult stdoutOf(const std::string& command) {
+    CommandResult result;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe);
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+    int status = ::pclose(pipe);
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+}
+
+std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 }  // namespace
 
@@ -181,4 +204,60 @@ TEST_CASE("worker processes do not inherit the daemon's secrets") {
     }
     // The daemon itself still has what it was given.
     CHECK(readFile("/proc/" + std::to_string(d.pid()) + "/environ").find("webhook-secret-value") != std::string::npos);
+}
+
+TEST_CASE("`pixelmill plugins` lists the loaded plugins and why files were refused") {
+    TempDir dir("pixelmill-plugins");
+    for (const char* name : {"fixture_flaky.so", "fixture_noop.so", "fixture_slow.so"})
+        fs::create_symlink(fixturePluginDir() / name, dir / name);
+    for (const char* name : {"fixture_bad_abi.so", "fixture_no_symbol.so", "fixture_bad_schema.so"})
+        fs::create_symlink(badFixturePluginDir() / name, dir / name);
+    std::string base = quoted(binaryPath()) + " plugins --plugin-dir " + quoted(dir.path());
+
+    SECTION("text") {
+        CommandResult r = stdoutOf(base + " 2>/dev/null");
+        CHECK(r.status == 0);
+        INFO(r.out);
+        CHECK_THAT(r.out, Catch::Contains("slow 1.0.0"));
+        CHECK_THAT(r.out, Catch::Contains("flaky 1.0.0"));
+        CHECK_THAT(r.out, Catch::Contains("noop 1.0.0"));
+        CHECK_THAT(r.out, Catch::Contains("ms (integer"));  // parameters are shown
+        CHECK_THAT(r.out, Catch::Contains("refused"));
+        for (const char* file : {"fixture_bad_abi.so", "fixture_no_symbol.so", "fixture_bad_schema.so"}) {
+            CAPTURE(file);
+            CHECK_THAT(r.out, Catch::Contains((dir.path() / file).string()));
+        }
+        CHECK_THAT(r.out, Catch::Contains("ABI version 999"));
+        CHECK_THAT(r.out, Catch::Contains("pixelmill_plugin_v1"));
+        // Each refused file is on one line with its reason.
+        bool abiLine = false;
+        size_t at = 0;
+        while (at < r.out.size()) {
+            size_t eol = r.out.find('\n', at);
+            std::string line = r.out.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
+            if (line.find("fixture_bad_abi.so") != std::string::npos && line.find("999") != std::string::npos)
+                abiLine = true;
+            if (eol == std::string::npos) break;
+            at = eol + 1;
+        }
+        CHECK(abiLine);
+    }
+    SECTION("json") {
+        CommandResult r = stdoutOf(base + " --json 2>/dev/null");
+        CHECK(r.status == 0);
+        INFO(r.out);
+        nlohmann::json doc = nlohmann::json::parse(r.out);
+        std::vector<std::string> loaded;
+        for (const auto& p : doc["plugins"]) loaded.push_back(p["name"].get<std::string>());
+        CHECK(loaded == std::vector<std::string>{"flaky", "noop", "slow"});
+        REQUIRE(doc["refused"].size() == 3);
+        for (const auto& r2 : doc["refused"]) {
+            std::string file = fs::path(r2["file"].get<std::string>()).filename().string();
+            std::string reason = r2["reason"].get<std::string>();
+            CAPTURE(file, reason);
+            if (file == "fixture_bad_abi.so") CHECK_THAT(reason, Catch::Contains("999"));
+            else if (file == "fixture_no_symbol.so") CHECK_THAT(reason, Catch::Contains("pixelmill_plugin_v1"));
+            else CHECK(file == "fixture_bad_schema.so");
+        }
+    }
 }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -106,5 +107,9 @@ std::string readFile(const std::filesystem::path& path);
 void writeFile(const std::filesystem::path& path, const std::string& content);
 // Every regular file below `dir`.
 std::vector<std::filesystem::path> filesUnder(const std::filesystem::path& dir);
+// A string's bytes, as the blob store takes them.
+inline std::span<const unsigned char> bytesOf(const std::string& s) {
+    return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
+}
 
 }  // namespace pixelmill::test

@@ -1,18 +1,14 @@
 // PluginHost over real fixture libraries: the good ones load, each broken
 // one is refused with a reason that says what is wrong, and refusals do not
-// stop the others. Also `pixelmill plugins`, which prints the same.
+// stop the others.
 #include "plugins/plugin_host.h"
 
 #include "common/log.h"
 #include "support/daemon.h"
 
 #include <catch2/catch.hpp>
-#include <nlohmann/json.hpp>
-
-#include <sys/wait.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -50,25 +46,6 @@ std::string reasonFor(const PluginHost& host, const std::string& file) {
     FAIL("no refusal recorded for " << file);
     return {};
 }
-
-struct CommandResult {
-    int status = -1;
-    std::string out;
-};
-
-CommandResult runCommand(const std::string& command) {
-    CommandResult result;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe);
-    char buffer[4096];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-    int status = ::pclose(pipe);
-    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    return result;
-}
-
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 }  // namespace
 
@@ -205,62 +182,6 @@ TEST_CASE("plugin host: compareVersions orders dotted versions numerically", "[p
     CHECK(compareVersions("1.2.3-beta", "1.2.3") == 0);  // pre-release tails are ignored
     CHECK(compareVersions("", "0") == 0);
     CHECK(compareVersions("", "0.0.1") < 0);
-}
-
-TEST_CASE("plugin host: `pixelmill plugins` lists the loaded plugins and why files were refused", "[plugins][cli]") {
-    TempDir dir("pixelmill-plugins");
-    linkFixtures(dir.path(), test::fixturePluginDir(), kGood);
-    linkFixtures(dir.path(), test::badFixturePluginDir(), {"fixture_bad_abi.so", "fixture_no_symbol.so",
-                                                           "fixture_bad_schema.so"});
-    REQUIRE(fs::exists(test::binaryPath()));
-    std::string base = quoted(test::binaryPath()) + " plugins --plugin-dir " + quoted(dir.path());
-
-    SECTION("text") {
-        CommandResult r = runCommand(base + " 2>/dev/null");
-        CHECK(r.status == 0);
-        INFO(r.out);
-        CHECK_THAT(r.out, Catch::Contains("slow 1.0.0"));
-        CHECK_THAT(r.out, Catch::Contains("flaky 1.0.0"));
-        CHECK_THAT(r.out, Catch::Contains("noop 1.0.0"));
-        CHECK_THAT(r.out, Catch::Contains("ms (integer"));  // parameters are shown
-        CHECK_THAT(r.out, Catch::Contains("refused"));
-        for (const char* file : {"fixture_bad_abi.so", "fixture_no_symbol.so", "fixture_bad_schema.so"}) {
-            CAPTURE(file);
-            CHECK_THAT(r.out, Catch::Contains((dir.path() / file).string()));
-        }
-        CHECK_THAT(r.out, Catch::Contains("ABI version 999"));
-        CHECK_THAT(r.out, Catch::Contains("pixelmill_plugin_v1"));
-        // Each refused file is on one line with its reason.
-        bool abiLine = false;
-        size_t at = 0;
-        while (at < r.out.size()) {
-            size_t eol = r.out.find('\n', at);
-            std::string line = r.out.substr(at, eol == std::string::npos ? std::string::npos : eol - at);
-            if (line.find("fixture_bad_abi.so") != std::string::npos && line.find("999") != std::string::npos)
-                abiLine = true;
-            if (eol == std::string::npos) break;
-            at = eol + 1;
-        }
-        CHECK(abiLine);
-    }
-    SECTION("json") {
-        CommandResult r = runCommand(base + " --json 2>/dev/null");
-        CHECK(r.status == 0);
-        INFO(r.out);
-        nlohmann::json doc = nlohmann::json::parse(r.out);
-        std::vector<std::string> loaded;
-        for (const auto& p : doc["plugins"]) loaded.push_back(p["name"].get<std::string>());
-        CHECK(loaded == std::vector<std::string>{"flaky", "noop", "slow"});
-        REQUIRE(doc["refused"].size() == 3);
-        for (const auto& r2 : doc["refused"]) {
-            std::string file = fs::path(r2["file"].get<std::string>()).filename().string();
-            std::string reason = r2["reason"].get<std::string>();
-            CAPTURE(file, reason);
-            if (file == "fixture_bad_abi.so") CHECK_THAT(reason, Catch::Contains("999"));
-            else if (file == "fixture_no_symbol.so") CHECK_THAT(reason, Catch::Contains("pixelmill_plugin_v1"));
-            else CHECK(file == "fixture_bad_schema.so");
-        }
-    }
 }
 
 TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted list names only accepted ones",

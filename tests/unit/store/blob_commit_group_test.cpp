@@ -78,13 +78,10 @@ extern "C" int fsync(int fd) { return answer(calls.fsync, calls.fsyncFails, SYS_
 namespace pixelmill {
 namespace {
 
+using test::bytesOf;
 using test::filesUnder;
 using test::readFile;
 using test::TempDir;
-
-std::span<const unsigned char> bytesOf(const std::string& s) {
-    return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
-}
 
 struct ResetCalls {
     ResetCalls() { calls.reset(); }

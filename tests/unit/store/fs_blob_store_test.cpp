@@ -46,6 +46,7 @@ extern "C" int renameat2(int olddirfd, const char* oldpath, int newdirfd, const 
 namespace pixelmill {
 namespace {
 
+using test::bytesOf;
 using test::filesUnder;
 using test::readFile;
 using test::TempDir;
@@ -53,10 +54,6 @@ using test::writeFile;
 
 constexpr const char* kAbcSha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 constexpr const char* kEmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-std::span<const unsigned char> bytesOf(const std::string& s) {
-    return {reinterpret_cast<const unsigned char*>(s.data()), s.size()};
-}
 
 std::string randomBytes(size_t size, unsigned seed) {
     std::mt19937 rng(seed);
