@@ -215,7 +215,11 @@ NewJob JobService::newJob(const SubmitRequest& request, const Prepared& p, const
 }
 
 Submitted JobService::enqueue(const Original& original, const NewJob& job, const std::string& mediaType) {
-    SubmitOutcome outcome = store_.queue.submit(original, job);
+    return answered(store_.queue.submit(original, job), original, job, mediaType);
+}
+
+Submitted JobService::answered(SubmitOutcome outcome, const Original& original, const NewJob& job,
+                               const std::string& mediaType) {
     if (metrics_) {
         if (outcome.created) metrics_->jobSubmitted(job.plugin);
         else if (!outcome.replayed) metrics_->dedupHit();
@@ -265,6 +269,100 @@ Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     int64_t now = nowMs();
     Original original = newOriginal(blob, upload.filename, source, now);
     return enqueue(original, newJob(request, p, blob.sha256, now), mediaType);
+}
+
+namespace {
+
+// `error`, about entry `index` of a `jobs` submit: its field as a path into the request.
+ApiError inEntry(const ApiError& error, size_t index) {
+    std::string entry = "jobs[" + std::to_string(index) + "]";
+    const std::string& field = error.field();
+    std::string path = field.empty()                              ? entry
+                       : field == "plugin" || field == "preset"   ? entry + "." + field
+                       : field == "file" || field.rfind("callback_", 0) == 0 ? field
+                                                                  : entry + ".params." + field;
+    return ApiError(error.status(), error.code(), entry + ": " + error.what(), path);
+}
+
+}  // namespace
+
+std::vector<JobService::Prepared> JobService::prepareAll(const std::vector<SubmitRequest>& entries) const {
+    if (entries.empty()) throw ApiError::invalidParam("jobs", "jobs lists at least one job");
+    if (entries.size() > kMaxJobsPerSubmit)
+        throw ApiError::invalidParam("jobs", "jobs lists at most " + std::to_string(kMaxJobsPerSubmit) +
+                                                 " jobs; send more as a batch of the stored original");
+    std::vector<Prepared> prepared;
+    for (size_t i = 0; i < entries.size(); ++i) {
+        if (entries[i].idempotencyKey)
+            throw ApiError::invalidParam("idempotency_key", "an Idempotency-Key is not taken with jobs");
+        try {
+            prepared.push_back(prepare(entries[i]));
+        } catch (const ApiError& e) {
+            throw e.status() == 400 || e.status() == 404 ? inEntry(e, i) : e;
+        }
+    }
+    return prepared;
+}
+
+SubmittedAll JobService::submitAll(const std::vector<SubmitRequest>& entries, Upload upload) {
+    std::vector<Prepared> prepared = prepareAll(entries);
+    if (!upload.writer || upload.writer->size() == 0)
+        throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
+    if (metrics_) metrics_->uploadBytes(upload.writer->size());
+    BlobRef finished;
+    CheckedSource source = checkSource(
+        plugins_, limits_, upload.writer->head(), upload.writer->tempPath(), upload.writer->size(),
+        [&](const std::string& mediaType) {
+            for (size_t i = 0; i < prepared.size(); ++i) try {
+                    checkAccepts(*prepared[i].plugin, mediaType);
+                } catch (const ApiError& e) {
+                    throw inEntry(e, i);
+                }
+            return prepared.front().plugin;
+        },
+        [&] {
+            checkQueue();
+            finished = upload.writer->finish();
+        });
+    if (storage_) storage_->makeRoom(upload.writer->size());
+    auto pin = store_.references.pinBlob(finished.sha256);
+    BlobRef blob = upload.writer->commit();
+
+    return enqueueAll(newOriginal(blob, upload.filename, source, nowMs()), entries, prepared);
+}
+
+SubmittedAll JobService::submitAllOriginal(const std::vector<SubmitRequest>& entries, std::string_view originalId) {
+    std::vector<Prepared> prepared = prepareAll(entries);
+    Original original = getOriginal(originalId);
+    auto pin = store_.references.pinBlob(original.sha256);
+    if (auto fresh = store_.originals.getOriginal(original.id)) original = *fresh;
+    if (original.purgedAt || !blobs_.exists(original.sha256))
+        throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
+    for (size_t i = 0; i < prepared.size(); ++i) try {
+            checkAccepts(*prepared[i].plugin, original.mediaType);
+        } catch (const ApiError& e) {
+            throw inEntry(e, i);
+        }
+    checkPixels(SourceInfo{original.width, original.height, original.pages});
+    checkQueue();
+    return enqueueAll(original, entries, prepared);
+}
+
+SubmittedAll JobService::enqueueAll(const Original& original, const std::vector<SubmitRequest>& entries,
+                                    const std::vector<Prepared>& prepared) {
+    int64_t now = nowMs();
+    std::vector<NewJob> jobs;
+    for (size_t i = 0; i < entries.size(); ++i) jobs.push_back(newJob(entries[i], prepared[i], original.sha256, now));
+    std::vector<SubmitOutcome> outcomes = store_.queue.submitAll(original, jobs);
+    SubmittedAll all;
+    all.original = outcomes.front().job.original;
+    bool allSucceeded = true;
+    for (size_t i = 0; i < outcomes.size(); ++i) {
+        all.jobs.push_back(answered(std::move(outcomes[i]), original, jobs[i], original.mediaType));
+        allSucceeded = allSucceeded && all.jobs.back().status == 200;
+    }
+    all.status = allSucceeded ? 200 : 202;
+    return all;
 }
 
 Submitted JobService::submitOriginal(const SubmitRequest& request, std::string_view originalId) {

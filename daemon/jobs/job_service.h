@@ -71,6 +71,16 @@ struct Submitted {
     int status = 202;      // what the submit answers: 200 for a succeeded equal job, or the key's first status
 };
 
+// A submit with `jobs`: one source, several jobs, made all or nothing.
+struct SubmittedAll {
+    Original original;
+    std::vector<Submitted> jobs;  // in the order of the entries
+    int status = 202;             // 200 when every entry is an equal job that had succeeded
+};
+
+// Entries of one `jobs` submit at most: each is validated and stored in one transaction.
+inline constexpr size_t kMaxJobsPerSubmit = 32;
+
 struct JobLimits {
     uint64_t maxPixels = 71'000'000;
     uint32_t maxPages = 1000;
@@ -131,8 +141,14 @@ public:
                JobLimits limits, Helpers helpers = {});
 
     Submitted submit(const SubmitRequest& request, Upload upload);
+    // Several jobs of one upload (`jobs`), all or nothing: an entry that is
+    // wrong is a 400 naming `jobs[i].plugin`, `jobs[i].preset` or
+    // `jobs[i].params.NAME`, and nothing is stored. No Idempotency-Key.
+    SubmittedAll submitAll(const std::vector<SubmitRequest>& entries, Upload upload);
+    SubmittedAll submitAllOriginal(const std::vector<SubmitRequest>& entries, std::string_view originalId);
     // Checks plugin, parameters and callbacks without a source (before a download).
     void validate(const SubmitRequest& request) const { prepare(request); }
+    void validateAll(const std::vector<SubmitRequest>& entries) const { prepareAll(entries); }
     // A job for an original stored earlier (404 if unknown or its content is gone).
     Submitted submitOriginal(const SubmitRequest& request, std::string_view originalId);
     // Stores an upload as an original, reading its metadata with any plugin
@@ -176,6 +192,11 @@ private:
         std::string preset;  // the preset named, if any
     };
     Prepared preparePlugin(const SubmitRequest& request) const;
+    std::vector<Prepared> prepareAll(const std::vector<SubmitRequest>& entries) const;
+    SubmittedAll enqueueAll(const Original& original, const std::vector<SubmitRequest>& entries,
+                            const std::vector<Prepared>& prepared);
+    // The client's answer for one stored job: counted, logged, seen with its own callbacks.
+    Submitted answered(SubmitOutcome outcome, const Original& original, const NewJob& job, const std::string& mediaType);
     Prepared prepare(const SubmitRequest& request) const;
     void checkAccepts(const PluginDescriptor& plugin, const std::string& mediaType) const;
     void checkPixels(const SourceInfo& info) const;

@@ -35,6 +35,12 @@ public:
     // ms), oldest first; returns how many (periodic upkeep: bounded work).
     virtual int purgeIdempotencyKeys(int64_t before, int limit) = 0;
 
+    // Several jobs of one source (a submit with `jobs`), in one transaction:
+    // the original (if new), then each job unless an equal one (same dedup
+    // key) is queued, running or succeeded, or came earlier in `jobs`; all or
+    // nothing. The outcomes are in the order of `jobs`. No Idempotency-Key.
+    virtual std::vector<SubmitOutcome> submitAll(const Original& original, const std::vector<NewJob>& jobs) = 0;
+
     // Batches: all jobs in one transaction (dedup applies to each).
     virtual Batch createBatch(const Batch& batch, const std::vector<BatchItem>& items) = 0;
 

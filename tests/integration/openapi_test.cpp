@@ -116,7 +116,7 @@ std::vector<Operation> operations(const json& doc) {
     return ops;
 }
 
-// The OpenAPI 3.0 subset of JSON Schema the document uses: $ref, allOf, type,
+// The OpenAPI 3.0 subset of JSON Schema the document uses: $ref, allOf, oneOf, type,
 // nullable, enum, required, properties, additionalProperties, items, bounds.
 // Returns the first problem ("" if none), with where it is.
 std::string check(const json& doc, const json& rawSchema, const json& value, const std::string& at) {
@@ -124,6 +124,17 @@ std::string check(const json& doc, const json& rawSchema, const json& value, con
     if (schema.contains("allOf"))
         for (const json& part : schema["allOf"])
             if (auto p = check(doc, part, value, at); !p.empty()) return p;
+    if (schema.contains("oneOf")) {  // exactly one alternative fits
+        std::vector<std::string> problems;
+        for (const json& part : schema["oneOf"]) problems.push_back(check(doc, part, value, at));
+        auto fits = std::count(problems.begin(), problems.end(), "");
+        if (fits == 0) {
+            std::string all = at + ": no alternative of oneOf fits";
+            for (const std::string& p : problems) all += "; " + p;
+            return all;
+        }
+        if (fits > 1) return at + ": fits " + std::to_string(fits) + " of the alternatives of oneOf";
+    }
     if (value.is_null()) {
         bool typed = schema.contains("type") || schema.contains("properties");
         return !typed || schema.value("nullable", false) ? "" : at + ": null is not allowed";
@@ -463,6 +474,16 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
         see("GET /v1/presets", "list", h.get("/v1/presets"));
         see("POST /v1/jobs", "with a preset",
             h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(), {{"preset", "small", "", ""}}));
+        see("POST /v1/jobs", "with jobs, one a preset",
+            h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(),
+                       {{"jobs", R"([{"preset": "small"}, {"plugin": "resize", "params": {"width": 20}}])", "", ""}}));
+        see("POST /v1/jobs", "JSON with jobs",
+            h.post("/v1/jobs", json{{"jobs", {{{"plugin", "thumbnail"}, {"params", {{"size", 24}}}}}},
+                                    {"original_id", original}}.dump(),
+                   "application/json"));
+        see("POST /v1/jobs", "with jobs, one wrong",
+            h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(),
+                       {{"jobs", R"([{"plugin": "thumbnail", "params": {"size": 0}}])", "", ""}}));
         see("DELETE /v1/presets/{name}", "saved", h.del("/v1/presets/small"));
 
         // Bad requests.

@@ -20,9 +20,9 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // Form fields and query names that are not plugin parameters.
-const std::set<std::string> kReserved = {"plugin",   "preset",          "callback_url", "callback_email",
-                                         "priority", "idempotency_key", "wait",         "file",
-                                         "filename"};
+const std::set<std::string> kReserved = {"plugin",   "preset",          "jobs",         "callback_url",
+                                         "callback_email", "priority", "idempotency_key", "wait",
+                                         "file",     "filename"};
 
 std::string queryValue(const Rest::Request& request, const std::string& key) {
     auto v = request.query().get(key);
@@ -84,6 +84,58 @@ void applyReserved(SubmitRequest& submit, const Rest::Request& request, std::map
     applyRequest(submit, request, key == reserved.end() ? std::nullopt : std::optional(key->second));
 }
 
+// The entries of `jobs` (a JSON array of {"plugin" or "preset", "params"}),
+// each with the submit's own priority, callbacks and request id.
+std::vector<SubmitRequest> jobEntries(const nlohmann::json& jobs, const SubmitRequest& common) {
+    if (!jobs.is_array()) throw ApiError::invalidParam("jobs", "jobs is a JSON array of {\"plugin\", \"params\"}");
+    if (!common.plugin.empty() || !common.preset.empty())
+        throw ApiError::invalidParam("jobs", "give plugin (or preset) or jobs, not both: each entry of jobs names its own");
+    std::vector<SubmitRequest> entries;
+    for (size_t i = 0; i < jobs.size() && i <= kMaxJobsPerSubmit; ++i) {
+        const nlohmann::json& entry = jobs[i];
+        std::string at = "jobs[" + std::to_string(i) + "]";
+        if (!entry.is_object()) throw ApiError::invalidParam(at, at + " is not an object");
+        for (const auto& [key, value] : entry.items())
+            if (key != "plugin" && key != "preset" && key != "params")
+                throw ApiError::invalidParam(at + "." + key, at + " takes plugin or preset, and params");
+        SubmitRequest request = common;
+        request.plugin = stringMember(entry, "plugin");
+        request.preset = stringMember(entry, "preset");
+        if (entry.contains("params") && !entry["params"].is_object())
+            throw ApiError::invalidParam(at + ".params", at + ".params must be an object");
+        request.params = entry.value("params", nlohmann::json::object());
+        entries.push_back(std::move(request));
+    }
+    return entries;
+}
+
+// The `jobs` form field or query value: JSON text.
+nlohmann::json parseJobs(const std::string& text) {
+    nlohmann::json jobs = nlohmann::json::parse(text, nullptr, false);
+    if (jobs.is_discarded()) throw ApiError::invalidParam("jobs", "jobs is not JSON: a JSON array of {\"plugin\", \"params\"}");
+    return jobs;
+}
+
+void answerAll(Http::ResponseWriter& response, const SubmittedAll& all) {
+    json jobs = json::array();
+    for (const Submitted& j : all.jobs) jobs.push_back(jobJson(j.job));
+    sendJson(response, all.status, {{"original", originalJson(all.original)}, {"jobs", std::move(jobs)}});
+}
+
+// A JSON submit with `jobs`: of an original stored before, or of a source_url.
+void submitJsonAll(Services& s, std::vector<SubmitRequest> entries, const std::string& sourceUrl,
+                   const std::string& originalId, Http::ResponseWriter& response) {
+    if (!originalId.empty()) return answerAll(response, s.jobs.submitAllOriginal(entries, originalId));
+    if (sourceUrl.empty())
+        throw ApiError::badRequest("missing_file", "a JSON submit names source_url or original_id", "source_url");
+    if (!s.fetchSource)
+        throw ApiError::badRequest("invalid_param", "source_url is not available in this daemon", "source_url");
+    s.jobs.validateAll(entries);  // before spending a download on them
+    answerLater(s, response, [&s, entries = std::move(entries), sourceUrl](Http::ResponseWriter& writer) {
+        answerAll(writer, s.jobs.submitAll(entries, s.fetchSource(sourceUrl)));
+    });
+}
+
 void submitJson(Services& s, const Rest::Request& request, const RequestBody& body, Http::ResponseWriter& response) {
     nlohmann::json doc = body.jsonObject();
     SubmitRequest submit;
@@ -103,6 +155,10 @@ void submitJson(Services& s, const Rest::Request& request, const RequestBody& bo
     std::string originalId = stringMember(doc, "original_id");
     if (!sourceUrl.empty() && !originalId.empty())
         throw ApiError::badRequest("invalid_param", "give source_url or original_id, not both", "source_url");
+    if (doc.contains("jobs")) {
+        if (doc.contains("params")) throw ApiError::invalidParam("params", "with jobs, each entry has its own params");
+        return submitJsonAll(s, jobEntries(doc["jobs"], submit), sourceUrl, originalId, response);
+    }
     if (!originalId.empty()) {
         Submitted result = s.jobs.submitOriginal(submit, originalId);
         answerWhenEnded(s, response, result.status, result.job, true, wait);
@@ -146,10 +202,19 @@ void submit(Services& s, const Rest::Request& request, RequestBody& body, Http::
     }
     SubmitRequest submit;
     applyReserved(submit, request, reserved);
-    submit.params = std::move(params);
     double wait = waitSeconds(request);
     // The checks read the whole source (SVG references, probe): off the reactor thread.
     auto source = std::make_shared<Upload>(std::move(*upload));
+    if (reserved.count("jobs")) {
+        if (!params.empty())
+            throw ApiError::invalidParam(params.begin()->first, "with jobs, parameters go in each entry's params");
+        auto entries = jobEntries(parseJobs(reserved["jobs"]), submit);
+        answerChecked(s, response, [&s, entries = std::move(entries), source](Http::ResponseWriter& writer) {
+            answerAll(writer, s.jobs.submitAll(entries, std::move(*source)));
+        });
+        return;
+    }
+    submit.params = std::move(params);
     answerChecked(s, response, [&s, submit = std::move(submit), source, wait](Http::ResponseWriter& writer) {
         Submitted result = s.jobs.submit(submit, std::move(*source));
         answerWhenEnded(s, writer, result.status, result.job, true, wait);

@@ -60,6 +60,31 @@ SubmitOutcome PostgresJobStore::submit(const Original& original, const NewJob& j
     return submits_.run(BatchItem{original, job});
 }
 
+namespace {
+
+// What a client is answered for `job`, as enqueue() stored it.
+SubmitOutcome outcomeOf(Connection& c, const NewJob& job, const Enqueued& stored) {
+    SubmitOutcome o = stored.created ? SubmitOutcome{queuedJob(job, stored.original, stored.seq), true}
+                                     : SubmitOutcome{*selectJob(c, stored.jobId, false), false};
+    o.status = submitStatus(o.job, o.created);
+    return o;
+}
+
+}  // namespace
+
+std::vector<SubmitOutcome> PostgresJobStore::submitAll(const Original& original, const std::vector<NewJob>& jobs) {
+    std::vector<BatchItem> items;
+    for (const NewJob& job : jobs) items.push_back({original, job});
+    std::vector<const BatchItem*> pointers;
+    for (const BatchItem& item : items) pointers.push_back(&item);
+    return pool_.transaction([&](Connection& c) {
+        std::vector<Enqueued> stored = enqueue(c, pointers, nodeId_);
+        std::vector<SubmitOutcome> out;
+        for (size_t i = 0; i < jobs.size(); ++i) out.push_back(outcomeOf(c, jobs[i], stored[i]));
+        return out;
+    });
+}
+
 std::vector<SubmitOutcome> PostgresJobStore::submitGroup(const std::vector<const BatchItem*>& items) {
     return pool_.transaction([&](Connection& c) {
         std::vector<std::optional<SubmitOutcome>> out = replayIdempotencyKeys(c, items);
@@ -87,10 +112,7 @@ std::vector<SubmitOutcome> PostgresJobStore::submitGroup(const std::vector<const
         std::vector<SubmitOutcome> outcomes;
         outcomes.reserve(fresh.size());
         for (size_t k = 0; k < fresh.size(); ++k) {
-            SubmitOutcome o = stored[k].created
-                                  ? SubmitOutcome{queuedJob(fresh[k]->job, stored[k].original, stored[k].seq), true}
-                                  : SubmitOutcome{*selectJob(c, stored[k].jobId, false), false};
-            o.status = submitStatus(o.job, o.created);
+            SubmitOutcome o = outcomeOf(c, fresh[k]->job, stored[k]);
             outcomes.push_back(o);
             out[freshAt[k]] = std::move(o);
         }

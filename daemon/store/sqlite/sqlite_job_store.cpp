@@ -69,6 +69,25 @@ std::optional<Original> SqliteJobStore::getOriginal(std::string_view id) {
     return selectOriginalBy(*db, "id", id);
 }
 
+namespace {
+
+// `job` of stored original `o`, in the caller's transaction: an equal job
+// (queued, running or succeeded; or made earlier in this transaction) takes
+// the submitter's callbacks, or a new job is queued.
+SubmitOutcome submitIn(Connection& db, const Original& o, const NewJob& job) {
+    SubmitOutcome out;
+    if (auto existing = findEqualJob(db, job.dedupKey)) {
+        subscribe(db, *existing, job);
+        out = SubmitOutcome{*selectJob(db, *existing, false), false};
+    } else {
+        out = SubmitOutcome{insertJob(db, job, o), true};
+    }
+    out.status = submitStatus(out.job, out.created);
+    return out;
+}
+
+}  // namespace
+
 SubmitOutcome SqliteJobStore::submit(const Original& original, const NewJob& job) {
     return write([&](Connection& db) {
         const auto& key = job.idempotency;
@@ -76,15 +95,18 @@ SubmitOutcome SqliteJobStore::submit(const Original& original, const NewJob& job
             if (auto replay = replayIdempotencyKey(db, *key, job.createdAt - kIdempotencyKeyLifetimeMs)) return *replay;
         bool createdOriginal = false;
         Original o = upsertOriginal(db, original, createdOriginal);
-        SubmitOutcome out;
-        if (auto existing = findEqualJob(db, job.dedupKey)) {
-            subscribe(db, *existing, job);
-            out = SubmitOutcome{*selectJob(db, *existing, false), false};
-        } else {
-            out = SubmitOutcome{insertJob(db, job, o), true};
-        }
-        out.status = submitStatus(out.job, out.created);
+        SubmitOutcome out = submitIn(db, o, job);
         if (key) recordIdempotencyKey(db, *key, out, job.createdAt);
+        return out;
+    });
+}
+
+std::vector<SubmitOutcome> SqliteJobStore::submitAll(const Original& original, const std::vector<NewJob>& jobs) {
+    return write([&](Connection& db) {
+        bool createdOriginal = false;
+        Original o = upsertOriginal(db, original, createdOriginal);
+        std::vector<SubmitOutcome> out;
+        for (const NewJob& job : jobs) out.push_back(submitIn(db, o, job));
         return out;
     });
 }

@@ -48,6 +48,7 @@ public:
     std::pair<Original, bool> putOriginal(const Original& original) override;
     std::optional<Original> getOriginal(std::string_view id) override;
     SubmitOutcome submit(const Original& original, const NewJob& job) override;
+    std::vector<SubmitOutcome> submitAll(const Original& original, const std::vector<NewJob>& jobs) override;
     int purgeIdempotencyKeys(int64_t before, int limit) override;
     std::optional<Job> getJob(std::string_view id) override;
     JobPage listJobs(const JobFilter& filter) override;
