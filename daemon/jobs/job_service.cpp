@@ -246,29 +246,31 @@ Submitted JobService::answered(SubmitOutcome outcome, const Original& original, 
 
 Submitted JobService::submit(const SubmitRequest& request, Upload upload) {
     Prepared p = prepare(request);
+    StoredUpload stored = storeUpload(upload, [&](const std::string& mediaType) {
+        checkAccepts(*p.plugin, mediaType);
+        return p.plugin;
+    });
+    int64_t now = nowMs();
+    Original original = newOriginal(stored.blob, upload.filename, stored.source, now);
+    return enqueue(original, newJob(request, p, stored.blob.sha256, now), stored.source.mediaType);
+}
+
+JobService::StoredUpload JobService::storeUpload(Upload& upload, const ChoosePlugin& choose) {
     if (!upload.writer || upload.writer->size() == 0)
         throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
     if (metrics_) metrics_->uploadBytes(upload.writer->size());
     BlobRef finished;
-    CheckedSource source = checkSource(
-        plugins_, limits_, upload.writer->head(), upload.writer->tempPath(), upload.writer->size(),
-        [&](const std::string& mediaType) {
-            checkAccepts(*p.plugin, mediaType);
-            return p.plugin;
-        },
-        [&] {
-            checkQueue();
-            finished = upload.writer->finish();
-        });
-    const std::string& mediaType = source.mediaType;
+    StoredUpload stored;
+    stored.source = checkSource(plugins_, limits_, upload.writer->head(), upload.writer->tempPath(),
+                                upload.writer->size(), choose, [&] {
+                                    checkQueue();
+                                    finished = upload.writer->finish();
+                                });
     if (storage_) storage_->makeRoom(upload.writer->size());
     // The same content may be stored already, unreferenced: no daemon removes it until the job refers to it.
-    auto pin = store_.references.pinBlob(finished.sha256);
-    BlobRef blob = upload.writer->commit();
-
-    int64_t now = nowMs();
-    Original original = newOriginal(blob, upload.filename, source, now);
-    return enqueue(original, newJob(request, p, blob.sha256, now), mediaType);
+    stored.pin = store_.references.pinBlob(finished.sha256);
+    stored.blob = upload.writer->commit();
+    return stored;
 }
 
 namespace {
@@ -304,31 +306,21 @@ std::vector<JobService::Prepared> JobService::prepareAll(const std::vector<Submi
     return prepared;
 }
 
+void JobService::checkAcceptsAll(const std::vector<Prepared>& prepared, const std::string& mediaType) const {
+    for (size_t i = 0; i < prepared.size(); ++i) try {
+            checkAccepts(*prepared[i].plugin, mediaType);
+        } catch (const ApiError& e) {
+            throw inEntry(e, i);
+        }
+}
+
 SubmittedAll JobService::submitAll(const std::vector<SubmitRequest>& entries, Upload upload) {
     std::vector<Prepared> prepared = prepareAll(entries);
-    if (!upload.writer || upload.writer->size() == 0)
-        throw ApiError::badRequest("missing_file", "the source file is missing or empty", "file");
-    if (metrics_) metrics_->uploadBytes(upload.writer->size());
-    BlobRef finished;
-    CheckedSource source = checkSource(
-        plugins_, limits_, upload.writer->head(), upload.writer->tempPath(), upload.writer->size(),
-        [&](const std::string& mediaType) {
-            for (size_t i = 0; i < prepared.size(); ++i) try {
-                    checkAccepts(*prepared[i].plugin, mediaType);
-                } catch (const ApiError& e) {
-                    throw inEntry(e, i);
-                }
-            return prepared.front().plugin;
-        },
-        [&] {
-            checkQueue();
-            finished = upload.writer->finish();
-        });
-    if (storage_) storage_->makeRoom(upload.writer->size());
-    auto pin = store_.references.pinBlob(finished.sha256);
-    BlobRef blob = upload.writer->commit();
-
-    return enqueueAll(newOriginal(blob, upload.filename, source, nowMs()), entries, prepared);
+    StoredUpload stored = storeUpload(upload, [&](const std::string& mediaType) {
+        checkAcceptsAll(prepared, mediaType);
+        return prepared.front().plugin;
+    });
+    return enqueueAll(newOriginal(stored.blob, upload.filename, stored.source, nowMs()), entries, prepared);
 }
 
 SubmittedAll JobService::submitAllOriginal(const std::vector<SubmitRequest>& entries, std::string_view originalId) {
@@ -338,11 +330,7 @@ SubmittedAll JobService::submitAllOriginal(const std::vector<SubmitRequest>& ent
     if (auto fresh = store_.originals.getOriginal(original.id)) original = *fresh;
     if (original.purgedAt || !blobs_.exists(original.sha256))
         throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
-    for (size_t i = 0; i < prepared.size(); ++i) try {
-            checkAccepts(*prepared[i].plugin, original.mediaType);
-        } catch (const ApiError& e) {
-            throw inEntry(e, i);
-        }
+    checkAcceptsAll(prepared, original.mediaType);
     checkPixels(SourceInfo{original.width, original.height, original.pages});
     checkQueue();
     return enqueueAll(original, entries, prepared);

@@ -193,6 +193,16 @@ private:
     };
     Prepared preparePlugin(const SubmitRequest& request) const;
     std::vector<Prepared> prepareAll(const std::vector<SubmitRequest>& entries) const;
+    // Every entry's plugin takes `mediaType`, or the error names the entry.
+    void checkAcceptsAll(const std::vector<Prepared>& prepared, const std::string& mediaType) const;
+    // An upload checked (checkSource with `choose`), made room for and
+    // committed as a blob, pinned until the caller's jobs refer to it.
+    struct StoredUpload {
+        CheckedSource source;
+        BlobRef blob;
+        std::unique_ptr<BlobPin> pin;
+    };
+    StoredUpload storeUpload(Upload& upload, const ChoosePlugin& choose);
     SubmittedAll enqueueAll(const Original& original, const std::vector<SubmitRequest>& entries,
                             const std::vector<Prepared>& prepared);
     // The client's answer for one stored job: counted, logged, seen with its own callbacks.

@@ -78,18 +78,18 @@ TEST_CASE("one wrong entry refuses the whole submit, naming it, and stores nothi
     makeJpeg(dir / "photo.jpg", 320, 240);
     std::string photo = (dir / "photo.jpg").string();
     Daemon d;
+    // The five entries with one changed: the answer names that entry.
+    auto withEntry = [](size_t i, const json& pointer, const json& value) {
+        json jobs = kFive;
+        jobs[i][json::json_pointer(pointer.get<std::string>())] = value;
+        return jobs;
+    };
+    requireError(submitJobs(d, photo, withEntry(2, "/params/width", 0)), 400, "jobs[2].params.width");
+    requireError(submitJobs(d, photo, withEntry(1, "/plugin", "sharpen")), 404, "jobs[1].plugin");
     json bad = kFive;
-    bad[2]["params"]["width"] = 0;
-    requireError(submitJobs(d, photo, bad), 400, "jobs[2].params.width");
-    bad = kFive;
-    bad[1]["plugin"] = "sharpen";
-    requireError(submitJobs(d, photo, bad), 404, "jobs[1].plugin");
-    bad = kFive;
     bad[4] = {{"preset", "nope"}};
     requireError(submitJobs(d, photo, bad), 404, "jobs[4].preset");
-    bad = kFive;
-    bad[0]["colour"] = "red";
-    requireError(submitJobs(d, photo, bad), 400, "jobs[0].colour");
+    requireError(submitJobs(d, photo, withEntry(0, "/colour", "red")), 400, "jobs[0].colour");
     // pdf2png does not take a JPEG: 415, and the message names the entry.
     bad = kFive;
     bad[3] = {{"plugin", "pdf2png"}};
