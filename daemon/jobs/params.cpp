@@ -136,6 +136,18 @@ void requireAllowed(const Property& p, const json& out) {
     throw ApiError::invalidParam(f, f + " must be one of " + list + ", got '" + got + "'");
 }
 
+// A non-empty list of media types ("type/subtype"), or invalid_argument naming `what`.
+std::vector<std::string> mediaTypeList(const json& list, const std::string& what) {
+    if (!list.is_array() || list.empty()) throw std::invalid_argument(what + " is not a list of media types");
+    std::vector<std::string> out;
+    for (const json& t : list) {
+        if (!t.is_string() || t.get<std::string>().find('/') == std::string::npos)
+            throw std::invalid_argument(what + " is not a list of media types");
+        out.push_back(t.get<std::string>());
+    }
+    return out;
+}
+
 }  // namespace
 
 ParamSchema ParamSchema::parse(const std::string& schemaJson) {
@@ -194,6 +206,23 @@ ParamSchema ParamSchema::parseUnchecked(const std::string& schemaJson) {
                 schema.properties_.back().defaultValue =
                     schema.coerce(schema.properties_.back(), def["default"]);
             }
+        }
+    }
+    if (doc.contains("x-produces")) {
+        const json& produces = doc["x-produces"];
+        if (produces.is_array()) {
+            schema.produces_.otherwise = mediaTypeList(produces, "x-produces");
+        } else {
+            if (!produces.is_object() || !produces.contains("by") || !produces["by"].is_string() ||
+                !produces.contains("types") || !produces["types"].is_object())
+                throw std::invalid_argument("x-produces is a list of media types or {\"by\", \"types\", \"otherwise\"}");
+            schema.produces_.by = produces["by"].get<std::string>();
+            if (!schema.find(schema.produces_.by))
+                throw std::invalid_argument("x-produces is by " + schema.produces_.by + ", which is not a property");
+            for (const auto& [value, types] : produces["types"].items())
+                schema.produces_.types[value] = mediaTypeList(types, "x-produces for " + value);
+            if (produces.contains("otherwise"))
+                schema.produces_.otherwise = mediaTypeList(produces["otherwise"], "x-produces otherwise");
         }
     }
     if (doc.contains("required")) schema.required_ = doc["required"].get<std::vector<std::string>>();
@@ -311,6 +340,16 @@ std::vector<std::pair<std::string, std::string>> ParamSchema::toText(const json&
         else out.emplace_back(k, v.dump());
     }
     return out;
+}
+
+std::vector<std::string> ParamSchema::produces(const json& canonical) const {
+    if (!produces_.by.empty() && canonical.is_object()) {
+        auto value = canonical.find(produces_.by);
+        if (value != canonical.end() && value->is_string())
+            if (auto types = produces_.types.find(value->get<std::string>()); types != produces_.types.end())
+                return types->second;
+    }
+    return produces_.otherwise;
 }
 
 }  // namespace pixelmill

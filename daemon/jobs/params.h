@@ -54,6 +54,13 @@ public:
     // Canonical object → the key/value text pairs plugins receive.
     static std::vector<std::pair<std::string, std::string>> toText(const nlohmann::json& canonical);
 
+    // The media types an output may have with `canonical` parameters (from
+    // validate()), as the schema's "x-produces" says: a list of types, or
+    // {"by": PROPERTY, "types": {VALUE: [types]}, "otherwise": [types]} for
+    // a plugin whose output type a parameter picks. Empty when the schema
+    // does not say (then nothing is known to accept its outputs).
+    std::vector<std::string> produces(const nlohmann::json& canonical) const;
+
     const std::vector<Property>& properties() const { return properties_; }
     const nlohmann::json& document() const { return document_; }
 
@@ -68,6 +75,12 @@ private:
     std::vector<std::string> required_;
     std::vector<std::vector<std::string>> anyOfRequired_;
     bool additional_ = false;
+    struct Produces {
+        std::string by;  // the property that picks a type; empty: always `otherwise`
+        std::map<std::string, std::vector<std::string>> types;
+        std::vector<std::string> otherwise;
+    };
+    Produces produces_;
 };
 
 }  // namespace pixelmill

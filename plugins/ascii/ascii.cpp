@@ -154,7 +154,8 @@ public:
         "color":   {"type": "boolean", "default": false,
                     "description": "html only: colour each character like its source pixel"}
       },
-      "additionalProperties": false
+      "additionalProperties": false,
+      "x-produces": {"by": "format", "types": {"text": ["text/plain"], "html": ["text/html"]}}
     })json";
 
     sdk::Probe probe(const sdk::Input& input) const { return plugins::probeImage(input); }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pixelmill::plugins {
@@ -194,10 +195,24 @@ inline const std::string& writableFormats() {
     return list;
 }
 
-// `schema` with "@FORMATS@" replaced by writableFormats().
+// The schema's "x-produces" for the formats this build writes: the type
+// each "format" gives, and without one png or jpeg (alpha or not).
+inline const std::string& producedTypes() {
+    static const std::string map = [] {
+        std::string types;
+        for (const OutputFormat& f : kOutputFormats)
+            if (writableFormats().find(std::string("\"") + f.name + "\"") != std::string::npos)
+                types += (types.empty() ? "\"" : ", \"") + std::string(f.name) + "\": [\"" + f.mediaType + "\"]";
+        return R"({"by": "format", "types": {)" + types + R"(}, "otherwise": ["image/jpeg", "image/png"]})";
+    }();
+    return map;
+}
+
+// `schema` with "@FORMATS@" replaced by writableFormats() and "@PRODUCES@" by producedTypes().
 inline std::string withWritableFormats(std::string schema) {
-    const std::string token = "@FORMATS@";
-    if (size_t at = schema.find(token); at != std::string::npos) schema.replace(at, token.size(), writableFormats());
+    for (auto [token, text] : {std::pair<std::string, const std::string*>{"@FORMATS@", &writableFormats()},
+                               {"@PRODUCES@", &producedTypes()}})
+        if (size_t at = schema.find(token); at != std::string::npos) schema.replace(at, token.size(), *text);
     return schema;
 }
 

@@ -187,7 +187,8 @@ public:
         "Describes an image or a PDF as JSON (info.json): format, size, orientation, colour, EXIF, pages";
     static constexpr const char* kAccepts[] = {"image/jpeg", "image/png",  "image/webp", "image/gif",       "image/tiff",
                                                "image/svg+xml", "image/heif", "image/avif", "application/pdf", nullptr};
-    static constexpr const char* kSchema = R"({"type": "object", "properties": {}, "additionalProperties": false})";
+    static constexpr const char* kSchema = R"({"type": "object", "properties": {}, "additionalProperties": false,
+                                             "x-produces": ["application/json"]})";
 
     sdk::Probe probe(const sdk::Input& input) const {
         if (input.mediaType() != "application/pdf") return plugins::probeImage(input);

@@ -42,7 +42,8 @@ public:
         "max_pages": {"type": "integer", "minimum": 1, "default": 1000,
                       "description": "refuse the job if it selects more pages than this (the server's --max-pages caps it too)"}
       },
-      "additionalProperties": false
+      "additionalProperties": false,
+      "x-produces": ["image/png"]
     })json";
 
     // The page count without rendering; PDFs have no single width or height.

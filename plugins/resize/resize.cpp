@@ -79,7 +79,8 @@ public:
                     "description": "allow scaling up a source smaller than the box"}
       },
       "anyOf": [{"required": ["width"]}, {"required": ["height"]}],
-      "additionalProperties": false
+      "additionalProperties": false,
+      "x-produces": @PRODUCES@
     })json";
 
     // The format enum lists what this build of libvips can write (AVIF and

@@ -36,7 +36,8 @@ public:
         "quality": {"type": "integer", "minimum": 1, "maximum": 100, "default": 80,
                     "description": "JPEG, WebP, AVIF and JPEG XL quality"}
       },
-      "additionalProperties": false
+      "additionalProperties": false,
+      "x-produces": @PRODUCES@
     })";
 
     // The format enum lists what this build of libvips can write (AVIF and

@@ -340,4 +340,37 @@ TEST_CASE("params: a preset's parameters under those sent with a submission", "[
     CHECK(thumbnail().validateOver(preset, json{{"crop", nullptr}})["crop"] == "none");
 }
 
+TEST_CASE("params: x-produces says what a plugin writes, fixed or picked by a parameter", "[jobs][params][produces]") {
+    using Types = std::vector<std::string>;
+    ParamSchema fixed = ParamSchema::parse(R"({"type": "object", "x-produces": ["image/png"]})");
+    CHECK(fixed.produces(json::object()) == Types{"image/png"});
+
+    ParamSchema picked = ParamSchema::parse(R"({"type": "object",
+        "properties": {"format": {"type": "string", "enum": ["jpeg", "webp"]},
+                       "mode": {"type": "string", "enum": ["a", "b"], "default": "a"}},
+        "x-produces": {"by": "format", "types": {"jpeg": ["image/jpeg"], "webp": ["image/webp"]},
+                       "otherwise": ["image/jpeg", "image/png"]}})");
+    CHECK(picked.produces(picked.validate(Text{{"format", "webp"}})) == Types{"image/webp"});
+    CHECK(picked.produces(picked.validate(Text{{"format", "jpeg"}})) == Types{"image/jpeg"});
+    CHECK(picked.produces(picked.validate(Text{})) == Types{"image/jpeg", "image/png"});  // no format: either
+
+    ParamSchema byDefault = ParamSchema::parse(R"({"type": "object",
+        "properties": {"format": {"type": "string", "enum": ["text", "html"], "default": "text"}},
+        "x-produces": {"by": "format", "types": {"text": ["text/plain"], "html": ["text/html"]}}})");
+    CHECK(byDefault.produces(byDefault.validate(Text{})) == Types{"text/plain"});  // the default picks
+    CHECK(byDefault.produces(byDefault.validate(Text{{"format", "html"}})) == Types{"text/html"});
+
+    ParamSchema silent = ParamSchema::parse(R"({"type": "object"})");
+    CHECK(silent.produces(json::object()).empty());
+
+    for (const char* broken : {R"({"x-produces": []})", R"({"x-produces": ["png"]})", R"({"x-produces": "image/png"})",
+                               R"({"x-produces": {"by": "format", "types": {}}})",
+                               R"({"properties": {"f": {"type": "string"}}, "x-produces": {"by": "f"}})",
+                               R"({"properties": {"f": {"type": "string"}},
+                                   "x-produces": {"by": "f", "types": {"a": "image/png"}}})"}) {
+        CAPTURE(broken);
+        CHECK_THROWS_AS(ParamSchema::parse(broken), std::invalid_argument);
+    }
+}
+
 }  // namespace pixelmill
