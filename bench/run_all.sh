@@ -14,4 +14,5 @@ cd "$(dirname "$0")"
 ./throughput.sh
 ./cluster.sh
 ./dashboard.sh
+./recipes.sh
 ./soak.sh

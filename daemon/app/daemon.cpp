@@ -336,7 +336,7 @@ Daemon::Daemon(ServeSetup setup, SystemdNotifier& systemd)
       isolated_(workerProcesses(config_, *plugins_, blobs_, dataDir_, blobDir_, tmpDir_, cores_)),
       executor_(isolated_ ? static_cast<Executor&>(*isolated_) : inProcess_),
       waiters_(config_.maxLongPolls),
-      scheduler_(store_, store_, blobs_, executor_, events_, schedulerOptions(config_), &metrics_),
+      scheduler_(store_, store_, blobs_, executor_, events_, schedulerOptions(config_), &metrics_, &store_),
       policy_(config_.allowPrivateNetwork, config_.allowHosts),
       storage_({.originals = store_, .cache = store_, .references = store_, .queue = store_}, blobs_,
                storageOptions(config_)),

@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/mapped_file.h"
 #include "common/sha256.h"
+#include "jobs/chains.h"
 #include "jobs/image_header.h"
 #include "jobs/sniff.h"
 
@@ -275,9 +276,9 @@ JobService::StoredUpload JobService::storeUpload(Upload& upload, const ChoosePlu
 
 namespace {
 
-// `error`, about entry `index` of a `jobs` submit: its field as a path into the request.
-ApiError inEntry(const ApiError& error, size_t index) {
-    std::string entry = "jobs[" + std::to_string(index) + "]";
+// `error`, about entry `index` of a submit's `list` (jobs or steps): its field as a path into the request.
+ApiError inEntry(const ApiError& error, const std::string& list, size_t index) {
+    std::string entry = list + "[" + std::to_string(index) + "]";
     const std::string& field = error.field();
     std::string path = field.empty()                              ? entry
                        : field == "plugin" || field == "preset"   ? entry + "." + field
@@ -288,30 +289,104 @@ ApiError inEntry(const ApiError& error, size_t index) {
 
 }  // namespace
 
-std::vector<JobService::Prepared> JobService::prepareAll(const std::vector<SubmitRequest>& entries) const {
-    if (entries.empty()) throw ApiError::invalidParam("jobs", "jobs lists at least one job");
-    if (entries.size() > kMaxJobsPerSubmit)
-        throw ApiError::invalidParam("jobs", "jobs lists at most " + std::to_string(kMaxJobsPerSubmit) +
-                                                 " jobs; send more as a batch of the stored original");
+std::vector<JobService::Prepared> JobService::prepareEach(const std::vector<SubmitRequest>& entries,
+                                                          const std::string& list, size_t most) const {
+    if (entries.empty()) throw ApiError::invalidParam(list, list + " lists at least one entry");
+    if (entries.size() > most)
+        throw ApiError::invalidParam(list, list + " lists at most " + std::to_string(most) + " entries");
     std::vector<Prepared> prepared;
     for (size_t i = 0; i < entries.size(); ++i) {
         if (entries[i].idempotencyKey)
-            throw ApiError::invalidParam("idempotency_key", "an Idempotency-Key is not taken with jobs");
+            throw ApiError::invalidParam("idempotency_key", "an Idempotency-Key is not taken with " + list);
         try {
             prepared.push_back(prepare(entries[i]));
         } catch (const ApiError& e) {
-            throw e.status() == 400 || e.status() == 404 ? inEntry(e, i) : e;
+            throw e.status() == 400 || e.status() == 404 ? inEntry(e, list, i) : e;
         }
     }
     return prepared;
+}
+
+std::vector<JobService::Prepared> JobService::prepareAll(const std::vector<SubmitRequest>& entries) const {
+    return prepareEach(entries, "jobs", kMaxJobsPerSubmit);
 }
 
 void JobService::checkAcceptsAll(const std::vector<Prepared>& prepared, const std::string& mediaType) const {
     for (size_t i = 0; i < prepared.size(); ++i) try {
             checkAccepts(*prepared[i].plugin, mediaType);
         } catch (const ApiError& e) {
-            throw inEntry(e, i);
+            throw inEntry(e, "jobs", i);
         }
+}
+
+std::vector<JobService::Prepared> JobService::prepareChain(const std::vector<SubmitRequest>& steps) const {
+    std::vector<Prepared> prepared = prepareEach(steps, "steps", kMaxSteps);
+    // Each step takes every type the step before may write (x-produces), or the chain cannot work.
+    for (size_t i = 1; i < prepared.size(); ++i) {
+        const PluginDescriptor& before = *prepared[i - 1].plugin;
+        const PluginDescriptor& next = *prepared[i].plugin;
+        std::string at = "steps[" + std::to_string(i) + "]";
+        std::vector<std::string> types = before.params.produces(nlohmann::json::parse(prepared[i - 1].params));
+        if (types.empty())
+            throw ApiError::invalidParam(at, at + ": '" + next.name + "' cannot follow '" + before.name +
+                                                 "', whose schema does not say what it writes (x-produces)");
+        for (const std::string& type : types)
+            if (!next.acceptsType(type))
+                throw ApiError::invalidParam(at, at + ": '" + next.name + "' does not take " + type + ", which '" +
+                                                     before.name + "' may write; it takes " + acceptsList(next));
+    }
+    return prepared;
+}
+
+void JobService::checkChainAccepts(const std::vector<Prepared>& chain, const std::string& mediaType) const {
+    try {
+        checkAccepts(*chain.front().plugin, mediaType);
+    } catch (const ApiError& e) {
+        throw inEntry(e, "steps", 0);
+    }
+}
+
+NewJob JobService::newChainJob(const std::vector<SubmitRequest>& steps, const std::vector<Prepared>& chain,
+                               const std::string& sourceSha256, int64_t now) const {
+    NewJob job = newJob(steps.front(), chain.front(), sourceSha256, now);
+    std::vector<ChainStep> spec;
+    for (const Prepared& p : chain) spec.push_back({p.plugin->name, p.plugin->version, p.params});
+    job.steps = stepsJson(spec);
+    job.dedupKey = chainDedupKey(sourceSha256, spec);
+    job.preset.clear();  // each step may name its own; the job's steps show them resolved
+    return job;
+}
+
+Submitted JobService::submitChain(const std::vector<SubmitRequest>& steps, Upload upload) {
+    std::vector<Prepared> chain = prepareChain(steps);
+    StoredUpload stored = storeUpload(upload, [&](const std::string& mediaType) {
+        checkChainAccepts(chain, mediaType);
+        return chain.front().plugin;
+    });
+    int64_t now = nowMs();
+    Original original = newOriginal(stored.blob, upload.filename, stored.source, now);
+    return enqueue(original, newChainJob(steps, chain, stored.blob.sha256, now), stored.source.mediaType);
+}
+
+Submitted JobService::submitChainOriginal(const std::vector<SubmitRequest>& steps, std::string_view originalId) {
+    std::vector<Prepared> chain = prepareChain(steps);
+    UsableOriginal usable = usableOriginal(originalId);
+    const Original& original = usable.original;
+    checkChainAccepts(chain, original.mediaType);
+    checkPixels(SourceInfo{original.width, original.height, original.pages});
+    checkQueue();
+    return enqueue(original, newChainJob(steps, chain, original.sha256, nowMs()), original.mediaType);
+}
+
+JobService::UsableOriginal JobService::usableOriginal(std::string_view originalId) {
+    UsableOriginal usable{getOriginal(originalId), nullptr};
+    Original& original = usable.original;
+    // Pinned, the content cannot go between the check and the job's row (deleted originals, eviction, sweep).
+    usable.pin = store_.references.pinBlob(original.sha256);
+    if (auto fresh = store_.originals.getOriginal(original.id)) original = *fresh;
+    if (original.purgedAt || !blobs_.exists(original.sha256))
+        throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
+    return usable;
 }
 
 SubmittedAll JobService::submitAll(const std::vector<SubmitRequest>& entries, Upload upload) {
@@ -325,11 +400,8 @@ SubmittedAll JobService::submitAll(const std::vector<SubmitRequest>& entries, Up
 
 SubmittedAll JobService::submitAllOriginal(const std::vector<SubmitRequest>& entries, std::string_view originalId) {
     std::vector<Prepared> prepared = prepareAll(entries);
-    Original original = getOriginal(originalId);
-    auto pin = store_.references.pinBlob(original.sha256);
-    if (auto fresh = store_.originals.getOriginal(original.id)) original = *fresh;
-    if (original.purgedAt || !blobs_.exists(original.sha256))
-        throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
+    UsableOriginal usable = usableOriginal(originalId);
+    const Original& original = usable.original;
     checkAcceptsAll(prepared, original.mediaType);
     checkPixels(SourceInfo{original.width, original.height, original.pages});
     checkQueue();
@@ -355,12 +427,8 @@ SubmittedAll JobService::enqueueAll(const Original& original, const std::vector<
 
 Submitted JobService::submitOriginal(const SubmitRequest& request, std::string_view originalId) {
     Prepared p = prepare(request);
-    Original original = getOriginal(originalId);
-    // Pinned, the content cannot go between the check and the job's row (deleted originals, eviction, sweep).
-    auto pin = store_.references.pinBlob(original.sha256);
-    if (auto fresh = store_.originals.getOriginal(original.id)) original = *fresh;
-    if (original.purgedAt || !blobs_.exists(original.sha256))
-        throw ApiError::notFound("the content of original '" + original.id + "' was removed", "not_found");
+    UsableOriginal usable = usableOriginal(originalId);
+    const Original& original = usable.original;
     checkAccepts(*p.plugin, original.mediaType);
     checkPixels(SourceInfo{original.width, original.height, original.pages});
     checkQueue();

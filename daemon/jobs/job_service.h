@@ -149,6 +149,13 @@ public:
     // Checks plugin, parameters and callbacks without a source (before a download).
     void validate(const SubmitRequest& request) const { prepare(request); }
     void validateAll(const std::vector<SubmitRequest>& entries) const { prepareAll(entries); }
+    // A chain (`steps`): one job whose steps run in order, each on every
+    // output of the step before. A step that is wrong, or that cannot take
+    // what the step before writes, is a 400 naming `steps[i]` (or a path in
+    // it). No Idempotency-Key.
+    Submitted submitChain(const std::vector<SubmitRequest>& steps, Upload upload);
+    Submitted submitChainOriginal(const std::vector<SubmitRequest>& steps, std::string_view originalId);
+    void validateChain(const std::vector<SubmitRequest>& steps) const { prepareChain(steps); }
     // A job for an original stored earlier (404 if unknown or its content is gone).
     Submitted submitOriginal(const SubmitRequest& request, std::string_view originalId);
     // Stores an upload as an original, reading its metadata with any plugin
@@ -192,7 +199,21 @@ private:
         std::string preset;  // the preset named, if any
     };
     Prepared preparePlugin(const SubmitRequest& request) const;
+    // Each of a `list` (jobs or steps) of 1 to `most` entries, errors naming the entry.
+    std::vector<Prepared> prepareEach(const std::vector<SubmitRequest>& entries, const std::string& list,
+                                      size_t most) const;
     std::vector<Prepared> prepareAll(const std::vector<SubmitRequest>& entries) const;
+    std::vector<Prepared> prepareChain(const std::vector<SubmitRequest>& steps) const;
+    // The first step takes `mediaType`, or the error names it.
+    void checkChainAccepts(const std::vector<Prepared>& chain, const std::string& mediaType) const;
+    NewJob newChainJob(const std::vector<SubmitRequest>& steps, const std::vector<Prepared>& chain,
+                       const std::string& sourceSha256, int64_t now) const;
+    // A stored original whose content is there, pinned until the caller's job refers to it.
+    struct UsableOriginal {
+        Original original;
+        std::unique_ptr<BlobPin> pin;
+    };
+    UsableOriginal usableOriginal(std::string_view originalId);
     // Every entry's plugin takes `mediaType`, or the error names the entry.
     void checkAcceptsAll(const std::vector<Prepared>& prepared, const std::string& mediaType) const;
     // An upload checked (checkSource with `choose`), made room for and

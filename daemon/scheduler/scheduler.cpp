@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "jobs/params.h"
+#include "scheduler/chain_runner.h"
 #include "store/blob_batcher.h"
 
 #include <algorithm>
@@ -182,14 +183,15 @@ private:
 };
 
 Scheduler::Scheduler(JobQueue& queue, BlobReferences& references, BlobStore& blobs, Executor& executor,
-                     JobEvents& events, SchedulerOptions options, Metrics* metrics)
+                     JobEvents& events, SchedulerOptions options, Metrics* metrics, StepResults* steps)
     : queue_(queue),
       references_(references),
       blobs_(blobs),
       executor_(executor),
       events_(events),
       options_(options),
-      metrics_(metrics) {
+      metrics_(metrics),
+      steps_(steps) {
     options_.workers = std::max(1, options_.workers);
 }
 
@@ -455,9 +457,14 @@ ExecResult Scheduler::runPlugin(Attempt& attempt) {
     // the job's doing, and the job goes back without using an attempt.
     if (executor_.sharesProcess()) attempt.beginDurably();
     try {
-        request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
-        request.inputPath = blobs_.path(job.sourceSha256);
-        ExecResult result = executor_.execute(request, attempt);
+        ExecResult result;
+        if (!job.steps.empty()) {
+            result = ChainRunner(executor_, blobs_, steps_, attempt, job).run();
+        } else {
+            request.params = ParamSchema::toText(nlohmann::json::parse(job.params));
+            request.inputPath = blobs_.path(job.sourceSha256);
+            result = executor_.execute(request, attempt);
+        }
         // Outputs of a failed attempt are dropped with their temp files; a
         // success whose outputs cannot all be kept is tried again.
         if (!attempt.publish(result.status == ExecResult::Status::Ok))

@@ -9,6 +9,7 @@
 #include "store/blob_references.h"
 #include "store/blob_store.h"
 #include "store/job_queue.h"
+#include "store/step_results.h"
 
 #include <atomic>
 #include <chrono>
@@ -61,9 +62,10 @@ struct SchedulerOptions {
 class Scheduler final : public WorkSignal {
 public:
     // `events` hears of every attempt that reached a final state; `metrics`
-    // (optional) counts and times the attempts.
+    // (optional) counts and times the attempts; `steps` (optional) keeps what
+    // chains' steps made, to be reused (see ChainRunner).
     Scheduler(JobQueue& queue, BlobReferences& references, BlobStore& blobs, Executor& executor, JobEvents& events,
-              SchedulerOptions options, Metrics* metrics = nullptr);
+              SchedulerOptions options, Metrics* metrics = nullptr, StepResults* steps = nullptr);
     ~Scheduler() override;
 
     void start();
@@ -130,6 +132,7 @@ private:
     JobEvents& events_;
     SchedulerOptions options_;
     Metrics* const metrics_;
+    StepResults* const steps_;
 
     mutable std::mutex mutex_;
     std::condition_variable wake_;

@@ -12,6 +12,7 @@
 #include "store/original_store.h"
 #include "store/output_cache.h"
 #include "store/preset_store.h"
+#include "store/step_results.h"
 
 #include <cstdint>
 
@@ -44,7 +45,8 @@ class JobStore : public JobQueue,
                  public ClusterMembership,
                  public BlobReferences,
                  public DashboardReads,
-                 public PresetStore {
+                 public PresetStore,
+                 public StepResults {
 public:
     ~JobStore() override = default;
 

@@ -20,6 +20,7 @@ Job queuedJob(const NewJob& job, const Original& original, int64_t seq) {
     j.callbackEmail = job.callbackEmail;
     j.requestId = job.requestId;
     j.preset = job.preset;
+    j.steps = job.steps;
     j.original = original;
     return j;
 }

@@ -15,7 +15,7 @@ inline constexpr const char* kJobColumns =
     "j.seq, j.id, j.plugin, j.plugin_version, j.params, j.dedup_key, j.original_id, j.state, "
     "j.priority, j.attempts, j.max_attempts, j.run_after, j.lease_until, j.error_code, j.error_message, "
     "j.progress_done, j.progress_total, j.created_at, j.started_at, j.finished_at, j.duration_seconds, "
-    "j.callback_url, j.callback_email, j.hits, j.evicted, j.request_id, j.preset, ";
+    "j.callback_url, j.callback_email, j.hits, j.evicted, j.request_id, j.preset, j.steps, j.steps_progress, ";
 // The columns of originals o but the last, its sequence (rowid or seq).
 inline constexpr const char* kOriginalColumnsButSeq =
     "o.id, o.sha256, o.filename, o.media_type, o.size_bytes, o.width, o.height, o.pages, o.created_at, "
@@ -74,7 +74,9 @@ Job readJob(const Row& r) {
     j.evicted = r.boolean(24);
     if (!r.isNull(25)) j.requestId = r.text(25);
     if (!r.isNull(26)) j.preset = r.text(26);
-    j.original = readOriginal(r, 27);
+    if (!r.isNull(27)) j.steps = r.text(27);
+    if (!r.isNull(28)) j.stepsProgress = r.text(28);
+    j.original = readOriginal(r, 29);
     return j;
 }
 

@@ -283,6 +283,29 @@ async function main() {
       await stranger.close();
     }
 
+    step = "chain";
+    const chainForm = new FormData();
+    chainForm.append("file", new Blob([makePdf(3)], { type: "application/pdf" }), "chapters.pdf");
+    chainForm.append("steps", JSON.stringify([{ plugin: "pdf2png", params: { dpi: 36 } },
+      { plugin: "thumbnail", params: { size: 48, format: "png" } }]));
+    const chainSubmit = await api(base, "/v1/jobs?wait=30", { method: "POST", body: chainForm });
+    check(chainSubmit.status === 202, `the chain was refused: ${chainSubmit.status} ${JSON.stringify(chainSubmit.body)}`);
+    const chain = await waitForState(base, chainSubmit.body.id, ["succeeded", "failed"]);
+    check(chain.state === "succeeded", `the chain ended ${chain.state}`);
+    await page.goto(`${base}/dashboard/jobs/${chain.id}`);
+    const stepItems = await page.$$("#steps li.step");
+    check(stepItems.length === 2, `the job page lists ${stepItems.length} steps`);
+    const stepTexts = await page.$$eval("#steps li.step", (items) => items.map((li) => li.textContent));
+    check(stepTexts[0].includes("pdf2png") && stepTexts[0].includes("succeeded") && stepTexts[0].includes("1 of 1"),
+      `the first step reads: ${stepTexts[0]}`);
+    check(stepTexts[1].includes("thumbnail") && stepTexts[1].includes("3 of 3") && stepTexts[1].includes("48"),
+      `the second step reads: ${stepTexts[1]}`);
+    const names = await page.$$eval("figure.output img", (imgs) => imgs.map((i) => i.alt));
+    check(names.join(",") === "page-1.png,page-2.png,page-3.png", `the outputs are ${names.join(",")}`);
+    await page.waitForFunction(() => [...document.querySelectorAll("figure.output img")]
+      .every((i) => i.complete && (i.naturalWidth === 48 || i.naturalHeight === 48)), null, { timeout: 10000 });
+    await shot("job-chain");
+
     step = "phone and dark";
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(`${base}/dashboard`);

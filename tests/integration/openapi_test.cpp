@@ -481,6 +481,12 @@ TEST_CASE("every documented error status is answered to some bad request, and ev
             h.post("/v1/jobs", json{{"jobs", {{{"plugin", "thumbnail"}, {"params", {{"size", 24}}}}}},
                                     {"original_id", original}}.dump(),
                    "application/json"));
+        see("POST /v1/jobs", "with steps",
+            h.postFile("/v1/jobs?wait=30", "file", (files / "photo.jpg").string(),
+                       {{"steps", R"([{"plugin": "thumbnail", "params": {"size": 40}}, {"plugin": "ascii"}])", "", ""}}));
+        see("POST /v1/jobs", "with steps that cannot follow each other",
+            h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(),
+                       {{"steps", R"([{"plugin": "ascii"}, {"plugin": "thumbnail"}])", "", ""}}));
         see("POST /v1/jobs", "with jobs, one wrong",
             h.postFile("/v1/jobs", "file", (files / "photo.jpg").string(),
                        {{"jobs", R"([{"plugin": "thumbnail", "params": {"size": 0}}])", "", ""}}));

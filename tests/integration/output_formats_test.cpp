@@ -3,6 +3,7 @@
 // upload as a source, and a build where libvips refuses JPEG XL.
 #include "support/daemon.h"
 #include "support/images.h"
+#include "support/jobs.h"
 
 #include <catch2/catch.hpp>
 #include <vips/vips8>
@@ -44,16 +45,8 @@ struct Download {
 // Submits, waits for success, and downloads the one output.
 Download runOne(Daemon& d, const std::filesystem::path& file, const std::string& plugin,
                 const std::map<std::string, std::string>& fields) {
-    Response r = d.submit(file.string(), plugin, fields);
-    INFO(r.body);
-    REQUIRE(r.status == 202);
-    json job = d.waitForJob(r.json()["id"]);
-    INFO(job.dump());
-    REQUIRE(job["state"] == "succeeded");
-    REQUIRE(job["outputs"].size() == 1);
-    Response out = d.http().get(job["outputs"][0]["url"].get<std::string>());
-    REQUIRE(out.status == 200);
-    return {job, job["outputs"][0], out};
+    json job = succeededJob(d, d.submit(file.string(), plugin, fields), 1);
+    return {job, job["outputs"][0], downloadOutput(d, job)};
 }
 
 // An AV1-coded AVIF of width x height, a gradient.

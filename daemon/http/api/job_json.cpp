@@ -1,6 +1,7 @@
 #include "http/api/job_json.h"
 
 #include "common/clock.h"
+#include "jobs/chains.h"
 
 #include <filesystem>
 
@@ -66,6 +67,7 @@ json jobJson(const Job& j) {
             {"plugin_version", j.pluginVersion},
             {"preset", j.preset.empty() ? json(nullptr) : json(j.preset)},
             {"params", std::move(params)},
+            {"steps", j.steps.empty() ? json(nullptr) : stepsView(j)},
             {"state", toString(j.state)},
             {"priority", j.priority},
             {"attempts", j.attempts},

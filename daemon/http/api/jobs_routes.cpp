@@ -6,6 +6,7 @@
 #include "http/api/route_helpers.h"
 #include "http/server/body.h"
 #include "http/server/respond.h"
+#include "jobs/chains.h"
 
 #include <pistache/router.h>
 
@@ -20,7 +21,7 @@ using json = nlohmann::ordered_json;
 namespace {
 
 // Form fields and query names that are not plugin parameters.
-const std::set<std::string> kReserved = {"plugin",   "preset",          "jobs",         "callback_url",
+const std::set<std::string> kReserved = {"plugin",   "preset",          "jobs",         "steps",        "callback_url",
                                          "callback_email", "priority", "idempotency_key", "wait",
                                          "file",     "filename"};
 
@@ -84,16 +85,20 @@ void applyReserved(SubmitRequest& submit, const Rest::Request& request, std::map
     applyRequest(submit, request, key == reserved.end() ? std::nullopt : std::optional(key->second));
 }
 
-// The entries of `jobs` (a JSON array of {"plugin" or "preset", "params"}),
-// each with the submit's own priority, callbacks and request id.
-std::vector<SubmitRequest> jobEntries(const nlohmann::json& jobs, const SubmitRequest& common) {
-    if (!jobs.is_array()) throw ApiError::invalidParam("jobs", "jobs is a JSON array of {\"plugin\", \"params\"}");
+// The entries of `list` (jobs or steps: a JSON array of {"plugin" or
+// "preset", "params"}), each with the submit's own priority, callbacks and
+// request id; one past `most` at most, for the count's error to name.
+std::vector<SubmitRequest> entriesOf(const std::string& list, const nlohmann::json& given, const SubmitRequest& common,
+                                     size_t most) {
+    if (!given.is_array())
+        throw ApiError::invalidParam(list, list + " is a JSON array of {\"plugin\", \"params\"}");
     if (!common.plugin.empty() || !common.preset.empty())
-        throw ApiError::invalidParam("jobs", "give plugin (or preset) or jobs, not both: each entry of jobs names its own");
+        throw ApiError::invalidParam(list, "give plugin (or preset) or " + list + ", not both: each entry of " + list +
+                                               " names its own");
     std::vector<SubmitRequest> entries;
-    for (size_t i = 0; i < jobs.size() && i <= kMaxJobsPerSubmit; ++i) {
-        const nlohmann::json& entry = jobs[i];
-        std::string at = "jobs[" + std::to_string(i) + "]";
+    for (size_t i = 0; i < given.size() && i <= most; ++i) {
+        const nlohmann::json& entry = given[i];
+        std::string at = list + "[" + std::to_string(i) + "]";
         if (!entry.is_object()) throw ApiError::invalidParam(at, at + " is not an object");
         for (const auto& [key, value] : entry.items())
             if (key != "plugin" && key != "preset" && key != "params")
@@ -109,11 +114,20 @@ std::vector<SubmitRequest> jobEntries(const nlohmann::json& jobs, const SubmitRe
     return entries;
 }
 
-// The `jobs` form field or query value: JSON text.
-nlohmann::json parseJobs(const std::string& text) {
-    nlohmann::json jobs = nlohmann::json::parse(text, nullptr, false);
-    if (jobs.is_discarded()) throw ApiError::invalidParam("jobs", "jobs is not JSON: a JSON array of {\"plugin\", \"params\"}");
-    return jobs;
+std::vector<SubmitRequest> jobEntries(const nlohmann::json& jobs, const SubmitRequest& common) {
+    return entriesOf("jobs", jobs, common, kMaxJobsPerSubmit);
+}
+
+std::vector<SubmitRequest> stepEntries(const nlohmann::json& steps, const SubmitRequest& common) {
+    return entriesOf("steps", steps, common, kMaxSteps);
+}
+
+// The `jobs` or `steps` form field or query value: JSON text.
+nlohmann::json parseList(const std::string& list, const std::string& text) {
+    nlohmann::json entries = nlohmann::json::parse(text, nullptr, false);
+    if (entries.is_discarded())
+        throw ApiError::invalidParam(list, list + " is not JSON: a JSON array of {\"plugin\", \"params\"}");
+    return entries;
 }
 
 void answerAll(Http::ResponseWriter& response, const SubmittedAll& all) {
@@ -155,12 +169,16 @@ void submitJson(Services& s, const Rest::Request& request, const RequestBody& bo
     std::string originalId = stringMember(doc, "original_id");
     if (!sourceUrl.empty() && !originalId.empty())
         throw ApiError::badRequest("invalid_param", "give source_url or original_id, not both", "source_url");
-    if (doc.contains("jobs")) {
-        if (doc.contains("params")) throw ApiError::invalidParam("params", "with jobs, each entry has its own params");
-        return submitJsonAll(s, jobEntries(doc["jobs"], submit), sourceUrl, originalId, response);
-    }
+    if (doc.contains("jobs") && doc.contains("steps"))
+        throw ApiError::invalidParam("steps", "give jobs or steps, not both");
+    for (const char* list : {"jobs", "steps"})
+        if (doc.contains(list) && doc.contains("params"))
+            throw ApiError::invalidParam("params", std::string("with ") + list + ", each entry has its own params");
+    if (doc.contains("jobs")) return submitJsonAll(s, jobEntries(doc["jobs"], submit), sourceUrl, originalId, response);
+    std::optional<std::vector<SubmitRequest>> steps;
+    if (doc.contains("steps")) steps = stepEntries(doc["steps"], submit);
     if (!originalId.empty()) {
-        Submitted result = s.jobs.submitOriginal(submit, originalId);
+        Submitted result = steps ? s.jobs.submitChainOriginal(*steps, originalId) : s.jobs.submitOriginal(submit, originalId);
         answerWhenEnded(s, response, result.status, result.job, true, wait);
         return;
     }
@@ -169,9 +187,11 @@ void submitJson(Services& s, const Rest::Request& request, const RequestBody& bo
     if (!s.fetchSource)
         throw ApiError::badRequest("invalid_param", "source_url is not available in this daemon", "source_url");
     // Validate what can be validated before spending a download on it.
-    s.jobs.validate(submit);
-    answerLater(s, response, [&s, submit, sourceUrl, wait](Http::ResponseWriter& writer) {
-        Submitted result = s.jobs.submit(submit, s.fetchSource(sourceUrl));
+    if (steps) s.jobs.validateChain(*steps);
+    else s.jobs.validate(submit);
+    answerLater(s, response, [&s, submit, steps, sourceUrl, wait](Http::ResponseWriter& writer) {
+        Submitted result = steps ? s.jobs.submitChain(*steps, s.fetchSource(sourceUrl))
+                                 : s.jobs.submit(submit, s.fetchSource(sourceUrl));
         answerWhenEnded(s, writer, result.status, result.job, true, wait);
     });
 }
@@ -205,12 +225,24 @@ void submit(Services& s, const Rest::Request& request, RequestBody& body, Http::
     double wait = waitSeconds(request);
     // The checks read the whole source (SVG references, probe): off the reactor thread.
     auto source = std::make_shared<Upload>(std::move(*upload));
+    if (reserved.count("jobs") && reserved.count("steps"))
+        throw ApiError::invalidParam("steps", "give jobs or steps, not both");
+    for (const char* list : {"jobs", "steps"})
+        if (reserved.count(list) && !params.empty())
+            throw ApiError::invalidParam(params.begin()->first,
+                                         std::string("with ") + list + ", parameters go in each entry's params");
     if (reserved.count("jobs")) {
-        if (!params.empty())
-            throw ApiError::invalidParam(params.begin()->first, "with jobs, parameters go in each entry's params");
-        auto entries = jobEntries(parseJobs(reserved["jobs"]), submit);
+        auto entries = jobEntries(parseList("jobs", reserved["jobs"]), submit);
         answerChecked(s, response, [&s, entries = std::move(entries), source](Http::ResponseWriter& writer) {
             answerAll(writer, s.jobs.submitAll(entries, std::move(*source)));
+        });
+        return;
+    }
+    if (reserved.count("steps")) {
+        auto steps = stepEntries(parseList("steps", reserved["steps"]), submit);
+        answerChecked(s, response, [&s, steps = std::move(steps), source, wait](Http::ResponseWriter& writer) {
+            Submitted result = s.jobs.submitChain(steps, std::move(*source));
+            answerWhenEnded(s, writer, result.status, result.job, true, wait);
         });
         return;
     }

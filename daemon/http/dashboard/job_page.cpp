@@ -3,6 +3,7 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "http/dashboard/pages.h"
+#include "jobs/chains.h"
 
 #include <nlohmann/json.hpp>
 
@@ -37,6 +38,27 @@ Data paramRows(const std::string& params) {
         Data r;
         r.set("name", k);
         r.set("value", v.is_string() ? v.get<std::string>() : v.dump());
+        rows.push_back(r);
+    }
+    return rows;
+}
+
+// A chain's steps, each with its state, parameters and inputs done.
+Data stepRows(const Job& j) {
+    Data rows = list();
+    int number = 0;
+    for (const auto& step : stepsView(j)) {
+        Data r;
+        const auto& progress = step["progress"];
+        uint32_t done = progress["done"].get<uint32_t>(), total = progress["total"].get<uint32_t>();
+        r.set("number", std::to_string(++number));
+        r.set("plugin", step["plugin"].get<std::string>());
+        r.set("plugin_href", "/dashboard/plugins#plugin-" + step["plugin"].get<std::string>());
+        r.set("state", step["state"].get<std::string>());
+        r.set("params", paramRows(step["params"].dump()));
+        r.set("done", num(static_cast<uint64_t>(done)));
+        r.set("total", num(static_cast<uint64_t>(total)));
+        r.set("has_total", total > 0);
         rows.push_back(r);
     }
     return rows;
@@ -174,6 +196,8 @@ void jobPage(Services& s, const Rest::Request& rq, Http::ResponseWriter& rs) {
     d.set("plugin_version", j.pluginVersion);
     d.set("params", paramRows(j.params));
     d.set("has_params", j.params != "{}" && !j.params.empty());
+    d.set("is_chain", !j.steps.empty());
+    d.set("steps", stepRows(j));
     d.set("timeline", timeline(j, now));
     d.set("final", isFinal(j.state));
     bool progress = j.progressTotal > 0;

@@ -106,6 +106,11 @@ struct Job {
     bool evicted = false;  // outputs dropped for the storage quota
     std::string requestId;  // X-Request-Id of the request that made it; webhooks send it back
     std::string preset;     // the preset it was submitted with; "" for none
+    // A chain: JSON [{"plugin", "version", "params"}] of its steps, in order
+    // (plugin, pluginVersion and params are the first step's); "" for one plugin.
+    std::string steps;
+    // A chain's progress per step, JSON [[done, total], ...]; "" before it runs.
+    std::string stepsProgress;
 
     Original original;                     // filled by reads
     std::vector<Output> outputs;           // filled by reads, in index order
@@ -129,6 +134,8 @@ struct ClaimedJob {
     int64_t runAfter = 0;
     std::string sourceSha256;
     std::string sourceMediaType;
+    std::string sourceFilename;  // names a chain's outputs
+    std::string steps;           // Job::steps
 };
 
 }  // namespace pixelmill

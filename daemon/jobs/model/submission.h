@@ -34,6 +34,7 @@ struct NewJob {
     int64_t createdAt = 0;
     std::string requestId;                     // the submitting request's X-Request-Id; "" for none
     std::string preset;                        // the preset named, if any; plugin and params are resolved
+    std::string steps;                         // Job::steps; "" for one plugin
     std::optional<IdempotencyKey> idempotency;  // submit only: see JobQueue::submit
 };
 

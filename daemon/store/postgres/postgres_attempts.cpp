@@ -24,19 +24,19 @@ const std::string kClaim =
     std::string("WITH claimed AS ("
                 " UPDATE jobs SET state = 'running', attempts = attempts + 1,"
     "                 lease_until = $3::bigint - $5::bigint + " + std::string(kDbNow) + ", lease_owner = $4,"
-                "                 started_at = $1, progress_done = 0, progress_total = 0"
+                "                 started_at = $1, progress_done = 0, progress_total = 0, steps_progress = NULL"
                 " WHERE seq IN (") +
     kClaimCandidates +
     ")"
     " RETURNING id, plugin, plugin_version, params, attempts, max_attempts, created_at, run_after, original_id,"
-    "           priority, seq), "
+    "           priority, seq, steps), "
     "earlier AS (DELETE FROM outputs WHERE job_id IN (SELECT id FROM claimed)), "
     "history AS ("
     " INSERT INTO job_attempts (job_id, attempt, started_at) SELECT id, attempts, $1::bigint FROM claimed"
     " ON CONFLICT (job_id, attempt) DO UPDATE SET started_at = excluded.started_at, finished_at = NULL,"
     "   outcome = NULL, error_code = NULL, error_message = NULL, duration_seconds = NULL) "
     "SELECT c.id, c.plugin, c.plugin_version, c.params, c.attempts, c.max_attempts, c.created_at, c.run_after,"
-    "       o.sha256, o.media_type "
+    "       o.sha256, o.media_type, o.filename, c.steps "
     "FROM claimed c JOIN originals o ON o.id = c.original_id ORDER BY c.priority DESC, c.seq";
 
 // The running attempt this node owns: $1 job, $2 attempt, $3 node.
@@ -73,6 +73,8 @@ std::vector<ClaimedJob> PostgresJobStore::claim(int max, int64_t now, int64_t le
             j.runAfter = r.i64(7);
             j.sourceSha256 = r.text(8);
             j.sourceMediaType = r.text(9);
+            j.sourceFilename = r.text(10);
+            if (!r.isNull(11)) j.steps = r.text(11);
             out.push_back(std::move(j));
         }
         return out;

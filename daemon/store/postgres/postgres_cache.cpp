@@ -42,9 +42,12 @@ std::vector<std::string> PostgresJobStore::evictLeastUsed(uint64_t bytes) {
         std::vector<std::string> blobs;
         for (Row r : c.query("WITH evicted AS (UPDATE jobs j SET evicted = true WHERE j.id = ANY($1::text[]) "
                              "AND j.state = 'succeeded' AND NOT j.evicted AND EXISTS (SELECT 1 FROM originals o "
-                             "WHERE o.id = j.original_id AND o.purged_at IS NULL) RETURNING j.id, j.hits, j.finished_at) "
-                             "SELECT x.sha256 FROM evicted e JOIN outputs x ON x.job_id = e.id "
-                             "ORDER BY e.hits, e.finished_at, e.id, x.idx",
+                             "WHERE o.id = j.original_id AND o.purged_at IS NULL) RETURNING j.id, j.hits, j.finished_at), "
+                             // A chain's kept step results go with its outputs.
+                             "steps AS (DELETE FROM step_outputs s USING evicted e WHERE s.job_id = e.id "
+                             "RETURNING s.sha256) "
+                             "(SELECT x.sha256 FROM evicted e JOIN outputs x ON x.job_id = e.id "
+                             "ORDER BY e.hits, e.finished_at, e.id, x.idx) UNION ALL (SELECT sha256 FROM steps)",
                              {array(candidates)}))
             blobs.push_back(r.text(0));
         return blobs;

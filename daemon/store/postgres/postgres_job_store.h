@@ -139,6 +139,11 @@ public:
     bool savePreset(const Preset& preset) override;
     bool deletePreset(std::string_view name) override;
 
+    std::optional<std::vector<Output>> findStepOutputs(const std::string& stepKey) override;
+    void saveStepOutputs(const std::string& stepKey, const std::string& jobId, const std::vector<Output>& outputs,
+                         int64_t now) override;
+    void setStepsProgress(const std::string& jobId, int attempt, const std::string& stepsProgress) override;
+
 private:
     // A count or a minimum of one row.
     std::optional<int64_t> scalar(const std::string& sql, std::initializer_list<pg::Value> params = {});

@@ -162,7 +162,7 @@ std::unordered_map<std::string, std::string> equalJobs(Connection& c, const std:
 // New jobs as columns, inserted in one statement (unnest), in order.
 struct NewJobColumns {
     std::vector<Value> id, plugin, version, params, key, originalId, priority, maxAttempts, createdAt, url, email,
-        requestId, preset;
+        requestId, preset, steps;
 
     void add(const NewJob& job, const std::string& original) {
         id.emplace_back(job.id);
@@ -178,6 +178,7 @@ struct NewJobColumns {
         email.emplace_back(job.callbackEmail);
         requestId.emplace_back(job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
         preset.emplace_back(job.preset.empty() ? std::nullopt : std::optional(job.preset));
+        steps.emplace_back(job.steps.empty() ? std::nullopt : std::optional(job.steps));
     }
 
     // Inserts them, marks their originals used; the rows are (id, seq).
@@ -185,18 +186,19 @@ struct NewJobColumns {
         return c.query(
             "WITH inserted AS ("
             " INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, max_attempts,"
-            "                   run_after, created_at, callback_url, callback_email, request_id, preset)"
+            "                   run_after, created_at, callback_url, callback_email, request_id, preset, steps)"
             " SELECT id, plugin, version, params, key, original_id, 'queued', priority, max_attempts, created_at,"
-            "        created_at, url, email, request_id, preset"
+            "        created_at, url, email, request_id, preset, steps"
             " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::int[],"
-            "             $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[]) WITH ORDINALITY"
+            "             $9::bigint[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[]) WITH ORDINALITY"
             "      AS n (id, plugin, version, params, key, original_id, priority, max_attempts, created_at, url, email,"
-            "            request_id, preset, pos)"
+            "            request_id, preset, steps, pos)"
             " ORDER BY pos RETURNING id, seq, original_id), "
             "used AS (UPDATE originals SET used = true WHERE id IN (SELECT original_id FROM inserted) AND NOT used) "
             "SELECT id, seq FROM inserted",
             {array(id), array(plugin), array(version), array(params), array(key), array(originalId), array(priority),
-             array(maxAttempts), array(createdAt), array(url), array(email), array(requestId), array(preset)});
+             array(maxAttempts), array(createdAt), array(url), array(email), array(requestId), array(preset),
+             array(steps)});
     }
 };
 
@@ -242,7 +244,8 @@ void notifyWork(Connection& c, const std::string& nodeId) {
 bool blobReferenced(Connection& c, const std::string& sha256) {
     return c.query("SELECT EXISTS (SELECT 1 FROM outputs x JOIN jobs j ON j.id = x.job_id "
                    "               WHERE x.sha256 = $1 AND NOT j.evicted) "
-                   "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = $1 AND purged_at IS NULL)",
+                   "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = $1 AND purged_at IS NULL) "
+                   "OR EXISTS (SELECT 1 FROM step_outputs WHERE sha256 = $1)",
                    {sha256})
         .front()
         .boolean(0);

@@ -111,13 +111,14 @@ std::optional<std::string> findEqualJob(Connection& db, const std::string& dedup
 Job insertJob(Connection& db, const NewJob& job, const Original& original) {
     Statement& s = db.prepare(
         "INSERT INTO jobs (id, plugin, plugin_version, params, dedup_key, original_id, state, priority, "
-        "max_attempts, run_after, created_at, callback_url, callback_email, request_id, preset) "
-        "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)");
+        "max_attempts, run_after, created_at, callback_url, callback_email, request_id, preset, steps) "
+        "VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     s.bind(1, job.id).bind(2, job.plugin).bind(3, job.pluginVersion).bind(4, job.params).bind(5, job.dedupKey);
     s.bind(6, original.id).bind(7, job.priority).bind(8, job.maxAttempts).bind(9, job.createdAt);
     s.bind(10, job.createdAt).bind(11, job.callbackUrl).bind(12, job.callbackEmail);
     s.bind(13, job.requestId.empty() ? std::nullopt : std::optional(job.requestId));
     s.bind(14, job.preset.empty() ? std::nullopt : std::optional(job.preset));
+    s.bind(15, job.steps.empty() ? std::nullopt : std::optional(job.steps));
     s.run();
     db.prepare("UPDATE originals SET used = 1 WHERE id = ? AND used = 0").bind(1, original.id).run();
 

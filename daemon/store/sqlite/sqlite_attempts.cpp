@@ -111,11 +111,11 @@ std::vector<ClaimedJob> SqliteJobStore::claim(int max, int64_t now, int64_t leas
         {
             Statement& s = db.prepare(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_until = ?1, started_at = ?2, "
-                "progress_done = 0, progress_total = 0, begun = 0 "
+                "progress_done = 0, progress_total = 0, steps_progress = NULL, begun = 0 "
                 "WHERE seq IN (SELECT seq FROM jobs WHERE state = 'queued' AND run_after <= ?2 "
                 "ORDER BY priority DESC, seq LIMIT ?3) "
                 "RETURNING id, plugin, plugin_version, params, attempts, max_attempts, created_at, run_after, "
-                "original_id, priority, seq");
+                "original_id, priority, seq, steps");
             Reset r(s);
             s.bind(1, now + leaseMs).bind(2, now).bind(3, max);
             std::vector<std::pair<std::pair<int, int64_t>, size_t>> order;
@@ -129,6 +129,7 @@ std::vector<ClaimedJob> SqliteJobStore::claim(int max, int64_t now, int64_t leas
                 c.maxAttempts = s.i32(5);
                 c.createdAt = s.i64(6);
                 c.runAfter = s.i64(7);
+                if (!s.isNull(11)) c.steps = s.text(11);
                 originals.push_back(s.text(8));
                 order.push_back({{-s.i32(9), s.i64(10)}, out.size()});
                 out.push_back(std::move(c));
@@ -145,12 +146,13 @@ std::vector<ClaimedJob> SqliteJobStore::claim(int max, int64_t now, int64_t leas
             originals = std::move(sortedOriginals);
         }
         for (size_t i = 0; i < out.size(); ++i) {
-            Statement& o = db.prepare("SELECT sha256, media_type FROM originals WHERE id = ?");
+            Statement& o = db.prepare("SELECT sha256, media_type, filename FROM originals WHERE id = ?");
             Reset r(o);
             o.bind(1, originals[i]);
             if (o.step()) {
                 out[i].sourceSha256 = o.text(0);
                 out[i].sourceMediaType = o.text(1);
+                out[i].sourceFilename = o.text(2);
             }
             db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, out[i].id).run();
             db.prepare("INSERT OR REPLACE INTO job_attempts (job_id, attempt, started_at) VALUES (?, ?, ?)")

@@ -35,10 +35,13 @@ std::vector<std::string> SqliteJobStore::evictLeastUsed(uint64_t bytes) {
         std::vector<std::string> blobs;
         for (const std::string& id : jobs) {
             db.prepare("UPDATE jobs SET evicted = 1 WHERE id = ?").bind(1, id).run();
-            Statement& o = db.prepare("SELECT sha256 FROM outputs WHERE job_id = ?");
+            // A chain's kept step results go with its outputs.
+            Statement& o = db.prepare("SELECT sha256 FROM outputs WHERE job_id = ?1 "
+                                      "UNION ALL SELECT sha256 FROM step_outputs WHERE job_id = ?1");
             Reset r(o);
             o.bind(1, id);
             while (o.step()) blobs.push_back(o.text(0));
+            db.prepare("DELETE FROM step_outputs WHERE job_id = ?").bind(1, id).run();
         }
         return blobs;
     });

@@ -209,6 +209,7 @@ std::optional<Job> SqliteJobStore::retry(std::string_view id, int64_t now, int a
 bool SqliteJobStore::remove(std::string_view id) {
     return write([&](Connection& db) {
         db.prepare("DELETE FROM outputs WHERE job_id = ?").bind(1, id).run();
+        db.prepare("DELETE FROM step_outputs WHERE job_id = ?").bind(1, id).run();
         db.prepare("DELETE FROM jobs WHERE id = ?").bind(1, id).run();
         return db.changes() > 0;
     });
@@ -339,7 +340,8 @@ bool SqliteJobStore::isBlobReferenced(const std::string& sha256) {
     Statement& s = db->prepare(
         "SELECT 1 WHERE EXISTS (SELECT 1 FROM outputs x JOIN jobs j ON j.id = x.job_id "
         "                       WHERE x.sha256 = ?1 AND j.evicted = 0) "
-        "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = ?1 AND purged_at IS NULL)");
+        "OR EXISTS (SELECT 1 FROM originals WHERE sha256 = ?1 AND purged_at IS NULL) "
+        "OR EXISTS (SELECT 1 FROM step_outputs WHERE sha256 = ?1)");
     Reset r(s);
     s.bind(1, sha256);
     return s.step();

@@ -2,6 +2,7 @@
 // a client sees when it asks what a file is.
 #include "support/daemon.h"
 #include "support/images.h"
+#include "support/jobs.h"
 #include "support/pdf_writer.h"
 
 #include <catch2/catch.hpp>
@@ -19,17 +20,10 @@ namespace {
 
 // Submits `file` to info, waits, and returns the job and its info.json.
 std::pair<json, json> infoJob(Daemon& d, const std::filesystem::path& file) {
-    Response r = d.submit(file.string(), "info");
-    INFO(r.body);
-    REQUIRE(r.status == 202);
-    json job = d.waitForJob(r.json()["id"]);
-    INFO(job.dump());
-    REQUIRE(job["state"] == "succeeded");
-    REQUIRE(job["outputs"].size() == 1);
+    json job = succeededJob(d, d.submit(file.string(), "info"), 1);
     CHECK(job["outputs"][0]["name"] == "info.json");
     CHECK(job["outputs"][0]["media_type"] == "application/json");
-    Response out = d.http().get(job["outputs"][0]["url"].get<std::string>());
-    REQUIRE(out.status == 200);
+    Response out = downloadOutput(d, job);
     CHECK_THAT(out.header("content-type"), Catch::StartsWith("application/json"));
     return {job, json::parse(out.body)};
 }
