@@ -28,7 +28,7 @@ size_t jobCount(Daemon& d) {
 
 }  // namespace
 
-TEST_CASE("Idempotency-Key: a retry answers with the first job and status; another request under it is 422") {
+TEST_CASE("Idempotency-Key: a retry answers with the first job and status, another request under it is 422") {
     Daemon d;
     TempDir files;
     makeJpeg(files / "a.jpg", 640, 480);
@@ -109,7 +109,7 @@ TEST_CASE("Idempotency-Key: two clients (two tokens) with one key make two jobs"
     CHECK(list.json()["jobs"].size() == 2);
 }
 
-TEST_CASE("Idempotency-Key: concurrent submits with one key make one job; a different request among them is 422") {
+TEST_CASE("Idempotency-Key: concurrent submits with one key make one job, a different request among them is 422") {
     Daemon d(DaemonOptions{.workers = 1});
     TempDir files;
     makeJpeg(files / "e.jpg", 800, 600);

@@ -7,7 +7,7 @@
 
 using namespace pixelmill::test;
 
-TEST_CASE("SVGs with references outside themselves are refused with 422; self-contained ones render") {
+TEST_CASE("SVGs with references outside themselves are refused with 422, self-contained ones render") {
     Daemon d;
     TempDir files;
     const std::string open = R"svg(<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="40" height="30">)svg";

@@ -90,7 +90,7 @@ TEST_CASE("cancel, retry and delete follow the state machine") {
     }
 }
 
-TEST_CASE("a submit past --queue-limit gets 429 queue_full; one job less and it is accepted") {
+TEST_CASE("a submit past --queue-limit gets 429 queue_full, one job less and it is accepted") {
     Daemon d(DaemonOptions{.args = {"--queue-limit", "3"}, .workers = 1});
     TempDir files;
     d.waitForJob(submitText(d, files, "busy.txt", "slow", {{"ms", "20000"}}), {"running"});

@@ -101,7 +101,7 @@ std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
 
 }  // namespace
 
-TEST_CASE("refused plugin libraries are never loaded by workers; thumbnails keep working throughout") {
+TEST_CASE("refused plugin libraries are never loaded by workers, thumbnails keep working throughout") {
     TempDir tmp;
     fs::path folder = makePluginDir(tmp / "plugins", false);
     DaemonOptions options;

@@ -162,7 +162,7 @@ TEST_CASE("a share link serves an output without a token, as the download does, 
     }
 }
 
-TEST_CASE("share links work with auth off; a new secret revokes them, the generated one survives restarts") {
+TEST_CASE("share links work with auth off, a new secret revokes them, the generated one survives restarts") {
     initVips();
     TempDir dir;
     makePng(dir / "a.png", 200, 120);

@@ -148,7 +148,7 @@ TEST_CASE("a steady body at the minimum rate is not cut off after a slow start")
     CHECK(std::string(buf, 12) == "HTTP/1.1 202");
 }
 
-TEST_CASE("connections from one client beyond --max-connections-per-client are closed; other clients are served") {
+TEST_CASE("connections from one client beyond --max-connections-per-client are closed, other clients are served") {
     Daemon d(DaemonOptions{.args = {"--max-connections-per-client", "5"}});
     std::vector<int> held;
     for (int i = 0; i < 5; ++i) held.push_back(connectLoopback(d.port()));

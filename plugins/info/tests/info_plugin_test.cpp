@@ -109,7 +109,7 @@ TEST_CASE("info: a JPEG with EXIF orientation 6 reports stored and displayed siz
     CHECK(probe.height == 120);
 }
 
-TEST_CASE("info: a PNG with alpha has four bands, no EXIF and orientation 1; an ICC profile shows") {
+TEST_CASE("info: a PNG with alpha has four bands, no EXIF and orientation 1, an ICC profile shows") {
     pixelmill::test::initVips();
     TempDir dir;
     pixelmill::test::makePng(dir / "a.png", 64, 48, true);
@@ -165,7 +165,7 @@ TEST_CASE("info: a PDF reports its pages, each page's size in points and its tit
     CHECK(probe.pages == 4);
 }
 
-TEST_CASE("info: a PDF without information has null entries; the size list stops at the page limit") {
+TEST_CASE("info: a PDF without information has null entries, the size list stops at the page limit") {
     json info = infoOf(makePdf(std::vector<PageSpec>(5, PageSpec{})), "application/pdf", 3);
     CHECK(info["pages"] == 5);
     CHECK(info["page_sizes"].size() == 3);

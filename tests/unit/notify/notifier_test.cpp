@@ -181,7 +181,7 @@ TEST_CASE_METHOD(NotifyFixture, "notifier: a finished job's webhook arrives once
     CHECK(store().countPendingDeliveries() == 0);
 }
 
-TEST_CASE_METHOD(NotifyFixture, "notifier: a failed job says job.failed; without a secret it goes unsigned",
+TEST_CASE_METHOD(NotifyFixture, "notifier: a failed job says job.failed, without a secret it goes unsigned",
                  "[notify][notifier]") {
     server.on("/hook", Reply{});
     std::string id = finishedJob(server.url("/hook"), "", Outcome::Failed);

@@ -184,7 +184,7 @@ TEST_CASE("plugin host: compareVersions orders dotted versions numerically", "[p
     CHECK(compareVersions("", "0.0.1") < 0);
 }
 
-TEST_CASE("plugin host: a refused library leaves no staged copy; the accepted list names only accepted ones",
+TEST_CASE("plugin host: a refused library leaves no staged copy, the accepted list names only accepted ones",
           "[plugins]") {
     TempDir dir("pixelmill-plugins");
     fs::path folder = dir / "plugins";

@@ -607,7 +607,7 @@ struct Gate {
     }
 };
 
-TEST_CASE("scheduler: fast jobs are claimed ahead; one canceled while waiting never runs", "[scheduler]") {
+TEST_CASE("scheduler: fast jobs are claimed ahead, one canceled while waiting never runs", "[scheduler]") {
     Rig rig(fastOptions(1));
     NoPlugins catalog;
     Gate gate;

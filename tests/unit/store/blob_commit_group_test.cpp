@@ -250,7 +250,7 @@ TEST_CASE("blob group commit: a failed data sync fails every caller of the round
     CHECK(f.store().exists(ref.sha256));
 }
 
-TEST_CASE("blob group commit: a failed sync of the renames fails the round's callers; the files are whole",
+TEST_CASE("blob group commit: a failed sync of the renames fails the round's callers, the files are whole",
           "[store][blobs][group]") {
     auto method = GENERATE(BlobSyncMethod::Syncfs, BlobSyncMethod::PerFile);
     INFO(name(method));

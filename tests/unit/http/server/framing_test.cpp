@@ -146,7 +146,7 @@ TEST_CASE("framing: a pipelined request after a chunked body is left to the call
     }
 }
 
-TEST_CASE("framing: chunk lines end in CRLF; anything else is refused", "[http][framing]") {
+TEST_CASE("framing: chunk lines end in CRLF, anything else is refused", "[http][framing]") {
     CHECK(chunkRefusal("3\nabc\r\n0\r\n\r\n") == 400);      // bare LF after the size
     CHECK(chunkRefusal("3\r\nabc\n0\r\n\r\n") == 400);      // bare LF after the data
     CHECK(chunkRefusal("3\r\nabcX\r\n0\r\n\r\n") == 400);   // data longer than its size
