@@ -51,7 +51,7 @@ def submit(path, fields):
     for k, v in fields.items():
         args += ["-F", f"{k}={v}"]
     body = json.loads(subprocess.run(args + [f"{base}/v1/jobs"], check=True, capture_output=True).stdout)
-    if "error" in body:
+    if "id" not in body and "jobs" not in body:
         raise SystemExit(f"submit refused: {body}")
     return body
 
