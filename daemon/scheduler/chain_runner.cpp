@@ -175,7 +175,8 @@ ExecResult ChainRunner::run() {
             auto& t = *static_cast<Task*>(user);
             if (!t.self->attempt_.shouldStop()) (*t.runs)[i] = t.self->runStep(*t.step, (*t.inputs)[i]);
             else (*t.runs)[i].result = {ExecResult::Status::Canceled, "stopped", 0};
-            t.self->inputDone(t.index, false);
+            // Only a success counts: a step that failed or was stopped shows its inputs not done.
+            if ((*t.runs)[i].result.status == ExecResult::Status::Ok) t.self->inputDone(t.index, false);
         }, &task);
         for (const StepRun& run : runs)
             if (run.result.status != ExecResult::Status::Ok) {

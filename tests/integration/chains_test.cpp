@@ -33,13 +33,14 @@ void requireError(const Response& r, long status, const std::string& field) {
     CHECK(r.json()["error"]["field"] == field);
 }
 
-// The `reused` count the daemon logged for step `step` of job `job`.
+// The `reused` count the daemon last logged for step `step` of job `job`; -1 if none.
 int reusedAt(Daemon& d, const std::string& job, int step) {
     std::regex line("event=chain_step_done job=" + job + " step=" + std::to_string(step) + " [^\n]*reused=([0-9]+)");
     std::string log = d.log();
-    std::smatch m;
-    if (!std::regex_search(log, m, line)) return -1;
-    return std::stoi(m[1]);
+    int last = -1;
+    for (auto it = std::sregex_iterator(log.begin(), log.end(), line); it != std::sregex_iterator(); ++it)
+        last = std::stoi((*it)[1]);
+    return last;
 }
 
 const json kPagesToThumbnails = json::array({{{"plugin", "pdf2png"}, {"params", {{"dpi", 72}}}},
@@ -178,4 +179,52 @@ TEST_CASE("kill -9 in the middle of a chain: after a restart it finishes once, i
     for (int i = 0; i < 12; ++i) CHECK(job["outputs"][i]["name"] == "page-" + std::to_string(i + 1) + ".jpg");
     CHECK(reusedAt(again, id, 0) == 1);  // the pages were not rendered again
     CHECK(again.http().get("/v1/jobs").json()["jobs"].size() == 1);
+}
+
+TEST_CASE("cancel, the timeout and retry apply to the whole chain") {
+    TempDir files;
+    makeJpeg(files / "photo.jpg", 640, 480);
+    std::string photo = (files / "photo.jpg").string();
+    Daemon d(DaemonOptions{.args = {"--job-timeout", "2"}});
+    auto chain = [](int ms) {
+        return json::array({{{"plugin", "thumbnail"}, {"params", {{"size", 32}, {"format", "png"}}}},
+                            {{"plugin", "slow"}, {"params", {{"ms", ms}}}}});
+    };
+    // Canceled in its second step: the first is done, the second canceled, nothing published.
+    Response r = submitSteps(d, photo, chain(60000));
+    INFO(r.body);
+    REQUIRE(r.status == 202);
+    std::string canceled = r.json()["id"];
+    json running = d.waitForJob(canceled, {"running"});
+    for (int i = 0; i < 250 && running["steps"][1]["state"] != "running"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        running = d.http().get("/v1/jobs/" + canceled).json();
+    }
+    REQUIRE(running["steps"][1]["state"] == "running");
+    REQUIRE(d.http().post("/v1/jobs/" + canceled + "/cancel", "").status == 202);
+    json job = d.waitForJob(canceled);
+    CHECK(job["state"] == "canceled");
+    CHECK(job["steps"][0]["state"] == "succeeded");
+    CHECK(job["steps"][1]["state"] == "canceled");
+    CHECK(job["outputs"].empty());
+
+    // Past --job-timeout in its second step: failed with timeout, naming no output.
+    std::string timedOut = submitSteps(d, photo, chain(30000)).json()["id"];
+    job = d.waitForJob(timedOut);
+    CHECK(job["state"] == "failed");
+    CHECK(job["error"]["code"] == "timeout");
+    CHECK(job["steps"][1]["state"] == "failed");
+
+    // Retried, the whole chain runs again, its first step found again rather than run.
+    CHECK(reusedAt(d, canceled, 0) == 0);
+    REQUIRE(d.http().post("/v1/jobs/" + canceled + "/retry", "").status == 202);
+    json again = d.waitForJob(canceled, {"running"});
+    for (int i = 0; i < 250 && again["steps"][1]["state"] != "running"; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        again = d.http().get("/v1/jobs/" + canceled).json();
+    }
+    CHECK(again["steps"][1]["state"] == "running");
+    CHECK(reusedAt(d, canceled, 0) == 1);
+    REQUIRE(d.http().post("/v1/jobs/" + canceled + "/cancel", "").status == 202);
+    CHECK(d.waitForJob(canceled)["state"] == "canceled");
 }
